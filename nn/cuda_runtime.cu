@@ -1,0 +1,49 @@
+// CUDA runtime services for Buffer, copy and fill (see nn/cuda_runtime.h).
+#include "kernels/cuda_check.cuh"
+#include "nn/cuda_runtime.h"
+
+namespace cuviz::cuda_rt {
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver" error so later calls start clean
+    return 0;
+  }
+  return n;
+}
+
+void* malloc(size_t bytes) {
+  void* p = nullptr;
+  const cudaError_t err = cudaMalloc(&p, bytes);
+  if (err != cudaSuccess)
+    throw Error(cat("CUDA error: cudaMalloc of ", bytes, " bytes failed: ", cudaGetErrorString(err)));
+  return p;
+}
+
+void free(void* p) noexcept { cudaFree(p); }
+
+void memcpy(void* dst, bool dst_on_device, const void* src, bool src_on_device, size_t bytes) {
+  const cudaMemcpyKind kind = dst_on_device ? (src_on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
+                                            : (src_on_device ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
+  CUVIZ_CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
+}
+
+namespace {
+__global__ void fill_kernel(float* p, int64_t n, float v) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    p[i] = v;
+}
+}  // namespace
+
+void fill(float* p, int64_t n, float v) {
+  if (n == 0) return;
+  const int threads = 256;
+  const int blocks = int(std::min<int64_t>((n + threads - 1) / threads, 4096));
+  fill_kernel<<<blocks, threads>>>(p, n, v);
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+void synchronize() { CUVIZ_CUDA_CHECK(cudaDeviceSynchronize()); }
+
+}  // namespace cuviz::cuda_rt
