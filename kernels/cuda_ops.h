@@ -4,11 +4,47 @@
 // Arguments are already checked by the dispatching function.
 #pragma once
 
+#include <span>
+
+#include "kernels/batchnorm.h"
+#include "kernels/conv2d.h"
+#include "kernels/lrn.h"
+#include "kernels/pool2d.h"
 #include "nn/tensor.h"
 
 namespace cuviz {
 
 void relu_forward_cuda(const Tensor& x, const Tensor& y);
 void relu_backward_data_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx);
+
+void conv2d_forward_cuda(const Conv2dParams& p, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y);
+void conv2d_backward_data_cuda(const Conv2dParams& p, const Tensor& dy, const Tensor& w, const Tensor& dx);
+void conv2d_backward_weight_cuda(const Conv2dParams& p, const Tensor& x, const Tensor& dy, const Tensor& dw,
+                                 const Tensor& db);
+
+void linear_forward_cuda(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y);
+void linear_backward_data_cuda(const Tensor& dy, const Tensor& w, const Tensor& dx);
+void linear_backward_weight_cuda(const Tensor& x, const Tensor& dy, const Tensor& dw, const Tensor& db);
+
+void pool2d_forward_cuda(const Pool2dParams& p, const Tensor& x, const Tensor& y);
+void pool2d_backward_data_cuda(const Pool2dParams& p, const Tensor& x, const Tensor& y, const Tensor& dy,
+                               const Tensor& dx);
+
+void lrn_forward_cuda(const LrnParams& p, const Tensor& x, const Tensor& y);
+void lrn_backward_data_cuda(const LrnParams& p, const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& dx);
+
+void concat_forward_cuda(std::span<const Tensor> xs, const Tensor& y);
+void concat_backward_data_cuda(const Tensor& dy, std::span<const Tensor> dxs);
+
+void softmax_forward_cuda(const Tensor& x, const Tensor& y);
+void softmax_backward_data_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx);
+void log_softmax_forward_cuda(const Tensor& x, const Tensor& y);
+void log_softmax_backward_data_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx);
+
+void batchnorm_forward_cuda(const BatchNormWeights& bn, const Tensor& x, const Tensor& y);
+void batchnorm_backward_data_cuda(const BatchNormWeights& bn, const Tensor& dy, const Tensor& dx);
+
+void dropout_forward_cuda(const Tensor& x, const Tensor& y);
+void dropout_backward_data_cuda(const Tensor& dy, const Tensor& dx);
 
 }  // namespace cuviz

@@ -13,4 +13,41 @@ namespace {
 void relu_forward_cuda(const Tensor&, const Tensor&) { no_cuda("relu_forward"); }
 void relu_backward_data_cuda(const Tensor&, const Tensor&, const Tensor&) { no_cuda("relu_backward_data"); }
 
+void conv2d_forward_cuda(const Conv2dParams&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
+  no_cuda("conv2d_forward");
+}
+void conv2d_backward_data_cuda(const Conv2dParams&, const Tensor&, const Tensor&, const Tensor&) {
+  no_cuda("conv2d_backward_data");
+}
+void conv2d_backward_weight_cuda(const Conv2dParams&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
+  no_cuda("conv2d_backward_weight");
+}
+void linear_forward_cuda(const Tensor&, const Tensor&, const Tensor&, const Tensor&) { no_cuda("linear_forward"); }
+void linear_backward_data_cuda(const Tensor&, const Tensor&, const Tensor&) { no_cuda("linear_backward_data"); }
+void linear_backward_weight_cuda(const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
+  no_cuda("linear_backward_weight");
+}
+void pool2d_forward_cuda(const Pool2dParams&, const Tensor&, const Tensor&) { no_cuda("pool2d_forward"); }
+void pool2d_backward_data_cuda(const Pool2dParams&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
+  no_cuda("pool2d_backward_data");
+}
+void lrn_forward_cuda(const LrnParams&, const Tensor&, const Tensor&) { no_cuda("lrn_forward"); }
+void lrn_backward_data_cuda(const LrnParams&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
+  no_cuda("lrn_backward_data");
+}
+void concat_forward_cuda(std::span<const Tensor>, const Tensor&) { no_cuda("concat_forward"); }
+void concat_backward_data_cuda(const Tensor&, std::span<const Tensor>) { no_cuda("concat_backward_data"); }
+void softmax_forward_cuda(const Tensor&, const Tensor&) { no_cuda("softmax_forward"); }
+void softmax_backward_data_cuda(const Tensor&, const Tensor&, const Tensor&) { no_cuda("softmax_backward_data"); }
+void log_softmax_forward_cuda(const Tensor&, const Tensor&) { no_cuda("log_softmax_forward"); }
+void log_softmax_backward_data_cuda(const Tensor&, const Tensor&, const Tensor&) {
+  no_cuda("log_softmax_backward_data");
+}
+void batchnorm_forward_cuda(const BatchNormWeights&, const Tensor&, const Tensor&) { no_cuda("batchnorm_forward"); }
+void batchnorm_backward_data_cuda(const BatchNormWeights&, const Tensor&, const Tensor&) {
+  no_cuda("batchnorm_backward_data");
+}
+void dropout_forward_cuda(const Tensor&, const Tensor&) { no_cuda("dropout_forward"); }
+void dropout_backward_data_cuda(const Tensor&, const Tensor&) { no_cuda("dropout_backward_data"); }
+
 }  // namespace cuviz
