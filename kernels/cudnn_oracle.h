@@ -1,0 +1,36 @@
+// cuDNN and cuBLAS as an independent oracle (GPU tests) and baseline (bench/gpu_ops_bench.cu):
+// the same op signatures as kernels/<op>.h, computed by NVIDIA's libraries in strict FP32 (FMA
+// math, no TF32) so that they agree with the hand-written kernels to rounding. Never a product path.
+#pragma once
+
+#include "kernels/conv2d.h"
+#include "kernels/lrn.h"
+#include "kernels/pool2d.h"
+#include "nn/tensor.h"
+
+namespace cuviz {
+
+// True when cuviz was built with cuDNN and a CUDA device can be used.
+bool cudnn_oracle_available();
+
+// y = conv(x, w) + b (then ReLU if p.fuse_relu). Symmetric padding only (cuDNN's legacy API).
+// `exhaustive` times every algorithm once per problem shape (cudnnFind) and keeps the fastest,
+// as a benchmark baseline should; otherwise cuDNN's heuristic picks one.
+void cudnn_conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y,
+                          bool exhaustive = false);
+// dx = conv_transpose(dy, w).
+void cudnn_conv2d_backward_data(const Conv2dParams& p, const Tensor& dy, const Tensor& w, const Tensor& dx,
+                                bool exhaustive = false);
+// dw = sum_n corr(x, dy); db = sum dy when db is defined.
+void cudnn_conv2d_backward_weight(const Conv2dParams& p, const Tensor& x, const Tensor& dy, const Tensor& dw,
+                                  const Tensor& db);
+// Max / average pooling; symmetric padding, no dilation, and y must have cuDNN's (floor) size.
+void cudnn_pool2d_forward(const Pool2dParams& p, const Tensor& x, const Tensor& y);
+// Cross-channel LRN (size 1..16).
+void cudnn_lrn_forward(const LrnParams& p, const Tensor& x, const Tensor& y);
+// Softmax (or log-softmax) over channels.
+void cudnn_softmax_forward(const Tensor& x, const Tensor& y, bool log);
+// y = x w^T + b with cublasSgemm (FP32, no tensor cores).
+void cublas_linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y);
+
+}  // namespace cuviz
