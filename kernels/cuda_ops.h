@@ -47,4 +47,6 @@ void batchnorm_backward_data_cuda(const BatchNormWeights& bn, const Tensor& dy, 
 void dropout_forward_cuda(const Tensor& x, const Tensor& y);
 void dropout_backward_data_cuda(const Tensor& dy, const Tensor& dx);
 
+void add_forward_cuda(const Tensor& a, const Tensor& b, const Tensor& y);
+
 }  // namespace cuviz

@@ -49,5 +49,6 @@ void batchnorm_backward_data_cuda(const BatchNormWeights&, const Tensor&, const 
 }
 void dropout_forward_cuda(const Tensor&, const Tensor&) { no_cuda("dropout_forward"); }
 void dropout_backward_data_cuda(const Tensor&, const Tensor&) { no_cuda("dropout_backward_data"); }
+void add_forward_cuda(const Tensor&, const Tensor&, const Tensor&) { no_cuda("add_forward"); }
 
 }  // namespace cuviz
