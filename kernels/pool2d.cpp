@@ -1,0 +1,277 @@
+// Max and average pooling on the CPU (fast path + plain reference) and the dispatch to CUDA.
+//   y[n,c,i,j] = max / mean over the taps x[n, c, i*sh - pt + p*dh, j*sw - pl + q*dw], 0 <= p < kh, 0 <= q < kw.
+// Max: pads are -inf. Average: divisor = taps inside the padded input (count_include_pad) or
+// inside the input. Derivations: docs/backprop/pool_lrn_softmax_bn.md#pooling.
+#include "kernels/pool2d.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "kernels/check.h"
+#include "kernels/cuda_ops.h"
+
+namespace cuviz {
+
+namespace {
+
+// The taps p in [begin, end) of a window whose first tap sits at `start` (step d, k taps)
+// that land inside [lo, hi).
+struct TapRange {
+  int begin, end;
+};
+TapRange taps_inside(int start, int k, int d, int lo, int hi) {
+  const int b = start >= lo ? 0 : (lo - start + d - 1) / d;
+  const int e = hi <= start ? 0 : std::min(k, (hi - start + d - 1) / d);
+  return {b, std::max(b, e)};
+}
+
+// Global pooling made explicit: kernel = whole input, stride 1, no padding.
+Pool2dParams resolve(const Pool2dParams& p, Shape x) {
+  if (!p.global) return p;
+  Pool2dParams g;
+  g.mode = p.mode;
+  g.kernel_h = x.h;
+  g.kernel_w = x.w;
+  g.count_include_pad = p.count_include_pad;
+  return g;
+}
+
+// Output extent along one axis. Ceil mode drops a last window that would start beyond the
+// input and its left padding (Caffe/PyTorch rule). Every window must hold a real input tap:
+// otherwise max would be -inf and the count_include_pad=false average would divide by zero.
+int pooled_extent(const char* axis, int in, int k, int s, int pb, int pe, int d, bool ceil_mode) {
+  const int extent = (k - 1) * d + 1;
+  const int span = in + pb + pe - extent;
+  CUVIZ_CHECK(span >= 0, "pool2d: kernel ", axis, " extent ", extent, " larger than the padded input (", in, " + ",
+              pb, " + ", pe, ")");
+  int out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+  if (ceil_mode && (out - 1) * s >= in + pb) --out;
+  for (int o = 0; o < out; ++o) {
+    const TapRange t = taps_inside(o * s - pb, k, d, 0, in);
+    CUVIZ_CHECK(t.begin < t.end, "pool2d: window ", o, " along ", axis, " lies entirely in the padding (input ", in,
+                ", kernel ", k, ", stride ", s, ", pads ", pb, "/", pe, ", dilation ", d, ")");
+  }
+  return out;
+}
+
+// Per output row (or column): the taps inside the input and the divisor's factor.
+struct AxisPlan {
+  std::vector<int> start;  // first tap position (may be negative: padding)
+  std::vector<TapRange> taps;
+  std::vector<int> count;  // taps counted by the average's divisor along this axis
+};
+AxisPlan plan_axis(int out, int in, int k, int s, int pb, int pe, int d, bool include_pad) {
+  AxisPlan a;
+  for (int o = 0; o < out; ++o) {
+    const int st = o * s - pb;
+    const TapRange t = taps_inside(st, k, d, 0, in);
+    const TapRange c = include_pad ? taps_inside(st, k, d, -pb, in + pe) : t;
+    a.start.push_back(st);
+    a.taps.push_back(t);
+    a.count.push_back(c.end - c.begin);
+  }
+  return a;
+}
+
+// Index in the plane of the first real tap in scan order equal to `target`, or -1.
+int64_t first_match(const float* plane, int W, int h0, int w0, TapRange tr, TapRange tc, int dh, int dw,
+                    float target) {
+  for (int a = tr.begin; a < tr.end; ++a)
+    for (int b = tc.begin; b < tc.end; ++b) {
+      const int64_t k = int64_t(h0 + a * dh) * W + w0 + b * dw;
+      if (plane[k] == target) return k;
+    }
+  return -1;
+}
+
+void check_params(const char* op, const Pool2dParams& p) {
+  if (p.global) return;
+  CUVIZ_CHECK(p.kernel_h >= 1 && p.kernel_w >= 1, op, ": kernel ", p.kernel_h, "x", p.kernel_w, " must be >= 1");
+  CUVIZ_CHECK(p.stride_h >= 1 && p.stride_w >= 1, op, ": stride ", p.stride_h, "x", p.stride_w, " must be >= 1");
+  CUVIZ_CHECK(p.dilation_h >= 1 && p.dilation_w >= 1, op, ": dilation ", p.dilation_h, "x", p.dilation_w,
+              " must be >= 1");
+  CUVIZ_CHECK(p.pad_top >= 0 && p.pad_left >= 0 && p.pad_bottom >= 0 && p.pad_right >= 0, op,
+              ": negative padding (top ", p.pad_top, ", left ", p.pad_left, ", bottom ", p.pad_bottom, ", right ",
+              p.pad_right, ")");
+}
+
+// Shape checks of forward and backward; returns the resolved params.
+template <class T>
+Pool2dParams check_forward(const char* op, const Pool2dParams& p, const BasicTensor<T>& x, const BasicTensor<T>& y) {
+  check_nonempty(op, "x", x);
+  check_shape(op, "y", y, pool2d_output_shape(p, x.shape()));
+  return resolve(p, x.shape());
+}
+template <class T>
+Pool2dParams check_backward(const char* op, const Pool2dParams& p, const BasicTensor<T>& x, const BasicTensor<T>& y,
+                            const BasicTensor<T>& dy, const BasicTensor<T>& dx) {
+  const Pool2dParams r = check_forward(op, p, x, y);
+  check_shape(op, "dy", dy, y.shape());
+  check_shape(op, "dx", dx, x.shape());
+  return r;
+}
+
+}  // namespace
+
+Shape pool2d_output_shape(const Pool2dParams& p, Shape x) {
+  check_params("pool2d", p);
+  CUVIZ_CHECK(x.n > 0 && x.c > 0 && x.h > 0 && x.w > 0, "pool2d: input has a zero-sized dimension ", x.str());
+  const Pool2dParams r = resolve(p, x);
+  return Shape{x.n, x.c,
+               pooled_extent("height", x.h, r.kernel_h, r.stride_h, r.pad_top, r.pad_bottom, r.dilation_h, r.ceil_mode),
+               pooled_extent("width", x.w, r.kernel_w, r.stride_w, r.pad_left, r.pad_right, r.dilation_w, r.ceil_mode)};
+}
+
+// The references walk every tap of every window, padding included, exactly as the formula reads.
+template <class T>
+void pool2d_forward_reference(const Pool2dParams& p0, const BasicTensor<T>& x, const BasicTensor<T>& y) {
+  const Pool2dParams p = check_forward("pool2d_forward", p0, x, y);
+  const int H = x.h(), W = x.w();
+  for (int n = 0; n < x.n(); ++n)
+    for (int c = 0; c < x.c(); ++c)
+      for (int i = 0; i < y.h(); ++i)
+        for (int j = 0; j < y.w(); ++j) {
+          T best = -std::numeric_limits<T>::infinity(), sum = 0;
+          int count = 0;
+          for (int a = 0; a < p.kernel_h; ++a)
+            for (int b = 0; b < p.kernel_w; ++b) {
+              const int h = i * p.stride_h - p.pad_top + a * p.dilation_h;
+              const int w = j * p.stride_w - p.pad_left + b * p.dilation_w;
+              const bool in_input = h >= 0 && h < H && w >= 0 && w < W;
+              const bool in_padded = h >= -p.pad_top && h < H + p.pad_bottom && w >= -p.pad_left && w < W + p.pad_right;
+              if (in_input) {
+                best = std::max(best, x.at(n, c, h, w));
+                sum += x.at(n, c, h, w);
+              }
+              if (in_input || (p.count_include_pad && in_padded)) ++count;
+            }
+          y.at(n, c, i, j) = p.mode == PoolMode::max ? best : sum / T(count);
+        }
+}
+
+template <class T>
+void pool2d_backward_data_reference(const Pool2dParams& p0, const BasicTensor<T>& x, const BasicTensor<T>& y,
+                                    const BasicTensor<T>& dy, const BasicTensor<T>& dx) {
+  const Pool2dParams p = check_backward("pool2d_backward_data", p0, x, y, dy, dx);
+  const int H = x.h(), W = x.w();
+  for (int n = 0; n < x.n(); ++n)
+    for (int c = 0; c < x.c(); ++c)
+      for (int h = 0; h < H; ++h)
+        for (int w = 0; w < W; ++w) dx.at(n, c, h, w) = 0;
+  for (int n = 0; n < x.n(); ++n)
+    for (int c = 0; c < x.c(); ++c)
+      for (int i = 0; i < y.h(); ++i)
+        for (int j = 0; j < y.w(); ++j) {
+          int count = 0;
+          for (int a = 0; a < p.kernel_h; ++a)
+            for (int b = 0; b < p.kernel_w; ++b) {
+              const int h = i * p.stride_h - p.pad_top + a * p.dilation_h;
+              const int w = j * p.stride_w - p.pad_left + b * p.dilation_w;
+              const bool in_input = h >= 0 && h < H && w >= 0 && w < W;
+              const bool in_padded = h >= -p.pad_top && h < H + p.pad_bottom && w >= -p.pad_left && w < W + p.pad_right;
+              if (in_input || (p.count_include_pad && in_padded)) ++count;
+            }
+          bool routed = false;
+          for (int a = 0; a < p.kernel_h; ++a)
+            for (int b = 0; b < p.kernel_w; ++b) {
+              const int h = i * p.stride_h - p.pad_top + a * p.dilation_h;
+              const int w = j * p.stride_w - p.pad_left + b * p.dilation_w;
+              if (h < 0 || h >= H || w < 0 || w >= W) continue;
+              if (p.mode == PoolMode::average) {
+                dx.at(n, c, h, w) += dy.at(n, c, i, j) / T(count);
+              } else if (!routed && x.at(n, c, h, w) == y.at(n, c, i, j)) {
+                dx.at(n, c, h, w) += dy.at(n, c, i, j);
+                routed = true;
+              }
+            }
+        }
+}
+
+template void pool2d_forward_reference<float>(const Pool2dParams&, const Tensor&, const Tensor&);
+template void pool2d_forward_reference<double>(const Pool2dParams&, const TensorD&, const TensorD&);
+template void pool2d_backward_data_reference<float>(const Pool2dParams&, const Tensor&, const Tensor&, const Tensor&,
+                                                    const Tensor&);
+template void pool2d_backward_data_reference<double>(const Pool2dParams&, const TensorD&, const TensorD&,
+                                                     const TensorD&, const TensorD&);
+
+// Fast path: the tap ranges of every row and column are computed once, so the inner loops
+// touch only real input elements, with no bounds tests; planes (n, c) run in parallel.
+void pool2d_forward(const Pool2dParams& p0, const Tensor& x, const Tensor& y) {
+  const Pool2dParams p = check_forward("pool2d_forward", p0, x, y);
+  if (check_same_device<float>("pool2d_forward", {&x, &y}) == Device::cuda) return pool2d_forward_cuda(p, x, y);
+  const int H = x.h(), W = x.w(), OH = y.h(), OW = y.w(), C = x.c();
+  const AxisPlan rows = plan_axis(OH, H, p.kernel_h, p.stride_h, p.pad_top, p.pad_bottom, p.dilation_h,
+                                  p.count_include_pad);
+  const AxisPlan cols = plan_axis(OW, W, p.kernel_w, p.stride_w, p.pad_left, p.pad_right, p.dilation_w,
+                                  p.count_include_pad);
+  const int dh = p.dilation_h, dw = p.dilation_w;
+  const bool is_max = p.mode == PoolMode::max;
+#pragma omp parallel for collapse(2) schedule(static) if (x.numel() > 32768)
+  for (int n = 0; n < x.n(); ++n)
+    for (int c = 0; c < C; ++c) {
+      const float* xp = x.image(n) + int64_t(c) * H * W;
+      float* yp = y.image(n) + int64_t(c) * OH * OW;
+      for (int i = 0; i < OH; ++i) {
+        const TapRange tr = rows.taps[i];
+        for (int j = 0; j < OW; ++j) {
+          const TapRange tc = cols.taps[j];
+          const int w0 = cols.start[j];
+          float acc = is_max ? -std::numeric_limits<float>::infinity() : 0.f;
+          for (int a = tr.begin; a < tr.end; ++a) {
+            const float* row = xp + int64_t(rows.start[i] + a * dh) * W;
+            if (is_max)
+              for (int b = tc.begin; b < tc.end; ++b) acc = std::max(acc, row[w0 + b * dw]);
+            else
+              for (int b = tc.begin; b < tc.end; ++b) acc += row[w0 + b * dw];
+          }
+          yp[int64_t(i) * OW + j] = is_max ? acc : acc / float(rows.count[i] * cols.count[j]);
+        }
+      }
+    }
+}
+
+void pool2d_backward_data(const Pool2dParams& p0, const Tensor& x, const Tensor& y, const Tensor& dy,
+                          const Tensor& dx) {
+  const Pool2dParams p = check_backward("pool2d_backward_data", p0, x, y, dy, dx);
+  if (check_same_device<float>("pool2d_backward_data", {&x, &y, &dy, &dx}) == Device::cuda)
+    return pool2d_backward_data_cuda(p, x, y, dy, dx);
+  const int H = x.h(), W = x.w(), OH = y.h(), OW = y.w(), C = x.c();
+  const AxisPlan rows = plan_axis(OH, H, p.kernel_h, p.stride_h, p.pad_top, p.pad_bottom, p.dilation_h,
+                                  p.count_include_pad);
+  const AxisPlan cols = plan_axis(OW, W, p.kernel_w, p.stride_w, p.pad_left, p.pad_right, p.dilation_w,
+                                  p.count_include_pad);
+  const int dh = p.dilation_h, dw = p.dilation_w;
+  const bool is_max = p.mode == PoolMode::max;
+  // Windows overlap, so each plane scatters into its own dx plane: planes are independent.
+#pragma omp parallel for collapse(2) schedule(static) if (x.numel() > 32768)
+  for (int n = 0; n < x.n(); ++n)
+    for (int c = 0; c < C; ++c) {
+      const float* xp = x.image(n) + int64_t(c) * H * W;
+      const float* yp = y.image(n) + int64_t(c) * OH * OW;
+      const float* dyp = dy.image(n) + int64_t(c) * OH * OW;
+      float* dxp = dx.image(n) + int64_t(c) * H * W;
+      std::memset(dxp, 0, sizeof(float) * size_t(H) * W);
+      for (int i = 0; i < OH; ++i) {
+        const TapRange tr = rows.taps[i];
+        for (int j = 0; j < OW; ++j) {
+          const TapRange tc = cols.taps[j];
+          const int h0 = rows.start[i], w0 = cols.start[j];
+          const float g = dyp[int64_t(i) * OW + j];
+          if (is_max) {
+            const int64_t k = first_match(xp, W, h0, w0, tr, tc, dh, dw, yp[int64_t(i) * OW + j]);
+            if (k >= 0) dxp[k] += g;
+          } else {
+            const float share = g / float(rows.count[i] * cols.count[j]);
+            for (int a = tr.begin; a < tr.end; ++a) {
+              float* row = dxp + int64_t(h0 + a * dh) * W;
+              for (int b = tc.begin; b < tc.end; ++b) row[w0 + b * dw] += share;
+            }
+          }
+        }
+      }
+    }
+}
+
+}  // namespace cuviz
