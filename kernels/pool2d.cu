@@ -1,0 +1,167 @@
+// Pool2d CUDA kernels (max / average, padding, ceil mode, dilation, global), one thread per
+// output element forward and one per input element backward:
+//   forward   y[i,j]  = max / (sum / divisor) over the real taps x[i*sh - pt + a*dh, j*sw - pl + b*dw]
+//   backward  dx[h,w] = sum over the windows (i,j) containing (h,w) of dy[i,j] / divisor (average),
+//             or of dy[i,j] when (h,w) is the window's first tap equal to y[i,j] (max, recomputed).
+// The backward gathers (each dx element scans the windows that contain it), so it needs no
+// atomics and adds the windows in the same (i, j) order as the CPU loop: results agree bitwise.
+#include <limits>
+
+#include "kernels/cuda_check.cuh"
+#include "kernels/cuda_ops.h"
+#include "kernels/host_device.h"
+#include "kernels/pool2d.h"
+
+namespace cuviz {
+
+namespace {
+
+// Taps t in [begin, end) of a window whose first tap sits at `start` (step d, k taps) that land
+// inside [lo, hi); the same rule as the CPU path's plan_axis.
+struct Taps {
+  int begin, end;
+};
+CUVIZ_HD Taps taps_inside(int start, int k, int d, int lo, int hi) {
+  const int b = start >= lo ? 0 : (lo - start + d - 1) / d;
+  int e = hi <= start ? 0 : (hi - start + d - 1) / d;
+  e = e < k ? e : k;
+  return Taps{b, e > b ? e : b};
+}
+
+struct PoolGeom {
+  int H, W, OH, OW, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
+  bool is_max, include_pad;
+  int64_t x_stride, y_stride, dy_stride, dx_stride;
+  int C;
+};
+
+// Divisor of the average over window (i, j).
+__device__ int window_count(const PoolGeom& g, int i, int j) {
+  const int h0 = i * g.sh - g.pt, w0 = j * g.sw - g.pl;
+  const Taps r = g.include_pad ? taps_inside(h0, g.kh, g.dh, -g.pt, g.H + g.pb) : taps_inside(h0, g.kh, g.dh, 0, g.H);
+  const Taps c = g.include_pad ? taps_inside(w0, g.kw, g.dw, -g.pl, g.W + g.pr) : taps_inside(w0, g.kw, g.dw, 0, g.W);
+  return (r.end - r.begin) * (c.end - c.begin);
+}
+
+__global__ void pool_forward_kernel(PoolGeom g, const float* x, float* y, int64_t total) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
+    const int j = int(e % g.OW), i = int(e / g.OW % g.OH);
+    const int64_t plane = e / (int64_t(g.OW) * g.OH);
+    const int n = int(plane / g.C), c = int(plane % g.C);
+    const float* xp = x + n * g.x_stride + int64_t(c) * g.H * g.W;
+    const int h0 = i * g.sh - g.pt, w0 = j * g.sw - g.pl;
+    const Taps r = taps_inside(h0, g.kh, g.dh, 0, g.H), cc = taps_inside(w0, g.kw, g.dw, 0, g.W);
+    float acc = g.is_max ? -INFINITY : 0.f;
+    for (int a = r.begin; a < r.end; ++a) {
+      const float* row = xp + int64_t(h0 + a * g.dh) * g.W;
+      for (int b = cc.begin; b < cc.end; ++b) {
+        const float v = row[w0 + b * g.dw];
+        acc = g.is_max ? (acc < v ? v : acc) : acc + v;  // std::max(acc, v), as on the CPU
+      }
+    }
+    y[n * g.y_stride + int64_t(c) * g.OH * g.OW + int64_t(i) * g.OW + j] =
+        g.is_max ? acc : acc / float(window_count(g, i, j));
+  }
+}
+
+// Output windows along one axis that contain input position h: i with
+// i*s - pb <= h <= i*s - pb + (k-1)*d and (h - i*s + pb) divisible by d.
+__device__ Taps windows_containing(int h, int k, int s, int pb, int d, int out) {
+  const int hi = (h + pb) / s;                       // last window starting at or before h
+  const int lo_num = h + pb - (k - 1) * d;           // first window: i*s >= lo_num
+  const int lo = lo_num <= 0 ? 0 : (lo_num + s - 1) / s;
+  return Taps{lo, (hi < out - 1 ? hi : out - 1) + 1};
+}
+
+__global__ void pool_backward_kernel(PoolGeom g, const float* x, const float* y, const float* dy, float* dx,
+                                     int64_t total) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
+    const int w = int(e % g.W), h = int(e / g.W % g.H);
+    const int64_t plane = e / (int64_t(g.W) * g.H);
+    const int n = int(plane / g.C), c = int(plane % g.C);
+    const float* xp = x + n * g.x_stride + int64_t(c) * g.H * g.W;
+    const float* yp = y + n * g.y_stride + int64_t(c) * g.OH * g.OW;
+    const float* dyp = dy + n * g.dy_stride + int64_t(c) * g.OH * g.OW;
+    const Taps wi = windows_containing(h, g.kh, g.sh, g.pt, g.dh, g.OH);
+    const Taps wj = windows_containing(w, g.kw, g.sw, g.pl, g.dw, g.OW);
+    float sum = 0.f;
+    for (int i = wi.begin; i < wi.end; ++i) {
+      const int h0 = i * g.sh - g.pt;
+      if ((h - h0) % g.dh != 0) continue;
+      for (int j = wj.begin; j < wj.end; ++j) {
+        const int w0 = j * g.sw - g.pl;
+        if ((w - w0) % g.dw != 0) continue;
+        const int64_t o = int64_t(i) * g.OW + j;
+        if (!g.is_max) {
+          sum += dyp[o] / float(window_count(g, i, j));
+          continue;
+        }
+        // Recompute the window's first tap (scan order) equal to its maximum.
+        const float target = yp[o];
+        const Taps r = taps_inside(h0, g.kh, g.dh, 0, g.H), cc = taps_inside(w0, g.kw, g.dw, 0, g.W);
+        int first_h = -1, first_w = -1;
+        for (int a = r.begin; a < r.end && first_h < 0; ++a)
+          for (int b = cc.begin; b < cc.end; ++b)
+            if (xp[int64_t(h0 + a * g.dh) * g.W + w0 + b * g.dw] == target) {
+              first_h = h0 + a * g.dh;
+              first_w = w0 + b * g.dw;
+              break;
+            }
+        if (first_h == h && first_w == w) sum += dyp[o];
+      }
+    }
+    dx[n * g.dx_stride + int64_t(c) * g.H * g.W + int64_t(h) * g.W + w] = sum;
+  }
+}
+
+// Global pooling made explicit (kernel = input, stride 1, no padding), as on the CPU path.
+PoolGeom make_geom(const Pool2dParams& p, const Tensor& x, const Tensor& y) {
+  PoolGeom g{};
+  g.H = x.h();
+  g.W = x.w();
+  g.OH = y.h();
+  g.OW = y.w();
+  g.C = x.c();
+  g.kh = p.global ? x.h() : p.kernel_h;
+  g.kw = p.global ? x.w() : p.kernel_w;
+  g.sh = p.global ? 1 : p.stride_h;
+  g.sw = p.global ? 1 : p.stride_w;
+  g.pt = p.global ? 0 : p.pad_top;
+  g.pl = p.global ? 0 : p.pad_left;
+  g.pb = p.global ? 0 : p.pad_bottom;
+  g.pr = p.global ? 0 : p.pad_right;
+  g.dh = p.global ? 1 : p.dilation_h;
+  g.dw = p.global ? 1 : p.dilation_w;
+  g.is_max = p.mode == PoolMode::max;
+  g.include_pad = p.count_include_pad;
+  g.x_stride = x.batch_stride();
+  g.y_stride = y.batch_stride();
+  return g;
+}
+
+int blocks_for(int64_t total, int threads) { return int(std::min<int64_t>((total + threads - 1) / threads, 65535)); }
+
+}  // namespace
+
+// kernel launchers
+
+void pool2d_forward_cuda(const Pool2dParams& p, const Tensor& x, const Tensor& y) {
+  const PoolGeom g = make_geom(p, x, y);
+  const int64_t total = y.numel();
+  if (total == 0) return;
+  pool_forward_kernel<<<blocks_for(total, 256), 256>>>(g, x.data(), y.data(), total);
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+void pool2d_backward_data_cuda(const Pool2dParams& p, const Tensor& x, const Tensor& y, const Tensor& dy,
+                               const Tensor& dx) {
+  PoolGeom g = make_geom(p, x, y);
+  g.dy_stride = dy.batch_stride();
+  g.dx_stride = dx.batch_stride();
+  const int64_t total = dx.numel();
+  if (total == 0) return;
+  pool_backward_kernel<<<blocks_for(total, 256), 256>>>(g, x.data(), y.data(), dy.data(), dx.data(), total);
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace cuviz
