@@ -1,0 +1,102 @@
+// First-order optimizers over one flat parameter buffer (every image of a batch at once), with
+// exactly torch.optim's update arithmetic, on the CPU and in one fused CUDA kernel:
+//   Adam: m <- m + (1-b1)(g - m);  v <- b2 v + (1-b2) g^2;
+//         p <- p - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+//   SGD : buf <- g (first step) or mu buf + (1 - dampening) g;  p <- p - lr (nesterov ? g + mu buf : buf)
+// Optional gradient normalisation per segment (e.g. per image): g / (mean|g| + 1e-8) or g / (||g|| + 1e-8).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/host_device.h"
+#include "nn/tensor.h"
+
+namespace cuviz {
+
+struct AdamConfig {
+  float lr = 0.05f;  // Lucid's render default
+  float beta1 = 0.9f, beta2 = 0.999f;
+  float eps = 1e-8f;
+};
+
+struct SgdConfig {
+  float lr = 0.01f;
+  float momentum = 0.9f;
+  float dampening = 0.f;
+  bool nesterov = false;
+};
+
+enum class GradNorm { none, mean_abs, l2 };
+
+// The per-step scalars of Adam, computed once on the host in double as torch does.
+struct AdamStep {
+  float one_minus_beta1, beta2, one_minus_beta2;
+  float step_size;  // lr / (1 - beta1^t)
+  float bc2_sqrt;   // sqrt(1 - beta2^t)
+  float eps;
+};
+
+// Adam for step t (1-based).
+AdamStep adam_step_scalars(const AdamConfig& c, int64_t t);
+
+// One element of torch.optim.Adam (lerp_, mul_.addcmul_, sqrt / bc2_sqrt + eps, addcdiv_).
+CUVIZ_HD void adam_update(float& p, float g, float& m, float& v, const AdamStep& s) {
+  m = m + s.one_minus_beta1 * (g - m);
+  v = v * s.beta2 + s.one_minus_beta2 * g * g;
+  const float denom = sqrtf(v) / s.bc2_sqrt + s.eps;
+  p = p + (-s.step_size * m) / denom;
+}
+
+// One element of torch.optim.SGD with momentum (first: the buffer starts as a copy of g).
+CUVIZ_HD void sgd_update(float& p, float g, float& buf, bool first, const SgdConfig& c) {
+  if (c.momentum != 0.f) {
+    buf = first ? g : buf * c.momentum + (1.f - c.dampening) * g;
+    g = c.nesterov ? g + c.momentum * buf : buf;
+  }
+  p = p - c.lr * g;
+}
+
+// Divides each of `segments` equal chunks of g by (mean |g| + 1e-8) or (||g||_2 + 1e-8), in place.
+void normalize_gradient(GradNorm kind, int segments, const Tensor& g);
+
+// Adam with its moment buffers, on the device of construction.
+class Adam {
+ public:
+  Adam(int64_t size, Device device, AdamConfig config = {});
+  // params -= update(grads); both dense with `size` elements. Steps count from 1.
+  void step(const Tensor& params, const Tensor& grads);
+  int64_t steps() const { return t_; }
+  const AdamConfig& config() const { return config_; }
+  // Zeroes the moments and the step count.
+  void reset();
+
+ private:
+  int64_t size_;
+  Device device_;
+  AdamConfig config_;
+  OwnedTensor m_, v_;
+  int64_t t_ = 0;
+};
+
+// SGD with momentum, on the device of construction.
+class Sgd {
+ public:
+  Sgd(int64_t size, Device device, SgdConfig config = {});
+  void step(const Tensor& params, const Tensor& grads);
+  int64_t steps() const { return t_; }
+
+ private:
+  int64_t size_;
+  Device device_;
+  SgdConfig config_;
+  OwnedTensor buf_;
+  int64_t t_ = 0;
+};
+
+// CUDA entry points (optim/optimizer.cu, or throwing stand-ins in optimizer_disabled.cpp).
+void adam_update_cuda(float* p, const float* g, float* m, float* v, int64_t n, const AdamStep& s);
+void sgd_update_cuda(float* p, const float* g, float* buf, int64_t n, bool first, const SgdConfig& c);
+void normalize_gradient_cuda(GradNorm kind, int segments, float* g, int64_t n);
+
+}  // namespace cuviz

@@ -1,0 +1,71 @@
+// Regularizers on the CPU (value summed per image in double, gradient per pixel from the shared
+// stencils) and the dispatch to CUDA.
+#include "viz/regularizers.h"
+
+#include "kernels/check.h"
+#include "viz/viz_cuda.h"
+
+namespace cuviz {
+
+const char* reg_kind_name(RegKind k) {
+  switch (k) {
+    case RegKind::l1: return "l1";
+    case RegKind::l2: return "l2";
+    case RegKind::tv: return "tv";
+    default: return "blur";
+  }
+}
+
+namespace {
+template <class T>
+void check_reg(const BasicTensor<T>& image, const BasicTensor<T>& values, const BasicTensor<T>& dimage) {
+  check_nonempty("regularizer", "image", image);
+  check_shape("regularizer", "values", values, Shape{image.n(), 1, 1, 1});
+  if (dimage.defined()) check_shape("regularizer", "dimage", dimage, image.shape());
+}
+}  // namespace
+
+template <class T>
+void regularizer_forward_backward_cpu(RegKind kind, T constant, const BasicTensor<T>& image,
+                                      const BasicTensor<T>& values, T weight, const BasicTensor<T>& dimage) {
+  check_reg(image, values, dimage);
+  const int h = image.h(), w = image.w();
+  const int64_t plane = int64_t(h) * w;
+  for (int n = 0; n < image.n(); ++n) {
+    double sum = 0;
+    for (int c = 0; c < image.c(); ++c) {
+      const T* p = image.image(n) + c * plane;
+#pragma omp parallel for reduction(+ : sum) if (plane > 16384)
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) sum += double(reg_value_at(kind, p, h, w, y, x, constant));
+    }
+    const T r = reg_finish(kind, T(sum));
+    values.image(n)[0] = r;
+    if (!dimage.defined()) continue;
+    for (int c = 0; c < image.c(); ++c) {
+      const T* p = image.image(n) + c * plane;
+      T* d = dimage.image(n) + c * plane;
+#pragma omp parallel for if (plane > 16384)
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) d[int64_t(y) * w + x] += weight * reg_grad_at(kind, p, h, w, y, x, constant, r);
+    }
+  }
+}
+
+template void regularizer_forward_backward_cpu<float>(RegKind, float, const Tensor&, const Tensor&, float,
+                                                      const Tensor&);
+template void regularizer_forward_backward_cpu<double>(RegKind, double, const TensorD&, const TensorD&, double,
+                                                       const TensorD&);
+
+void regularizer_forward_backward(RegKind kind, float constant, const Tensor& image, const Tensor& values, float weight,
+                                  const Tensor& dimage) {
+  check_reg(image, values, dimage);
+  if (check_same_device<float>("regularizer", {&image, &values, &dimage}) == Device::cuda) {
+    CUVIZ_CHECK(image.contiguous() && (!dimage.defined() || dimage.contiguous()),
+                "regularizer: CUDA path needs dense tensors, got ", image.shape().str());
+    return regularizer_forward_backward_cuda(kind, constant, image, values, weight, dimage);
+  }
+  regularizer_forward_backward_cpu<float>(kind, constant, image, values, weight, dimage);
+}
+
+}  // namespace cuviz

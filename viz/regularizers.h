@@ -1,0 +1,105 @@
+// Image regularizers (Lucid's objectives on "input"), per image, value and gradient:
+//   l1  : R = sum |x - c|                         dR/dx = sign(x - c)  (0 at 0, as TF)
+//   l2  : R = sqrt(1e-6 + sum (x - c)^2)          dR/dx = (x - c) / R
+//   tv  : R = sum |x[y+1,x] - x[y,x]| + |x[y,x+1] - x[y,x]|   (tf.image.total_variation)
+//   blur: R = 0.5 sum (x - blur(x))^2, blur held constant     dR/dx = x - blur(x)
+//         (blur_input_each_step: 3x3 [1 2 1]x[1 2 1] kernel normalised by its in-image weight)
+#pragma once
+
+#include <cmath>
+#include <string>
+
+#include "kernels/host_device.h"
+#include "nn/tensor.h"
+
+namespace cuviz {
+
+enum class RegKind { l1, l2, tv, blur };
+
+// "l1", "l2", "tv", "blur".
+const char* reg_kind_name(RegKind k);
+
+// ---- shared per-pixel maths (plane of h x w, pixel (y, x)) --------------------------------
+
+template <class T>
+CUVIZ_HD T reg_sign(T d) {
+  return T(d > T(0)) - T(d < T(0));
+}
+
+// The TV terms owned by pixel (y, x): its differences to the right and below.
+template <class T>
+CUVIZ_HD T tv_value_at(const T* p, int h, int w, int y, int x) {
+  const T v = p[int64_t(y) * w + x];
+  T s = 0;
+  if (y + 1 < h) s += fabs(p[int64_t(y + 1) * w + x] - v);
+  if (x + 1 < w) s += fabs(p[int64_t(y) * w + x + 1] - v);
+  return s;
+}
+// d TV / d x[y, x]: pixel (y, x) is the lower end of the differences to its right and below and
+// the upper end of those from its left and above.
+template <class T>
+CUVIZ_HD T tv_grad_at(const T* p, int h, int w, int y, int x) {
+  const T v = p[int64_t(y) * w + x];
+  T g = 0;
+  if (y > 0) g += reg_sign(v - p[int64_t(y - 1) * w + x]);
+  if (y + 1 < h) g -= reg_sign(p[int64_t(y + 1) * w + x] - v);
+  if (x > 0) g += reg_sign(v - p[int64_t(y) * w + x - 1]);
+  if (x + 1 < w) g -= reg_sign(p[int64_t(y) * w + x + 1] - v);
+  return g;
+}
+// Lucid's _tf_blur at one pixel: conv(x, k) / conv(1, k) with k = [1 2 1]^T [1 2 1], SAME padding.
+template <class T>
+CUVIZ_HD T blur_at(const T* p, int h, int w, int y, int x) {
+  T s = 0, n = 0;
+  for (int dy = -1; dy <= 1; ++dy)
+    for (int dx = -1; dx <= 1; ++dx) {
+      const int yy = y + dy, xx = x + dx;
+      if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+      const T k = T((2 - (dy < 0 ? -dy : dy)) * (2 - (dx < 0 ? -dx : dx)));
+      s += k * p[int64_t(yy) * w + xx];
+      n += k;
+    }
+  return s / n;
+}
+// The summand of R at one pixel for l1 / l2 (squared, before the root) / tv / blur.
+template <class T>
+CUVIZ_HD T reg_value_at(RegKind kind, const T* p, int h, int w, int y, int x, T constant) {
+  const T v = p[int64_t(y) * w + x];
+  switch (kind) {
+    case RegKind::l1: return fabs(v - constant);
+    case RegKind::l2: return (v - constant) * (v - constant);
+    case RegKind::tv: return tv_value_at(p, h, w, y, x);
+    default: {
+      const T d = v - blur_at(p, h, w, y, x);
+      return T(0.5) * d * d;
+    }
+  }
+}
+// dR/dx at one pixel; `r` is the image's R (only l2 needs it).
+template <class T>
+CUVIZ_HD T reg_grad_at(RegKind kind, const T* p, int h, int w, int y, int x, T constant, T r) {
+  const T v = p[int64_t(y) * w + x];
+  switch (kind) {
+    case RegKind::l1: return reg_sign(v - constant);
+    case RegKind::l2: return (v - constant) / r;
+    case RegKind::tv: return tv_grad_at(p, h, w, y, x);
+    default: return v - blur_at(p, h, w, y, x);
+  }
+}
+// R from the per-image sum of reg_value_at (l2 takes the root).
+template <class T>
+CUVIZ_HD T reg_finish(RegKind kind, T sum) {
+  return kind == RegKind::l2 ? sqrt(T(1e-6) + sum) : sum;
+}
+
+// values[n] = R(image[n]) (values: {N, 1, 1, 1}); when dimage is defined, also
+// dimage += weight * dR/dimage. Planes are the C channels of each image. Any device.
+void regularizer_forward_backward(RegKind kind, float constant, const Tensor& image, const Tensor& values, float weight,
+                                  const Tensor& dimage);
+
+// CPU version for float and double (the reference for the finite-difference tests).
+template <class T>
+void regularizer_forward_backward_cpu(RegKind kind, T constant, const BasicTensor<T>& image,
+                                      const BasicTensor<T>& values, T weight, const BasicTensor<T>& dimage);
+
+}  // namespace cuviz
