@@ -30,7 +30,7 @@ void cudnn_pool2d_forward(const Pool2dParams& p, const Tensor& x, const Tensor& 
 void cudnn_lrn_forward(const LrnParams& p, const Tensor& x, const Tensor& y);
 // Softmax (or log-softmax) over channels.
 void cudnn_softmax_forward(const Tensor& x, const Tensor& y, bool log);
-// y = x w^T + b with cublasSgemm (FP32, no tensor cores).
+// y = x w^T + b with cublasSgemm (FP32, no tensor cores); needs only a CUDA device, not cuDNN.
 void cublas_linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y);
 
 }  // namespace cuviz
