@@ -5,6 +5,10 @@
 //
 // VECTORS IN SCOPE (kInScope) and how each maps onto cuviz:
 //   test_basic_conv_*, test_conv_*      conv2d_forward; auto_pad SAME_* -> explicit pads (auto_pad_axis)
+//   test_convtranspose*                 conv2d_backward_data: ConvTranspose(x, W) is the data gradient
+//                                       of the conv that maps the output to x (dy = x, w = W);
+//                                       output_shape / output_padding / SAME_* -> pads and dx shape
+//                                       (conv_transpose_axis), 1-D as H = 1
 //   test_maxpool_2d_*, test_averagepool_2d_*
 //                                       pool2d_forward; ceil_mode, dilations, count_include_pad, auto_pad
 //   test_maxpool_1d_default, test_averagepool_1d_default
@@ -25,13 +29,14 @@
 //                                       batchnorm_forward (inference) on {N, C, prod(spatial), 1}
 //
 // VECTORS OUT OF SCOPE (kOutOfScope, each with its reason): 3-D pooling, uint8 max pooling,
-// max pooling with an Indices output, training-mode batch norm, ConvInteger / QLinearConv /
-// ConvTranspose. Function-expanded vectors (test_*_expanded) are graphs of primitive ops, not
+// max pooling with an Indices output, training-mode batch norm, ConvInteger / QLinearConv,
+// 3-D ConvTranspose. Function-expanded vectors (test_*_expanded) are graphs of primitive ops, not
 // nodes of ours. The test EveryVectorOfOurOpsIsClassified keeps both lists complete.
 //
 // TOLERANCES (max abs error, per op, kTolerances): 0 where the op only selects or copies
-// (ReLU, max pooling, concat) or where the vector's arithmetic is exact (conv on integers);
-// otherwise a float32 rounding bound for the vector's sizes, stated next to each entry.
+// (ReLU, max pooling, concat) or where the vector's arithmetic is exact (conv and transposed
+// conv on integers); otherwise a float32 rounding bound for the vector's sizes, stated next to
+// each entry.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -62,6 +67,10 @@ const char* const kInScope[] = {
     "test_basic_conv_with_padding", "test_basic_conv_without_padding", "test_conv_with_autopad_same",
     "test_conv_with_strides_and_asymmetric_padding", "test_conv_with_strides_no_padding",
     "test_conv_with_strides_padding",
+    // ConvTranspose (= conv2d_backward_data)
+    "test_convtranspose", "test_convtranspose_1d", "test_convtranspose_autopad_same", "test_convtranspose_dilations",
+    "test_convtranspose_kernel_shape", "test_convtranspose_output_shape", "test_convtranspose_pad",
+    "test_convtranspose_pads", "test_convtranspose_with_kernel",
     // MaxPool
     "test_maxpool_1d_default", "test_maxpool_2d_ceil", "test_maxpool_2d_default", "test_maxpool_2d_dilations",
     "test_maxpool_2d_pads", "test_maxpool_2d_precomputed_pads", "test_maxpool_2d_precomputed_same_upper",
@@ -114,16 +123,7 @@ const OutOfScope kOutOfScope[] = {
     {"test_convinteger_with_padding", "ConvInteger (uint8/int8 with zero points) is not a cuviz op"},
     {"test_convinteger_without_padding", "ConvInteger (uint8/int8 with zero points) is not a cuviz op"},
     {"test_qlinearconv", "QLinearConv (quantized) is not a cuviz op"},
-    {"test_convtranspose", "ConvTranspose is not a cuviz op (no model of ours uses it)"},
-    {"test_convtranspose_1d", "ConvTranspose is not a cuviz op (no model of ours uses it)"},
-    {"test_convtranspose_3d", "ConvTranspose is not a cuviz op (no model of ours uses it)"},
-    {"test_convtranspose_autopad_same", "ConvTranspose is not a cuviz op (no model of ours uses it)"},
-    {"test_convtranspose_dilations", "ConvTranspose is not a cuviz op (no model of ours uses it)"},
-    {"test_convtranspose_kernel_shape", "ConvTranspose is not a cuviz op (no model of ours uses it)"},
-    {"test_convtranspose_output_shape", "ConvTranspose is not a cuviz op (no model of ours uses it)"},
-    {"test_convtranspose_pad", "ConvTranspose is not a cuviz op (no model of ours uses it)"},
-    {"test_convtranspose_pads", "ConvTranspose is not a cuviz op (no model of ours uses it)"},
-    {"test_convtranspose_with_kernel", "ConvTranspose is not a cuviz op (no model of ours uses it)"},
+    {"test_convtranspose_3d", "3-D transposed convolution: cuviz convolves 2-D NCHW only"},
 };
 
 // Op types whose single-node vectors must all appear in one of the two lists above.
@@ -142,6 +142,7 @@ const std::map<std::string, Tolerance> kTolerances = {
     {"MaxPool", {0.0, "selects one input element"}},
     {"GlobalMaxPool", {0.0, "selects one input element"}},
     {"Concat", {0.0, "copies"}},
+    {"ConvTranspose", {0.0, "x, W integers with partial sums < 2^24 (checked): exact in any order"}},
     {"Conv", {0.0, "x, W, B integers with partial sums < 2^24 (checked): exact in any order"}},
     {"AveragePool", {1e-5, "mean of n <= 25 values: randn |x| < 4, sum errs by <= (n - 1) u max|x| = 6e-6; "
                            "integer inputs <= 25 sum exactly and round once"}},
@@ -154,27 +155,20 @@ const std::map<std::string, Tolerance> kTolerances = {
                                   "with |y| < 13"}},
 };
 
-// True when conv(x, w) + b is computed exactly in float32 whatever the summation order: every
-// value is an integer and max|x| * max_o sum|w[o]| + max|b| < 2^24 bounds every partial sum.
+// True when a (transposed) convolution of x with w plus b is computed exactly in float32
+// whatever the summation order: every value is an integer and max|x| sum|w| + max|b| < 2^24
+// bounds every partial sum.
 bool exact_integer_conv(const NodeCase& c) {
-  auto max_abs = [](const Array& a) {
-    double m = 0;
-    for (float v : a.data) m = std::max(m, double(std::abs(v)));
-    return m;
+  auto sum_abs = [](const Array& a, bool max_only) {
+    double s = 0;
+    for (float v : a.data) s = max_only ? std::max(s, double(std::abs(v))) : s + std::abs(v);
+    return s;
   };
   for (const auto& in : c.inputs)
     for (float v : in.data)
       if (v != std::nearbyint(v)) return false;
-  const Array& w = c.inputs[1];
-  const size_t per_out = w.data.size() / size_t(w.dims[0]);
-  double w_sum = 0;
-  for (size_t o = 0; o < size_t(w.dims[0]); ++o) {
-    double s = 0;
-    for (size_t k = 0; k < per_out; ++k) s += std::abs(w.data[o * per_out + k]);
-    w_sum = std::max(w_sum, s);
-  }
-  const double b = c.inputs.size() > 2 ? max_abs(c.inputs[2]) : 0.0;
-  return max_abs(c.inputs[0]) * w_sum + b < double(1 << 24);
+  const double b = c.inputs.size() > 2 ? sum_abs(c.inputs[2], true) : 0.0;
+  return sum_abs(c.inputs[0], true) * sum_abs(c.inputs[1], false) + b < double(1 << 24);
 }
 
 // ---- one runner per op type: map the node onto our op, return its outputs ----------------
@@ -203,6 +197,46 @@ std::vector<Array> run_conv(const NodeCase& c, const Attributes& at) {
   Array b = c.inputs.size() > 2 ? c.inputs[2] : Array{};
   const Tensor bias = b.data.empty() ? Tensor() : b.view(Shape{1, ys.c, 1, 1});
   conv2d_forward(p, x.view(xs), w.view(ws), bias, y.view(ys));
+  return {y};
+}
+
+// ConvTranspose(x, W) is the backward-data of the convolution whose output x would be:
+// conv2d_backward_data with dy = x, w = W ({C_in, C_out / group, kh, kw}, our {O, I / groups}).
+std::vector<Array> run_conv_transpose(const NodeCase& c, const Attributes& at) {
+  CUVIZ_CHECK(c.inputs.size() == 2, "ConvTranspose: a bias B is not mapped (no vector has one)");
+  CUVIZ_CHECK(exact_integer_conv(c), "ConvTranspose: tolerance 0 assumes exact integer arithmetic; ", c.name,
+              " has other inputs");
+  Array x = c.inputs[0], w = c.inputs[1];
+  const size_t rank = x.dims.size() - 2;
+  CUVIZ_CHECK(rank == 1 || rank == 2, "ConvTranspose: ", rank, "-D (2-D NCHW and 1-D only)");
+  const auto kernel = at.get_ints("kernel_shape", std::vector<int64_t>(w.dims.begin() + 2, w.dims.end()));
+  const auto strides = at.get_ints("strides", std::vector<int64_t>(rank, 1));
+  const auto dilations = at.get_ints("dilations", std::vector<int64_t>(rank, 1));
+  const auto pads = at.get_ints("pads", std::vector<int64_t>(2 * rank, 0));
+  const auto out_pad = at.get_ints("output_padding", std::vector<int64_t>(rank, 0));
+  const auto out_shape = at.get_ints("output_shape", std::vector<int64_t>(rank, 0));
+  const auto auto_pad = at.get_string("auto_pad", "NOTSET");
+  std::vector<onnx_testdata::TransposeAxis> axes;
+  for (size_t i = 0; i < rank; ++i)
+    axes.push_back(onnx_testdata::conv_transpose_axis(auto_pad, int(x.dims[2 + i]), int(kernel[i]), int(strides[i]),
+                                                      int(dilations[i]), int(out_pad[i]),
+                                                      {int(pads[i]), int(pads[rank + i])}, int(out_shape[i])));
+  if (rank == 1) axes.insert(axes.begin(), onnx_testdata::TransposeAxis{1, {}});
+  Conv2dParams p;
+  p.stride_h = rank == 2 ? int(strides[0]) : 1;
+  p.stride_w = int(strides[rank - 1]);
+  p.dilation_h = rank == 2 ? int(dilations[0]) : 1;
+  p.dilation_w = int(dilations[rank - 1]);
+  p.pad_top = axes[0].pads.begin;
+  p.pad_bottom = axes[0].pads.end;
+  p.pad_left = axes[1].pads.begin;
+  p.pad_right = axes[1].pads.end;
+  p.groups = int(at.get_int("group", 1));
+  const Shape xs = onnx_testdata::nchw(x.dims), ws = onnx_testdata::nchw(w.dims);
+  const Shape ys{xs.n, ws.c * p.groups, axes[0].out, axes[1].out};
+  Array y = onnx_testdata::zeros(rank == 1 ? std::vector<int64_t>{ys.n, ys.c, ys.w}
+                                           : std::vector<int64_t>{ys.n, ys.c, ys.h, ys.w});
+  conv2d_backward_data(p, x.view(xs), w.view(ws), y.view(ys));
   return {y};
 }
 
@@ -388,6 +422,7 @@ std::vector<Array> run_batchnorm(const NodeCase& c, const Attributes& at) {
 std::vector<Array> run_node(const NodeCase& c, const Attributes& at) {
   const std::string& op = c.node.op_type();
   if (op == "Conv") return run_conv(c, at);
+  if (op == "ConvTranspose") return run_conv_transpose(c, at);
   if (op == "MaxPool") return run_pool(c, at, PoolMode::max);
   if (op == "AveragePool") return run_pool(c, at, PoolMode::average);
   if (op == "GlobalMaxPool") return run_global_pool(c, PoolMode::max);

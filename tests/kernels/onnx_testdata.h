@@ -192,6 +192,44 @@ inline AxisPads auto_pad_axis(const std::string& auto_pad, int in, int kernel, i
   return auto_pad == "SAME_UPPER" ? AxisPads{small, large} : AxisPads{large, small};
 }
 
+// ConvTranspose along one axis: its output length and the pads of the forward convolution
+// whose backward-data it is (ONNX ConvTranspose-11 spec). With output_shape (or SAME_*, where
+// output_shape = in * stride) the pads follow from
+//   total = stride * (in - 1) + output_padding + (kernel - 1) * dilation + 1 - output_shape,
+// SAME_UPPER: begin = floor(total / 2); otherwise end = floor(total / 2); the rest goes to the
+// other side. Otherwise out = stride * (in - 1) + output_padding + (kernel - 1) * dilation + 1
+// - pad_begin - pad_end. A negative end pad means trailing outputs no window reaches: the
+// forward convolution over that longer input with end pad 0 has the same windows.
+struct TransposeAxis {
+  int out = 0;
+  AxisPads pads;
+};
+inline TransposeAxis conv_transpose_axis(const std::string& auto_pad, int in, int kernel, int stride, int dilation,
+                                         int output_padding, AxisPads explicit_pads, int output_shape) {
+  const int natural = stride * (in - 1) + output_padding + (kernel - 1) * dilation + 1;
+  auto floor_half = [](int v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); };
+  TransposeAxis t;
+  if (output_shape > 0 || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    t.out = output_shape > 0 ? output_shape : in * stride;
+    const int total = natural - t.out;
+    if (auto_pad == "SAME_UPPER") {
+      t.pads.begin = floor_half(total);
+      t.pads.end = total - t.pads.begin;
+    } else {
+      t.pads.end = floor_half(total);
+      t.pads.begin = total - t.pads.end;
+    }
+  } else {
+    CUVIZ_CHECK(auto_pad.empty() || auto_pad == "NOTSET" || auto_pad == "VALID",
+                "onnx_testdata: unknown auto_pad '", auto_pad, "'");
+    if (auto_pad != "VALID") t.pads = explicit_pads;
+    t.out = natural - t.pads.begin - t.pads.end;
+  }
+  CUVIZ_CHECK(t.pads.begin >= 0, "onnx_testdata: ConvTranspose needs a negative leading pad (", t.pads.begin, ")");
+  t.pads.end = std::max(t.pads.end, 0);
+  return t;
+}
+
 // Kernel, stride, dilation and explicit pads of a 2-D window op (Conv, MaxPool, AveragePool)
 // whose input x is {N, C, H, W} or, for 1-D ops, {N, C, L} (treated as H = 1, W = L).
 struct Window2d {
