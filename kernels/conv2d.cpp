@@ -9,6 +9,8 @@
 #include <cstring>
 #include <vector>
 
+#include <omp.h>
+
 #include "kernels/check.h"
 #include "kernels/cuda_ops.h"
 #include "kernels/gemm.h"
@@ -79,57 +81,69 @@ inline void valid_range(int out, int stride, int pad, int off, int size, int& lo
   hi = std::clamp(hi, lo, out);
 }
 
-// Gathers one image (all C channels) into col, (C*kh*kw) x P row-major: row (c, p, q) holds
-// x[c, i*sh - pt + p*dh, j*sw - pl + q*dw] for every output pixel (i, j), zero where padded.
-void im2col(const Conv2dParams& p, const ConvGeometry& g, const float* x, float* col) {
-  const int rows = g.c * g.kh * g.kw;
-#pragma omp parallel for schedule(static) if (int64_t(rows) * g.pix > (1 << 18))
-  for (int r = 0; r < rows; ++r) {
-    const int c = r / (g.kh * g.kw), pp = r / g.kw % g.kh, q = r % g.kw;
+// Gathers channels [c0, c1) of one image into col for the output pixels [s, e) (pixel = i*ow + j):
+// row ((c - c0)*kh + p)*kw + q, column t holds x[c, i*sh - pt + p*dh, j*sw - pl + q*dw] for pixel
+// s + t, zero where that falls in the padding. col is ((c1-c0)*kh*kw) x (e - s), row-major.
+void im2col(const Conv2dParams& p, const ConvGeometry& g, const float* x, int c0, int c1, int64_t s, int64_t e,
+            float* col) {
+  const int64_t len = e - s;
+  const int i_first = int(s / g.ow), i_last = int((e - 1) / g.ow);
+  for (int c = c0; c < c1; ++c) {
     const float* xc = x + int64_t(c) * g.h * g.w;
-    float* out = col + int64_t(r) * g.pix;
-    int j0, j1;
-    valid_range(g.ow, p.stride_w, p.pad_left, q * p.dilation_w, g.w, j0, j1);
-    for (int i = 0; i < g.oh; ++i) {
-      float* o = out + int64_t(i) * g.ow;
-      const int ih = i * p.stride_h - p.pad_top + pp * p.dilation_h;
-      if (ih < 0 || ih >= g.h) {
-        std::fill(o, o + g.ow, 0.f);
-        continue;
+    for (int pp = 0; pp < g.kh; ++pp)
+      for (int q = 0; q < g.kw; ++q) {
+        float* out = col + ((int64_t(c - c0) * g.kh + pp) * g.kw + q) * len - s;  // indexed by pixel
+        int jlo, jhi;
+        valid_range(g.ow, p.stride_w, p.pad_left, q * p.dilation_w, g.w, jlo, jhi);
+        for (int i = i_first; i <= i_last; ++i) {
+          const int64_t row = int64_t(i) * g.ow;
+          const int ja = i == i_first ? int(s - row) : 0, jb = i == i_last ? int(e - row) : g.ow;
+          float* o = out + row;
+          const int ih = i * p.stride_h - p.pad_top + pp * p.dilation_h;
+          if (ih < 0 || ih >= g.h) {
+            std::fill(o + ja, o + jb, 0.f);
+            continue;
+          }
+          const int lo = std::clamp(jlo, ja, jb), hi = std::clamp(jhi, lo, jb);
+          const float* xr = xc + int64_t(ih) * g.w - p.pad_left + q * p.dilation_w;
+          std::fill(o + ja, o + lo, 0.f);
+          if (p.stride_w == 1) {
+            std::memcpy(o + lo, xr + lo, sizeof(float) * (hi - lo));
+          } else {
+            for (int j = lo; j < hi; ++j) o[j] = xr[int64_t(j) * p.stride_w];
+          }
+          std::fill(o + hi, o + jb, 0.f);
+        }
       }
-      const float* xr = xc + int64_t(ih) * g.w - p.pad_left + q * p.dilation_w;
-      std::fill(o, o + j0, 0.f);
-      if (p.stride_w == 1) {
-        std::memcpy(o + j0, xr + j0, sizeof(float) * (j1 - j0));
-      } else {
-        for (int j = j0; j < j1; ++j) o[j] = xr[int64_t(j) * p.stride_w];
-      }
-      std::fill(o + j1, o + g.ow, 0.f);
-    }
   }
 }
 
-// The adjoint of im2col: dx[c, ih, iw] = sum of the col entries that im2col copied from it.
-// Overwrites dx. Parallel over channels, since rows of one channel add into the same plane.
-void col2im(const Conv2dParams& p, const ConvGeometry& g, const float* col, float* dx) {
-#pragma omp parallel for schedule(static) if (int64_t(g.c) * g.kh * g.kw * g.pix > (1 << 18))
-  for (int c = 0; c < g.c; ++c) {
+// The adjoint of im2col for the same channels and pixels: dx[c, ih, iw] += every col entry that
+// im2col would have copied from it. Rows of one channel add into the same plane, so callers
+// split work between threads by channel, never by pixel.
+void col2im_add(const Conv2dParams& p, const ConvGeometry& g, const float* col, int c0, int c1, int64_t s, int64_t e,
+                float* dx) {
+  const int64_t len = e - s;
+  const int i_first = int(s / g.ow), i_last = int((e - 1) / g.ow);
+  for (int c = c0; c < c1; ++c) {
     float* dxc = dx + int64_t(c) * g.h * g.w;
-    std::fill(dxc, dxc + int64_t(g.h) * g.w, 0.f);
     for (int pp = 0; pp < g.kh; ++pp)
       for (int q = 0; q < g.kw; ++q) {
-        const float* in = col + ((int64_t(c) * g.kh + pp) * g.kw + q) * g.pix;
-        int j0, j1;
-        valid_range(g.ow, p.stride_w, p.pad_left, q * p.dilation_w, g.w, j0, j1);
-        for (int i = 0; i < g.oh; ++i) {
+        const float* in = col + ((int64_t(c - c0) * g.kh + pp) * g.kw + q) * len - s;
+        int jlo, jhi;
+        valid_range(g.ow, p.stride_w, p.pad_left, q * p.dilation_w, g.w, jlo, jhi);
+        for (int i = i_first; i <= i_last; ++i) {
           const int ih = i * p.stride_h - p.pad_top + pp * p.dilation_h;
           if (ih < 0 || ih >= g.h) continue;
-          const float* ir = in + int64_t(i) * g.ow;
+          const int64_t row = int64_t(i) * g.ow;
+          const int ja = i == i_first ? int(s - row) : 0, jb = i == i_last ? int(e - row) : g.ow;
+          const int lo = std::clamp(jlo, ja, jb), hi = std::clamp(jhi, lo, jb);
+          const float* ir = in + row;
           float* xr = dxc + int64_t(ih) * g.w - p.pad_left + q * p.dilation_w;
           if (p.stride_w == 1) {
-            for (int j = j0; j < j1; ++j) xr[j] += ir[j];
+            for (int j = lo; j < hi; ++j) xr[j] += ir[j];
           } else {
-            for (int j = j0; j < j1; ++j) xr[int64_t(j) * p.stride_w] += ir[j];
+            for (int j = lo; j < hi; ++j) xr[int64_t(j) * p.stride_w] += ir[j];
           }
         }
       }
@@ -142,12 +156,48 @@ bool is_pointwise(const Conv2dParams& p, const ConvGeometry& g) {
          p.pad_bottom == 0 && p.pad_right == 0;
 }
 
-// Scratch for the column matrix, kept per thread across calls so the hot loop never allocates.
-float* col_scratch(int64_t elems) {
-  thread_local std::vector<float> buf;
+// Per-thread scratch kept across calls, so the hot loop never allocates once warmed up.
+float* scratch(std::vector<float>& buf, int64_t elems) {
   if (int64_t(buf.size()) < elems) buf.resize(size_t(elems));
   return buf.data();
 }
+thread_local std::vector<float> t_col;  // column tiles
+thread_local std::vector<float> t_acc;  // per-thread weight-gradient partial sums
+
+// How the fast path cuts the work: each image's P output pixels into `tiles` column tiles of
+// `tile` pixels, so that one tile of the column matrix (rows x tile floats) stays in L2, and so
+// that n * tiles items keep every thread busy (a multiple of the thread count where cheap).
+struct Tiling {
+  int threads;
+  int tiles;
+  int64_t tile;
+};
+Tiling make_tiling(const ConvGeometry& g, int64_t rows, int threads) {
+  constexpr int64_t kL2Floats = 96 * 1024;  // ~384 KiB of the 1 MiB L2 for the column tile
+  int64_t tiles = std::max<int64_t>(1, (rows * g.pix + kL2Floats - 1) / kL2Floats);
+  if (g.n * tiles < threads) tiles = (threads + g.n - 1) / g.n;
+  for (int extra = 0; extra < threads && (g.n * tiles) % threads != 0; ++extra) ++tiles;
+  tiles = std::min<int64_t>(tiles, std::max<int64_t>(1, g.pix / 16));  // GEMMs narrower than 16 waste the kernel
+  const int64_t tile = ((g.pix + tiles - 1) / tiles + 7) / 8 * 8;       // AVX-width multiples
+  return Tiling{threads, int((g.pix + tile - 1) / tile), tile};
+}
+
+// While alive, OpenBLAS runs single-threaded: the fast path splits the work across OpenMP threads
+// itself, and a pthread-OpenBLAS GEMM inside them would oversubscribe the cores.
+class SerialBlas {
+ public:
+  SerialBlas() : saved_(blas_threads()) {
+    if (saved_ != 1) set_blas_threads(1);
+  }
+  ~SerialBlas() {
+    if (saved_ != 1) set_blas_threads(saved_);
+  }
+  SerialBlas(const SerialBlas&) = delete;
+  SerialBlas& operator=(const SerialBlas&) = delete;
+
+ private:
+  int saved_;
+};
 
 }  // namespace
 
@@ -258,6 +308,11 @@ template void conv2d_backward_weight_reference<double>(const Conv2dParams&, cons
                                                        const TensorD&, const TensorD&);
 
 // ---- fast CPU path and device dispatch -------------------------------------------------------
+//
+// Threading: OpenMP splits the work into independent items and each item calls a single-threaded
+// SGEMM (see SerialBlas). Forward and backward-weight cut every image into column tiles (pixel
+// ranges): a tile's im2col is consumed by its GEMM while still in L2. Backward-data cuts by input
+// channel instead, because col2im of neighbouring pixel tiles adds into the same dx elements.
 
 void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) {
   const char* op = "conv2d_forward";
@@ -267,31 +322,39 @@ void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w, con
   check_shape(op, "y", y, g.out());
   if (check_same_device<float>(op, {&x, &w, &b, &y}) == Device::cuda) return conv2d_forward_cuda(p, x, w, b, y);
   const bool pointwise = is_pointwise(p, g);
-  float* col = pointwise ? nullptr : col_scratch(g.k * g.groups * g.pix);
-  for (int n = 0; n < g.n; ++n) {
-    const float* cn = x.image(n);
+  const int64_t rows = g.k * g.groups;  // C * kh * kw
+  const Tiling t = make_tiling(g, rows, omp_get_max_threads());
+  const int items = g.n * t.tiles;
+  const int threads = std::min(items, t.threads);
+  float* col_base = pointwise ? nullptr : scratch(t_col, threads * rows * t.tile);
+  const float* bias = b.data();
+  SerialBlas serial;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (int it = 0; it < items; ++it) {
+    const int n = it / t.tiles;
+    const int64_t s = (it % t.tiles) * t.tile, e = std::min(s + t.tile, g.pix), len = e - s;
+    const float* col = x.image(n) + s;
+    int64_t ldb = g.pix;
     if (!pointwise) {
-      im2col(p, g, cn, col);
-      cn = col;
+      float* c = col_base + omp_get_thread_num() * rows * t.tile;
+      im2col(p, g, x.image(n), 0, g.c, s, e, c);
+      col = c;
+      ldb = len;
     }
     float* yn = y.image(n);
     for (int gr = 0; gr < g.groups; ++gr)
-      sgemm(false, false, g.og, int(g.pix), int(g.k), 1.f, w.data() + gr * g.og * g.k, int(g.k),
-            cn + gr * g.k * g.pix, int(g.pix), 0.f, yn + gr * g.og * g.pix, int(g.pix));
-    if (b.defined() || p.fuse_relu) {
-      const float* bias = b.data();
-      const bool relu = p.fuse_relu;
-#pragma omp parallel for schedule(static) if (int64_t(g.o) * g.pix > (1 << 16))
+      sgemm(false, false, g.og, int(len), int(g.k), 1.f, w.data() + gr * g.og * g.k, int(g.k), col + gr * g.k * ldb,
+            int(ldb), 0.f, yn + gr * g.og * g.pix + s, int(g.pix));
+    if (bias || p.fuse_relu)
       for (int o = 0; o < g.o; ++o) {
-        float* yo = yn + o * g.pix;
+        float* yo = yn + o * g.pix + s;
         const float bo = bias ? bias[o] : 0.f;
-        if (relu) {
-          for (int64_t k = 0; k < g.pix; ++k) yo[k] = std::max(yo[k] + bo, 0.f);
+        if (p.fuse_relu) {
+          for (int64_t k = 0; k < len; ++k) yo[k] = std::max(yo[k] + bo, 0.f);
         } else {
-          for (int64_t k = 0; k < g.pix; ++k) yo[k] += bo;
+          for (int64_t k = 0; k < len; ++k) yo[k] += bo;
         }
       }
-    }
   }
 }
 
@@ -303,13 +366,40 @@ void conv2d_backward_data(const Conv2dParams& p, const Tensor& dy, const Tensor&
   check_shape(op, "dy", dy, g.out());
   if (check_same_device<float>(op, {&dy, &w, &dx}) == Device::cuda) return conv2d_backward_data_cuda(p, dy, w, dx);
   const bool pointwise = is_pointwise(p, g);
-  float* col = pointwise ? nullptr : col_scratch(g.k * g.groups * g.pix);
-  for (int n = 0; n < g.n; ++n) {
-    float* out = pointwise ? dx.image(n) : col;
-    for (int gr = 0; gr < g.groups; ++gr)
-      sgemm(true, false, int(g.k), int(g.pix), g.og, 1.f, w.data() + gr * g.og * g.k, int(g.k),
-            dy.image(n) + gr * g.og * g.pix, int(g.pix), 0.f, out + gr * g.k * g.pix, int(g.pix));
-    if (!pointwise) col2im(p, g, col, dx.image(n));
+  const int max_threads = omp_get_max_threads();
+  // Items are (image, channel chunk); with fewer images than threads, images split by channel.
+  const int chunks = g.n >= max_threads ? 1 : std::min(g.c, (max_threads + g.n - 1) / g.n);
+  const int chunk_c = (g.c + chunks - 1) / chunks;
+  const int items = g.n * ((g.c + chunk_c - 1) / chunk_c);
+  const int threads = std::min(items, max_threads);
+  const int64_t khw = int64_t(g.kh) * g.kw, rows = chunk_c * khw;
+  const int64_t tile = std::clamp<int64_t>((96 * 1024 / rows + 7) / 8 * 8, 16, g.pix);
+  float* col_base = pointwise ? nullptr : scratch(t_col, threads * rows * tile);
+  SerialBlas serial;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (int it = 0; it < items; ++it) {
+    const int per_image = (g.c + chunk_c - 1) / chunk_c;
+    const int n = it / per_image, c0 = (it % per_image) * chunk_c, c1 = std::min(c0 + chunk_c, g.c);
+    float* dxn = dx.image(n);
+    float* col = pointwise ? nullptr : col_base + omp_get_thread_num() * rows * tile;
+    if (!pointwise) std::fill(dxn + int64_t(c0) * g.h * g.w, dxn + int64_t(c1) * g.h * g.w, 0.f);
+    for (int64_t s = 0; s < g.pix; s += tile) {
+      const int64_t e = std::min(s + tile, g.pix), len = e - s;
+      // dcol rows of channels [c0, c1) = W_g^T dY_g restricted to those channels of each group.
+      for (int gr = c0 / g.cg; gr * g.cg < c1; ++gr) {
+        const int ca = std::max(c0, gr * g.cg), cb = std::min(c1, (gr + 1) * g.cg);
+        const float* a = w.data() + gr * g.og * g.k + (ca - gr * g.cg) * khw;
+        const float* bm = dy.image(n) + gr * g.og * g.pix + s;
+        if (pointwise) {
+          sgemm(true, false, cb - ca, int(len), g.og, 1.f, a, int(g.k), bm, int(g.pix), 0.f,
+                dxn + int64_t(ca) * g.pix + s, int(g.pix));
+        } else {
+          sgemm(true, false, int((cb - ca) * khw), int(len), g.og, 1.f, a, int(g.k), bm, int(g.pix), 0.f,
+                col + (ca - c0) * khw * len, int(len));
+        }
+      }
+      if (!pointwise) col2im_add(p, g, col, c0, c1, s, e, dxn);
+    }
   }
 }
 
@@ -323,29 +413,52 @@ void conv2d_backward_weight(const Conv2dParams& p, const Tensor& x, const Tensor
   if (check_same_device<float>(op, {&x, &dy, &dw, &db}) == Device::cuda)
     return conv2d_backward_weight_cuda(p, x, dy, dw, db);
   const bool pointwise = is_pointwise(p, g);
-  float* col = pointwise ? nullptr : col_scratch(g.k * g.groups * g.pix);
-  for (int n = 0; n < g.n; ++n) {
-    const float* cn = x.image(n);
-    if (!pointwise) {
-      im2col(p, g, cn, col);
-      cn = col;
+  const int64_t rows = g.k * g.groups, wsize = g.o * g.k;
+  const Tiling t = make_tiling(g, rows, omp_get_max_threads());
+  const int items = g.n * t.tiles;
+  const int threads = std::min(items, t.threads);
+  float* col_base = pointwise ? nullptr : scratch(t_col, threads * rows * t.tile);
+  // Each thread sums its items' dY col^T into its own partial dW; the partials are added at the end.
+  float* acc_base = scratch(t_acc, threads * wsize);
+  SerialBlas serial;
+#pragma omp parallel num_threads(threads)
+  {
+    float* acc = acc_base + omp_get_thread_num() * wsize;
+    std::fill(acc, acc + wsize, 0.f);
+#pragma omp for schedule(dynamic, 1)
+    for (int it = 0; it < items; ++it) {
+      const int n = it / t.tiles;
+      const int64_t s = (it % t.tiles) * t.tile, e = std::min(s + t.tile, g.pix), len = e - s;
+      const float* col = x.image(n) + s;
+      int64_t ldb = g.pix;
+      if (!pointwise) {
+        float* c = col_base + omp_get_thread_num() * rows * t.tile;
+        im2col(p, g, x.image(n), 0, g.c, s, e, c);
+        col = c;
+        ldb = len;
+      }
+      for (int gr = 0; gr < g.groups; ++gr)
+        sgemm(false, true, g.og, int(g.k), int(len), 1.f, dy.image(n) + gr * g.og * g.pix + s, int(g.pix),
+              col + gr * g.k * ldb, int(ldb), 1.f, acc + gr * g.og * g.k, int(g.k));
     }
-    // dW_g += dY_g col_g^T; the first image overwrites (beta = 0), the rest accumulate.
-    for (int gr = 0; gr < g.groups; ++gr)
-      sgemm(false, true, g.og, int(g.k), int(g.pix), 1.f, dy.image(n) + gr * g.og * g.pix, int(g.pix),
-            cn + gr * g.k * g.pix, int(g.pix), n == 0 ? 0.f : 1.f, dw.data() + gr * g.og * g.k, int(g.k));
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < wsize; ++i) {
+      float sum = 0;
+      for (int th = 0; th < threads; ++th) sum += acc_base[th * wsize + i];
+      dw.data()[i] = sum;
+    }
   }
   if (db.defined()) {
 #pragma omp parallel for schedule(static) if (int64_t(g.n) * g.o * g.pix > (1 << 16))
     for (int o = 0; o < g.o; ++o) {
-      double acc = 0;  // a sum over n*P terms; double keeps it as exact as the GEMM's blocks
+      double sum = 0;  // a sum over n*P terms; double keeps it as exact as the GEMM's blocks
       for (int n = 0; n < g.n; ++n) {
         const float* d = dy.image(n) + o * g.pix;
         float s = 0;
         for (int64_t k = 0; k < g.pix; ++k) s += d[k];
-        acc += s;
+        sum += s;
       }
-      db.data()[o] = float(acc);
+      db.data()[o] = float(sum);
     }
   }
 }

@@ -48,6 +48,12 @@ const std::vector<Case>& cases() {
       {"7x7_s2_p3", 2, 3, 23, 19, 8, 7, 7, Conv2dParams::make(2, 3), true},
       {"kernel_equals_padded_input", 2, 2, 3, 4, 3, 5, 6, Conv2dParams::make(1, 1), true},
       {"wide_k", 1, 64, 6, 6, 10, 3, 3, Conv2dParams::make(1, 1), true},
+      // Big enough that the fast path cuts images into several column tiles (mid-row boundaries)
+      // and backward-data into channel chunks and pixel tiles.
+      {"many_tiles", 1, 16, 37, 41, 10, 3, 3, Conv2dParams::make(1, 1), true},
+      {"many_tiles_batch", 3, 12, 45, 39, 7, 5, 5, params(2, 2, 2, 1, 2, 1, 1, 1, 1), false},
+      {"many_tiles_groups", 1, 8, 50, 50, 8, 3, 3, params(1, 1, 1, 1, 1, 1, 1, 1, 4), true},
+      {"pointwise_many_tiles", 1, 72, 30, 31, 9, 1, 1, Conv2dParams::make(1, 0), true},
   };
   return cs;
 }
