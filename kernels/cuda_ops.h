@@ -26,6 +26,7 @@ void linear_forward_cuda(const Tensor& x, const Tensor& w, const Tensor& b, cons
 void linear_backward_data_cuda(const Tensor& dy, const Tensor& w, const Tensor& dx);
 void linear_backward_weight_cuda(const Tensor& x, const Tensor& dy, const Tensor& dw, const Tensor& db);
 
+// p arrives resolved: global pooling as an explicit kernel (H x W, stride 1, no pads), never p.global.
 void pool2d_forward_cuda(const Pool2dParams& p, const Tensor& x, const Tensor& y);
 void pool2d_backward_data_cuda(const Pool2dParams& p, const Tensor& x, const Tensor& y, const Tensor& dy,
                                const Tensor& dx);
