@@ -1,0 +1,18 @@
+// Atomic file output: every file cuviz writes goes to a temporary name in the same directory
+// and is renamed over the target only once complete, so a crash, a Ctrl-C or an error never
+// leaves a half-written file under the real name.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace cuviz {
+
+// Writes `bytes` to `path` atomically (temporary file + rename); throws cuviz::Error naming the
+// path on any failure and removes the temporary file.
+void write_file_atomic(const std::string& path, std::string_view bytes);
+
+// Reads a whole file; throws cuviz::Error naming the path when it cannot be read.
+std::string read_file(const std::string& path);
+
+}  // namespace cuviz
