@@ -21,18 +21,28 @@ ParamKind parse_param_kind(const char* s) {
   throw Error(cat("unknown parameterization '", v, "' (choices: fourier, pixel)"));
 }
 
+namespace {
+// cos and sin of 2 pi k / n, exact at the quarter turns, so that the imaginary parts of the
+// self-conjugate bins (DC, Nyquist) get exactly zero weight and gradient, as in pocketfft.
+template <class T>
+void unit_circle(int k, int n, T& c, T& s) {
+  constexpr double kTwoPi = 6.283185307179586476925286766559;
+  if (4 * k % n == 0) {
+    const int q = 4 * k / n;  // 0..3
+    c = T(q == 0 ? 1 : q == 2 ? -1 : 0);
+    s = T(q == 1 ? 1 : q == 3 ? -1 : 0);
+    return;
+  }
+  c = T(std::cos(kTwoPi * k / n));
+  s = T(std::sin(kTwoPi * k / n));
+}
+}  // namespace
+
 template <class T>
 FourierTables<T>::FourierTables(const ImageParamSpec& spec)
     : cos_h(spec.h), sin_h(spec.h), cos_w(spec.w), sin_w(spec.w), scale(size_t(spec.h) * spec.wh()) {
-  constexpr double kTwoPi = 6.283185307179586476925286766559;
-  for (int k = 0; k < spec.h; ++k) {
-    cos_h[k] = T(std::cos(kTwoPi * k / spec.h));
-    sin_h[k] = T(std::sin(kTwoPi * k / spec.h));
-  }
-  for (int k = 0; k < spec.w; ++k) {
-    cos_w[k] = T(std::cos(kTwoPi * k / spec.w));
-    sin_w[k] = T(std::sin(kTwoPi * k / spec.w));
-  }
+  for (int k = 0; k < spec.h; ++k) unit_circle(k, spec.h, cos_h[k], sin_h[k]);
+  for (int k = 0; k < spec.w; ++k) unit_circle(k, spec.w, cos_w[k], sin_w[k]);
   for (int ky = 0; ky < spec.h; ++ky)
     for (int kx = 0; kx < spec.wh(); ++kx)
       scale[size_t(ky) * spec.wh() + kx] = T(spectrum_scale(ky, kx, spec.h, spec.w, spec.decay_power));

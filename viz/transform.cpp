@@ -42,10 +42,6 @@ Preprocess Preprocess::from_meta(const ModelMeta& meta) {
   return p;
 }
 
-void draw_affines(const TransformSpec& spec, int h, int w, uint64_t seed, uint64_t step, std::span<Affine> out) {
-  for (size_t i = 0; i < out.size(); ++i) out[i] = draw_affine(spec, h, w, seed, step, int(i));
-}
-
 namespace {
 
 template <class T>
@@ -70,6 +66,11 @@ void check_draws(const char* op, const TransformSpec& spec) {
 }
 
 }  // namespace
+
+void draw_affines(const TransformSpec& spec, int h, int w, uint64_t seed, uint64_t step, std::span<Affine> out) {
+  check_draws("draw_affines", spec);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = draw_affine(spec, h, w, seed, step, int(i));
+}
 
 template <class T>
 void affine_resample_forward_cpu(const TransformSpec& spec, const Preprocess& pre, std::span<const Affine> thetas,

@@ -54,8 +54,9 @@ struct Affine {
 };
 
 // The affine map of `image` at `step` with this spec's random draws (8 counter slots per image):
-// the baseline's random_affine, generalised to H != W row by row.
+// the baseline's random_affine, generalised to H != W row by row. Identity for `none`.
 CUVIZ_HD Affine draw_affine(const TransformSpec& s, int h, int w, uint64_t seed, uint64_t step, int image) {
+  if (!s.enabled) return Affine{};
   const uint64_t stream = kStreamTransform + step, base = uint64_t(image) * 8;
   const float sc = s.scales[random_int(seed, stream, base + 0, 0, s.n_scales - 1)];
   const float deg = s.angles_deg[random_int(seed, stream, base + 1, 0, s.n_angles - 1)];
@@ -120,7 +121,7 @@ CUVIZ_HD T resample_at(const T* plane, const Taps<T>& k, int h, int w, int pad, 
   return v;
 }
 
-// The affine maps of all n images at `step` (CPU).
+// The affine maps of all n images at `step` (CPU); throws on an unusable spec.
 void draw_affines(const TransformSpec& spec, int h, int w, uint64_t seed, uint64_t step, std::span<Affine> out);
 
 // ---- CPU implementation (also the double-precision reference) -----------------------------
