@@ -172,8 +172,8 @@ struct Tiling {
   int tiles;
   int64_t tile;
 };
+constexpr int64_t kL2Floats = 192 * 1024;  // a column tile of ~768 KiB, most of a 1 MiB L2
 Tiling make_tiling(const ConvGeometry& g, int64_t rows, int threads) {
-  constexpr int64_t kL2Floats = 96 * 1024;  // ~384 KiB of the 1 MiB L2 for the column tile
   int64_t tiles = std::max<int64_t>(1, (rows * g.pix + kL2Floats - 1) / kL2Floats);
   if (g.n * tiles < threads) tiles = (threads + g.n - 1) / g.n;
   for (int extra = 0; extra < threads && (g.n * tiles) % threads != 0; ++extra) ++tiles;
@@ -373,7 +373,7 @@ void conv2d_backward_data(const Conv2dParams& p, const Tensor& dy, const Tensor&
   const int items = g.n * ((g.c + chunk_c - 1) / chunk_c);
   const int threads = std::min(items, max_threads);
   const int64_t khw = int64_t(g.kh) * g.kw, rows = chunk_c * khw;
-  const int64_t tile = std::clamp<int64_t>((96 * 1024 / rows + 7) / 8 * 8, 16, g.pix);
+  const int64_t tile = std::clamp<int64_t>((kL2Floats / rows + 7) / 8 * 8, 16, g.pix);
   float* col_base = pointwise ? nullptr : scratch(t_col, threads * rows * tile);
   SerialBlas serial;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
