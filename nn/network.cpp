@@ -1,0 +1,658 @@
+// Network planning and execution: SSA values over the graph's blobs, truncation to the requested
+// outputs, memory layout (in-place ReLU, concat branches in their slice, flatten/dropout as views)
+// in one arena, forward, and backward to the input, where d(value) = seed + sum of the
+// contributions of every layer that reads it (inception fan-out sums its four branches).
+#include "nn/network.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "kernels/add.h"
+#include "kernels/batchnorm.h"
+#include "kernels/concat.h"
+#include "kernels/conv2d.h"
+#include "kernels/dropout.h"
+#include "kernels/linear.h"
+#include "kernels/lrn.h"
+#include "kernels/nvtx.h"
+#include "kernels/pool2d.h"
+#include "kernels/relu.h"
+#include "kernels/softmax.h"
+
+namespace cuviz {
+
+namespace {
+
+std::atomic<uint64_t> next_network_id{1};
+
+// Levenshtein distance, for "did you mean" suggestions.
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// " did you mean X?" for the closest candidates (empty when none is close).
+std::string suggestions(std::string_view name, const std::vector<std::string>& candidates) {
+  const size_t limit = std::max<size_t>(2, name.size() / 4);
+  std::vector<std::pair<size_t, std::string>> close;
+  for (const auto& c : candidates)
+    if (size_t d = edit_distance(name, c); d <= limit) close.emplace_back(d, c);
+  std::sort(close.begin(), close.end());
+  std::string s;
+  for (size_t i = 0; i < close.size() && i < 3; ++i) s += cat(i == 0 ? "; did you mean " : " or ", close[i].second);
+  return close.empty() ? s : s + "?";
+}
+
+// "a, b, c ... (N more)".
+std::string listing(const std::vector<std::string>& names, size_t max_listed = 60) {
+  std::string s;
+  for (size_t i = 0; i < names.size() && i < max_listed; ++i) s += cat(i ? ", " : "", names[i]);
+  if (names.size() > max_listed) s += cat(" ... (", names.size() - max_listed, " more)");
+  return s;
+}
+
+std::string shapes_str(const std::vector<Shape>& shapes) {
+  std::string s;
+  for (size_t i = 0; i < shapes.size(); ++i) s += cat(i ? ", " : "", shapes[i].str());
+  return s;
+}
+
+Tensor bias_of(const LayerDesc& l) { return l.weights.size() > 1 ? Tensor(l.weights[1]) : Tensor(); }
+
+// Output shape of one layer from its input shapes; errors name the op, the caller adds the layer.
+Shape output_shape(const LayerDesc& l, const std::vector<Shape>& in) {
+  switch (l.kind) {
+    case LayerKind::conv: {
+      const Shape w = l.weights[0].shape();
+      const Shape y = conv2d_output_shape(l.conv, in[0], w);
+      if (l.weights.size() > 1)
+        CUVIZ_CHECK(l.weights[1].shape() == (Shape{1, w.n, 1, 1}), "conv bias ", l.weights[1].shape().str(),
+                    " does not fit weights ", w.str());
+      return y;
+    }
+    case LayerKind::relu:
+    case LayerKind::lrn:
+    case LayerKind::softmax:
+    case LayerKind::dropout: return in[0];
+    case LayerKind::pool: return pool2d_output_shape(l.pool, in[0]);
+    case LayerKind::concat: return concat_output_shape(in);
+    case LayerKind::linear: {
+      const Shape w = l.weights[0].shape();
+      CUVIZ_CHECK(w.h == 1 && w.w == 1 && w.c == in[0].image_size(), "linear weights ", w.str(), " take ", w.c,
+                  " input features, the input ", in[0].str(), " has ", in[0].image_size());
+      if (l.weights.size() > 1)
+        CUVIZ_CHECK(l.weights[1].shape() == (Shape{1, w.n, 1, 1}), "linear bias ", l.weights[1].shape().str(),
+                    " does not fit weights ", w.str());
+      return Shape{in[0].n, w.n, 1, 1};
+    }
+    case LayerKind::flatten: return flatten_shape(in[0]);
+    case LayerKind::affine: {
+      const Shape want{1, in[0].c, 1, 1};
+      CUVIZ_CHECK(l.weights[0].shape() == want && l.weights[1].shape() == want, "affine scale ",
+                  l.weights[0].shape().str(), " and shift ", l.weights[1].shape().str(), " must be ", want.str());
+      return in[0];
+    }
+    case LayerKind::add:
+      CUVIZ_CHECK(in[0] == in[1], "add of different shapes ", in[0].str(), " and ", in[1].str());
+      return in[0];
+  }
+  throw Error("unknown layer kind");
+}
+
+// How many inputs and weights a layer of each kind takes: [min, max].
+struct Arity {
+  size_t in_min, in_max, w_min, w_max;
+};
+Arity arity(LayerKind k) {
+  switch (k) {
+    case LayerKind::conv:
+    case LayerKind::linear: return {1, 1, 1, 2};
+    case LayerKind::affine: return {1, 1, 2, 2};
+    case LayerKind::concat: return {1, SIZE_MAX, 0, 0};
+    case LayerKind::add: return {2, 2, 0, 0};
+    default: return {1, 1, 0, 0};
+  }
+}
+
+}  // namespace
+
+Network::Network(Graph graph, Device device) : graph_(std::move(graph)), device_(device), id_(next_network_id++) {
+  CUVIZ_CHECK(device_ != Device::cuda || cuda_available(), "network '", graph_.name,
+              "': device cuda requested but no CUDA device can be used (",
+              CUVIZ_HAS_CUDA ? "no device or no driver" : "this cuviz was built without CUDA", ")");
+  CUVIZ_CHECK(!graph_.input.empty(), "network '", graph_.name, "': the graph names no input blob");
+
+  // Values in SSA form: the input is value 0, each layer writes a new value of its output blob.
+  std::unordered_map<std::string, int> latest{{graph_.input, 0}};
+  std::unordered_map<std::string, std::vector<int>> versions{{graph_.input, {0}}};
+  std::unordered_set<std::string> layer_names;
+  value_blob_.push_back(graph_.input);
+  value_producer_.push_back(-1);
+  affine_stats_.resize(graph_.layers.size());
+  for (size_t li = 0; li < graph_.layers.size(); ++li) {
+    LayerDesc& l = graph_.layers[li];
+    const char* kind = layer_kind_name(l.kind);
+    CUVIZ_CHECK(!l.name.empty(), "network '", graph_.name, "': layer ", li, " (", kind, ") has no name");
+    CUVIZ_CHECK(layer_names.insert(l.name).second, "network '", graph_.name, "': two layers are named '", l.name,
+                "'");
+    const Arity a = arity(l.kind);
+    CUVIZ_CHECK(l.inputs.size() >= a.in_min && l.inputs.size() <= a.in_max, "layer '", l.name, "' (", kind,
+                ") has ", l.inputs.size(), " inputs");
+    CUVIZ_CHECK(l.weights.size() >= a.w_min && l.weights.size() <= a.w_max, "layer '", l.name, "' (", kind,
+                ") has ", l.weights.size(), " weight tensors, expected ", a.w_min, "..", a.w_max);
+    CUVIZ_CHECK(!l.output.empty(), "layer '", l.name, "' (", kind, ") names no output blob");
+    CUVIZ_CHECK(l.kind != LayerKind::conv || !l.conv.fuse_relu, "layer '", l.name,
+                "': a graph conv must not set fuse_relu (express the ReLU as its own layer; plans fuse it)");
+    std::vector<int> ins;
+    for (const auto& b : l.inputs) {
+      auto it = latest.find(b);
+      CUVIZ_CHECK(it != latest.end(), "layer '", l.name, "' (", kind, ") reads blob '", b,
+                  "', which neither the input nor an earlier layer writes (layers must be in topological order)");
+      ins.push_back(it->second);
+    }
+    for (auto& w : l.weights) {
+      CUVIZ_CHECK(w.defined() && w.device() == Device::cpu, "layer '", l.name, "': weights must be CPU tensors");
+      if (device_ == Device::cuda) {
+        OwnedTensor d(w.shape(), Device::cuda);
+        copy(w, d);
+        w = std::move(d);
+      }
+    }
+    if (l.kind == LayerKind::affine) {
+      // y = a x + b runs as a batch norm with mean 0, variance 1 and eps 0, whose a_c and b_c
+      // are then exactly scale and shift.
+      const Shape s = l.weights[0].shape();
+      OwnedTensor mean(s), var(s);
+      fill(mean, 0.f);
+      fill(var, 1.f);
+      for (OwnedTensor* t : {&mean, &var}) {
+        OwnedTensor d(s, device_);
+        copy(*t, d);
+        affine_stats_[li].push_back(std::move(d));
+      }
+    }
+    const int v = int(value_blob_.size());
+    value_blob_.push_back(l.output);
+    value_producer_.push_back(int(li));
+    layer_inputs_.push_back(std::move(ins));
+    layer_output_.push_back(v);
+    latest[l.output] = v;
+    versions[l.output].push_back(v);
+  }
+
+  // Names, weakest first so that later ones win: layer names (their output), `blob:pre` (the
+  // value before the blob's last in-place layer), blob names (the blob's final value).
+  std::map<std::string, int> names;
+  for (size_t li = 0; li < graph_.layers.size(); ++li) names[graph_.layers[li].name] = layer_output_[li];
+  for (const auto& [blob, vs] : versions)
+    if (vs.size() > 1) names[blob + ":pre"] = vs[vs.size() - 2];
+  for (const auto& [blob, v] : latest) names[blob] = v;
+  names_.assign(names.begin(), names.end());
+}
+
+int Network::value_of(std::string_view name) const {
+  auto it = std::lower_bound(names_.begin(), names_.end(), name,
+                             [](const auto& e, std::string_view n) { return e.first < n; });
+  if (it != names_.end() && it->first == name) return it->second;
+  std::vector<std::string> all, blobs;
+  std::unordered_set<std::string> seen;
+  for (const auto& e : names_) all.push_back(e.first);
+  for (const auto& b : value_blob_)
+    if (seen.insert(b).second) blobs.push_back(b);
+  throw Error(cat("network '", graph_.name, "': unknown layer or blob '", name, "'", suggestions(name, all),
+                  " available blobs: ", listing(blobs)));
+}
+
+int Network::layer_index(std::string_view name) const {
+  std::vector<std::string> all;
+  for (size_t i = 0; i < graph_.layers.size(); ++i) {
+    if (graph_.layers[i].name == name) return int(i);
+    all.push_back(graph_.layers[i].name);
+  }
+  throw Error(cat("network '", graph_.name, "': unknown layer '", name, "'", suggestions(name, all),
+                  " available layers: ", listing(all)));
+}
+
+void Network::check_owner(const Plan& p, const char* what) const {
+  CUVIZ_CHECK(p.network_id_ == id_, what, ": the plan was made by another network (or is empty)");
+}
+
+int Network::plan_value(const Plan& p, std::string_view name, const char* what) const {
+  check_owner(p, what);
+  const int v = value_of(name);
+  if (!p.in_plan_[v]) {
+    std::string last = p.steps_.empty() ? graph_.input : graph_.layers[p.steps_.back().layer].name;
+    throw Error(cat(what, ": '", name, "' is not computed by this plan (it stops at layer '", last,
+                    "'); add it to the plan's outputs"));
+  }
+  CUVIZ_CHECK(p.overwritten_by_[v] < 0, what, ": '", name, "' is overwritten in place by layer '",
+              p.overwritten_by_[v] >= 0 ? graph_.layers[p.overwritten_by_[v]].name : "", "' in this plan; add '",
+              name, "' to the plan's outputs to keep it");
+  return v;
+}
+
+Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOptions options) const {
+  if (options.weight_grads) options.backward = true;
+  CUVIZ_CHECK(input.n > 0 && input.c > 0 && input.h > 0 && input.w > 0, "plan: input shape ", input.str(),
+              " has a zero-sized dimension");
+  CUVIZ_CHECK(graph_.input_shape.c <= 0 || input.c == graph_.input_shape.c, "plan: network '", graph_.name,
+              "' takes ", graph_.input_shape.c, " input channels (blob '", graph_.input, "' is ",
+              graph_.input_shape.str(), "), got input ", input.str());
+  const int nv = int(value_blob_.size()), nl = int(graph_.layers.size());
+
+  // Outputs: named values, or every value no layer reads (the graph's final blobs).
+  std::vector<char> requested(nv, 0);
+  if (outputs.empty()) {
+    std::vector<char> read(nv, 0);
+    for (const auto& ins : layer_inputs_)
+      for (int v : ins) read[v] = 1;
+    for (int v = 1; v < nv; ++v)
+      if (!read[v]) requested[v] = 1;
+  }
+  for (const auto& name : outputs) requested[value_of(name)] = 1;
+
+  // Truncation: walk back from the outputs; only layers they depend on run.
+  Plan p;
+  p.network_id_ = id_;
+  p.input_ = input;
+  p.options_ = options;
+  p.in_plan_ = requested;
+  p.in_plan_[0] = 1;
+  std::vector<char> runs(nl, 0);
+  for (int li = nl - 1; li >= 0; --li) {
+    if (!p.in_plan_[layer_output_[li]]) continue;
+    runs[li] = 1;
+    for (int v : layer_inputs_[li]) p.in_plan_[v] = 1;
+  }
+
+  // Shapes, and the readers of each value inside the plan.
+  p.shape_.assign(nv, Shape{});
+  p.shape_[0] = input;
+  std::vector<std::vector<std::pair<int, int>>> readers(nv);  // (layer, input slot)
+  std::vector<int> step_of(nl, -1);
+  for (int li = 0; li < nl; ++li) {
+    if (!runs[li]) continue;
+    const LayerDesc& l = graph_.layers[li];
+    std::vector<Shape> in;
+    for (int v : layer_inputs_[li]) in.push_back(p.shape_[v]);
+    try {
+      p.shape_[layer_output_[li]] = output_shape(l, in);
+    } catch (const Error& e) {
+      throw Error(cat("layer '", l.name, "' (", layer_kind_name(l.kind), ") with input ", shapes_str(in), ": ",
+                      e.what()));
+    }
+    for (size_t s = 0; s < layer_inputs_[li].size(); ++s) readers[layer_inputs_[li][s]].emplace_back(li, int(s));
+    Plan::Step step;
+    step.layer = li;
+    step.in = layer_inputs_[li];
+    step.out = layer_output_[li];
+    step_of[li] = int(p.steps_.size());
+    p.steps_.push_back(std::move(step));
+    p.layer_names_.push_back(l.name);
+  }
+
+  // Aliases. A ReLU overwrites its input when nothing else reads it and the producer's backward
+  // does not need its own output (conv, linear, affine, add); after a conv it runs inside the
+  // conv (fuse_relu). Dropout (identity at inference) and flatten (a reshape) are views.
+  std::vector<int> alias_of(nv, -1);
+  std::vector<char> reshape(nv, 0);
+  p.overwritten_by_.assign(nv, -1);
+  for (auto& s : p.steps_) {
+    const LayerDesc& l = graph_.layers[s.layer];
+    const int x = s.in[0], y = s.out;
+    if (l.kind == LayerKind::relu) {
+      const int prod = value_producer_[x];
+      const LayerKind pk = prod >= 0 ? graph_.layers[prod].kind : LayerKind::relu;
+      const bool fresh = prod >= 0 && (pk == LayerKind::conv || pk == LayerKind::linear ||
+                                       pk == LayerKind::affine || pk == LayerKind::add);
+      if (fresh && readers[x].size() == 1 && !requested[x]) {
+        alias_of[y] = x;
+        p.overwritten_by_[x] = s.layer;
+        s.aliases_input = true;
+        if (pk == LayerKind::conv) {
+          p.steps_[step_of[prod]].fuse_relu = true;
+          s.fused_into_conv = true;
+        }
+      }
+    } else if (l.kind == LayerKind::dropout || l.kind == LayerKind::flatten) {
+      alias_of[y] = x;
+      reshape[y] = l.kind == LayerKind::flatten;
+      s.aliases_input = true;
+    }
+  }
+  auto root = [&](int v) {
+    while (alias_of[v] >= 0) v = alias_of[v];
+    return v;
+  };
+  std::vector<char> group_reshaped(nv, 0);
+  for (int v = 0; v < nv; ++v)
+    if (p.in_plan_[v] && reshape[v]) group_reshaped[root(v)] = 1;
+
+  // Concat placement: a branch whose memory group (a value and its in-place/view aliases) is
+  // read by nothing but this concat input lives in the concat's channel slice, so neither the
+  // forward nor the backward copies it.
+  std::vector<int> placed_in(nv, -1), placed_offset(nv, 0);
+  for (auto& s : p.steps_) {
+    if (graph_.layers[s.layer].kind != LayerKind::concat) continue;
+    int offset = 0;
+    for (size_t i = 0; i < s.in.size(); ++i) {
+      const int x = s.in[i], r = root(x);
+      s.concat_offset.push_back(offset);
+      bool ok = r != 0 && !group_reshaped[r] && placed_in[r] < 0;
+      int external = 0;
+      for (int u = 0; ok && u < nv; ++u) {
+        if (!p.in_plan_[u] || root(u) != r) continue;
+        for (auto [li, slot] : readers[u])
+          if (root(layer_output_[li]) != r) ++external;
+      }
+      ok = ok && external == 1;
+      if (ok) {
+        placed_in[r] = s.out;
+        placed_offset[r] = offset;
+      }
+      s.placed.push_back(ok);
+      offset += p.shape_[x].c;
+    }
+  }
+
+  // One arena: activations of every memory root, their gradients (one contiguous block),
+  // a scratch gradient, and weight gradients.
+  const bool bwd = options.backward;
+  std::vector<int> roots;
+  for (int v = 0; v < nv; ++v)
+    if (p.in_plan_[v] && alias_of[v] < 0 && placed_in[v] < 0) roots.push_back(v);
+  size_t bytes = 0;
+  int64_t max_numel = 0;
+  for (int r : roots) bytes += Arena::bytes_for(p.shape_[r]) * (bwd ? 2 : 1);
+  for (int v = 0; v < nv; ++v)
+    if (p.in_plan_[v]) max_numel = std::max(max_numel, p.shape_[v].numel());
+  if (bwd) bytes += Arena::bytes_for(Shape{1, 1, 1, int(max_numel)});
+  p.dweights_.resize(nl);
+  auto trainable = [&](int li) {
+    const LayerKind k = graph_.layers[li].kind;
+    return options.weight_grads && (k == LayerKind::conv || k == LayerKind::linear);
+  };
+  for (const auto& s : p.steps_)
+    if (trainable(s.layer))
+      for (const auto& w : graph_.layers[s.layer].weights) bytes += Arena::bytes_for(w.shape());
+  p.arena_ = Arena(bytes, device_);
+
+  p.act_.assign(nv, Tensor{});
+  p.grad_.assign(nv, Tensor{});
+  for (int r : roots) p.act_[r] = p.arena_.alloc(p.shape_[r]);
+  if (bwd) {
+    float* begin = nullptr;
+    for (int r : roots) {
+      p.grad_[r] = p.arena_.alloc(p.shape_[r]);
+      if (!begin) begin = p.grad_[r].data();
+    }
+    const float* end = p.grad_[roots.back()].data() + p.shape_[roots.back()].numel();
+    p.grad_block_ = Tensor(begin, Shape{1, 1, 1, int(end - begin)}, device_);
+    p.scratch_ = p.arena_.alloc(Shape{1, 1, 1, int(max_numel)});
+  }
+  for (const auto& s : p.steps_)
+    if (trainable(s.layer))
+      for (const auto& w : graph_.layers[s.layer].weights) p.dweights_[s.layer].push_back(p.arena_.alloc(w.shape()));
+
+  // Views: placed roots are slices of their concat (which comes later, so resolve backwards);
+  // aliases share their source's memory (resolve forwards). Gradients mirror activations, and
+  // each value's gradient memory is a channel range [c0, c1) of one top-level root.
+  std::vector<int> top(nv, -1), c0(nv, 0), c1(nv, 0);
+  for (int v = nv - 1; v >= 0; --v) {
+    if (!p.in_plan_[v] || alias_of[v] >= 0) continue;
+    if (placed_in[v] < 0) {
+      top[v] = v, c0[v] = 0, c1[v] = p.shape_[v].c;
+      continue;
+    }
+    const int o = placed_in[v], off = placed_offset[v], c = p.shape_[v].c;
+    p.act_[v] = p.act_[o].channels(off, c);
+    if (bwd) p.grad_[v] = p.grad_[o].channels(off, c);
+    top[v] = top[o], c0[v] = c0[o] + off, c1[v] = c0[v] + c;
+  }
+  for (int v = 0; v < nv; ++v) {
+    if (!p.in_plan_[v] || alias_of[v] < 0) continue;
+    const int x = alias_of[v];
+    p.act_[v] = reshape[v] ? p.act_[x].reshaped(p.shape_[v]) : p.act_[x];
+    if (bwd) p.grad_[v] = reshape[v] ? p.grad_[x].reshaped(p.shape_[v]) : p.grad_[x];
+    top[v] = top[x], c0[v] = c0[x], c1[v] = c1[x];
+  }
+  p.overlaps_.assign(nv, {});
+  if (bwd)
+    for (int v = 0; v < nv; ++v)
+      for (int u = 0; u < nv && p.in_plan_[v]; ++u)
+        if (p.in_plan_[u] && top[u] == top[v] && c0[u] < c1[v] && c0[v] < c1[u]) p.overlaps_[v].push_back(u);
+  p.seeded_.assign(nv, 0);
+  return p;
+}
+
+void Network::forward(Plan& p, const Tensor& x) const {
+  check_owner(p, "forward");
+  CUVIZ_CHECK(x.shape() == p.input_, "forward: input ", x.shape().str(), " does not match the plan's input ",
+              p.input_.str());
+  CUVIZ_NVTX_RANGE("forward");
+  copy(x, p.act_[0]);
+  if (p.has_backward()) zero_grads(p);
+  p.ops_run_ = 0;
+  for (const auto& s : p.steps_) {
+    const LayerDesc& l = graph_.layers[s.layer];
+    const Tensor& x0 = p.act_[s.in[0]];
+    const Tensor& y = p.act_[s.out];
+    CUVIZ_NVTX_RANGE(l.name);
+    try {
+      switch (l.kind) {
+        case LayerKind::conv: {
+          Conv2dParams c = l.conv;
+          c.fuse_relu = s.fuse_relu;
+          conv2d_forward(c, x0, l.weights[0], bias_of(l), y);
+          break;
+        }
+        case LayerKind::relu:
+          if (s.fused_into_conv) continue;
+          relu_forward(x0, y);
+          break;
+        case LayerKind::pool: pool2d_forward(l.pool, x0, y); break;
+        case LayerKind::lrn: lrn_forward(l.lrn, x0, y); break;
+        case LayerKind::concat: {
+          if (std::all_of(s.placed.begin(), s.placed.end(), [](char c) { return c != 0; })) continue;
+          std::vector<Tensor> xs;
+          for (int v : s.in) xs.push_back(p.act_[v]);
+          concat_forward(xs, y);  // skips the inputs that already are their slice
+          break;
+        }
+        case LayerKind::linear: linear_forward(x0, l.weights[0], bias_of(l), y); break;
+        case LayerKind::softmax: softmax_forward(x0, y); break;
+        case LayerKind::dropout:
+        case LayerKind::flatten: continue;  // views of their input
+        case LayerKind::affine:
+          batchnorm_forward(BatchNormWeights{l.weights[0], l.weights[1], affine_stats_[s.layer][0],
+                                             affine_stats_[s.layer][1], 0.f},
+                            x0, y);
+          break;
+        case LayerKind::add: add_forward(x0, p.act_[s.in[1]], y); break;
+      }
+    } catch (const Error& e) {
+      throw Error(cat("forward: layer '", l.name, "' (", layer_kind_name(l.kind), "): ", e.what()));
+    }
+    ++p.ops_run_;
+  }
+  p.forward_ran_ = true;
+}
+
+Tensor Network::activation(const Plan& p, std::string_view name) const {
+  return p.act_[plan_value(p, name, "activation")];
+}
+
+Tensor Network::activation_grad(Plan& p, std::string_view name) const {
+  check_owner(p, "activation_grad");
+  CUVIZ_CHECK(p.has_backward(), "activation_grad: the plan was made without PlanOptions::backward");
+  const int v = plan_value(p, name, "activation_grad");
+  p.seeded_[v] = 1;
+  return p.grad_[v];
+}
+
+void Network::zero_grads(Plan& p) const {
+  check_owner(p, "zero_grads");
+  CUVIZ_CHECK(p.has_backward(), "zero_grads: the plan was made without PlanOptions::backward");
+  fill(p.grad_block_, 0.f);
+  p.grads_used_ = false;
+}
+
+void Network::backward_to_input(Plan& p, const Tensor& dx) const {
+  check_owner(p, "backward_to_input");
+  CUVIZ_CHECK(dx.shape() == p.input_, "backward_to_input: dx ", dx.shape().str(), " does not match the plan's input ",
+              p.input_.str());
+  run_backward(p);
+  copy(p.grad_[0], dx);
+}
+
+void Network::backward(Plan& p) const {
+  check_owner(p, "backward");
+  run_backward(p);
+}
+
+// Reverse-mode over the plan's steps. Gradient memory was zeroed by forward and holds the seeds;
+// `dirty[v]` says v's gradient memory may hold non-zero values (a seed or a contribution, also
+// through memory shared with another value). A layer whose output gradient is clean contributes
+// nothing and is skipped; a contribution to a clean gradient is written in place, one to a dirty
+// gradient goes through the scratch buffer and is added, which sums the readers of a fan-out.
+void Network::run_backward(Plan& p) const {
+  CUVIZ_CHECK(p.has_backward(), "backward: the plan was made without PlanOptions::backward");
+  CUVIZ_CHECK(p.forward_ran_, "backward: run forward first");
+  CUVIZ_CHECK(!p.grads_used_,
+              "backward: the gradients of the previous backward are still in place; run forward (or zero_grads) "
+              "and seed again");
+  CUVIZ_NVTX_RANGE("backward");
+  const int nv = int(p.in_plan_.size());
+  std::vector<char> dirty(nv, 0);
+  auto mark = [&](int v) {
+    for (int u : p.overlaps_[v]) dirty[u] = 1;
+  };
+  for (int v = 0; v < nv; ++v)
+    if (p.seeded_[v]) mark(v);
+  auto deliver = [&](int v, auto&& write) {
+    if (!dirty[v]) {
+      write(p.grad_[v]);
+    } else {
+      const Tensor s(p.scratch_.data(), p.shape_[v], device_);
+      write(s);
+      add_forward(p.grad_[v], s, p.grad_[v]);
+    }
+    mark(v);
+  };
+  auto deliver_copy = [&](int v, const Tensor& src) {
+    if (!dirty[v])
+      copy(src, p.grad_[v]);
+    else
+      add_forward(p.grad_[v], src, p.grad_[v]);
+    mark(v);
+  };
+
+  for (auto it = p.steps_.rbegin(); it != p.steps_.rend(); ++it) {
+    const Plan::Step& s = *it;
+    const LayerDesc& l = graph_.layers[s.layer];
+    auto& dws = p.dweights_[s.layer];
+    if (!dirty[s.out]) {
+      for (const auto& dw : dws) fill(dw, 0.f);
+      continue;
+    }
+    const int xv = s.in[0];
+    const Tensor& x = p.act_[xv];
+    const Tensor& y = p.act_[s.out];
+    const Tensor& dy = p.grad_[s.out];
+    CUVIZ_NVTX_RANGE(l.name);
+    try {
+      switch (l.kind) {
+        case LayerKind::conv: {
+          Conv2dParams c = l.conv;
+          c.fuse_relu = false;
+          if (!dws.empty()) conv2d_backward_weight(c, x, dy, dws[0], dws.size() > 1 ? dws[1] : Tensor());
+          deliver(xv, [&](const Tensor& d) { conv2d_backward_data(c, dy, l.weights[0], d); });
+          break;
+        }
+        case LayerKind::relu:
+          if (s.aliases_input)
+            relu_backward_data(y, dy, p.grad_[xv]);  // the same memory: dx overwrites dy
+          else
+            deliver(xv, [&](const Tensor& d) { relu_backward_data(y, dy, d); });
+          break;
+        case LayerKind::pool: deliver(xv, [&](const Tensor& d) { pool2d_backward_data(l.pool, x, y, dy, d); }); break;
+        case LayerKind::lrn: deliver(xv, [&](const Tensor& d) { lrn_backward_data(l.lrn, x, y, dy, d); }); break;
+        case LayerKind::concat:
+          for (size_t i = 0; i < s.in.size(); ++i)
+            if (!s.placed[i]) deliver_copy(s.in[i], dy.channels(s.concat_offset[i], p.shape_[s.in[i]].c));
+          break;
+        case LayerKind::linear:
+          if (!dws.empty()) linear_backward_weight(x, dy, dws[0], dws.size() > 1 ? dws[1] : Tensor());
+          deliver(xv, [&](const Tensor& d) { linear_backward_data(dy, l.weights[0], d); });
+          break;
+        case LayerKind::softmax: deliver(xv, [&](const Tensor& d) { softmax_backward_data(y, dy, d); }); break;
+        case LayerKind::dropout:
+        case LayerKind::flatten: break;  // views: their gradient memory is their input's
+        case LayerKind::affine: {
+          const BatchNormWeights bn{l.weights[0], l.weights[1], affine_stats_[s.layer][0], affine_stats_[s.layer][1],
+                                    0.f};
+          deliver(xv, [&](const Tensor& d) { batchnorm_backward_data(bn, dy, d); });
+          break;
+        }
+        case LayerKind::add:
+          deliver_copy(s.in[0], dy);
+          deliver_copy(s.in[1], dy);
+          break;
+      }
+    } catch (const Error& e) {
+      throw Error(cat("backward: layer '", l.name, "' (", layer_kind_name(l.kind), "): ", e.what()));
+    }
+  }
+  p.grads_used_ = true;
+}
+
+Tensor Network::weight(std::string_view layer, int index) const {
+  const LayerDesc& l = graph_.layers[layer_index(layer)];
+  CUVIZ_CHECK(index >= 0 && size_t(index) < l.weights.size(), "weight: layer '", layer, "' has ", l.weights.size(),
+              " weight tensors, asked for index ", index);
+  return l.weights[index];
+}
+
+Tensor Network::weight_grad(const Plan& p, std::string_view layer, int index) const {
+  check_owner(p, "weight_grad");
+  CUVIZ_CHECK(p.options_.weight_grads, "weight_grad: the plan was made without PlanOptions::weight_grads");
+  const int li = layer_index(layer);
+  const auto& dws = p.dweights_[li];
+  CUVIZ_CHECK(!dws.empty(), "weight_grad: layer '", layer, "' has no trainable weights in this plan");
+  CUVIZ_CHECK(index >= 0 && size_t(index) < dws.size(), "weight_grad: layer '", layer, "' has ", dws.size(),
+              " weight tensors, asked for index ", index);
+  return dws[index];
+}
+
+std::vector<LayerInfo> Network::describe(const Plan& p) const {
+  check_owner(p, "describe");
+  std::vector<LayerInfo> out;
+  for (const auto& s : p.steps_) {
+    const LayerDesc& l = graph_.layers[s.layer];
+    LayerInfo info{l.name, layer_kind_name(l.kind), p.shape_[s.out], 0, 0};
+    for (const auto& w : l.weights) info.params += w.numel();
+    if (l.kind == LayerKind::conv) {
+      const Shape w = l.weights[0].shape();  // {O, I/groups, kh, kw}
+      info.macs = p.shape_[s.out].image_size() * w.c * w.h * w.w;
+    } else if (l.kind == LayerKind::linear) {
+      info.macs = int64_t(l.weights[0].n()) * l.weights[0].c();
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace cuviz

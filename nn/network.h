@@ -1,0 +1,142 @@
+// Network: plans and runs a Graph on one device. A Plan fixes the input shape and the requested
+// outputs, keeps only the layers those outputs need, and carves every activation (and, for
+// backward, every gradient) out of ONE arena; concat branches write straight into their channel
+// slice of the concat output, and in-place ReLUs overwrite their input. Backward to the input
+// applies the chain rule in reverse layer order, d(blob) = seed + sum over its readers.
+// Naming of blobs, pre-activations and layers: docs/network.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nn/graph.h"
+#include "nn/tensor.h"
+
+namespace cuviz {
+
+struct PlanOptions {
+  bool backward = false;      // allocate activation gradients (backward_to_input, activation_grad)
+  bool weight_grads = false;  // also compute conv/linear weight gradients in backward (training); implies backward
+};
+
+// One row of `cuviz info`: a layer of a plan.
+struct LayerInfo {
+  std::string name;
+  std::string type;      // layer_kind_name
+  Shape output;          // for the plan's batch size
+  int64_t params = 0;    // weight elements
+  int64_t macs = 0;      // multiply-accumulates per image (conv: out_elems * in_c/groups * kh * kw; linear: in * out)
+};
+
+class Network;
+
+// Everything one input shape and one set of outputs needs: the layers to run, their tensors in
+// one arena, the gradient bookkeeping. Made by Network::plan, used by the Network that made it.
+class Plan {
+ public:
+  Plan() = default;
+  Plan(Plan&&) = default;
+  Plan& operator=(Plan&&) = default;
+
+  // The input shape the plan was made for.
+  Shape input_shape() const { return input_; }
+  // Names of the layers the plan runs, in order.
+  const std::vector<std::string>& layers() const { return layer_names_; }
+  // Bytes of the plan's one arena (activations, gradients, scratch, weight gradients).
+  size_t arena_bytes() const { return arena_.capacity(); }
+  // Ops launched by the last forward (layers that only alias memory launch none).
+  int64_t ops_run() const { return ops_run_; }
+  bool has_backward() const { return options_.backward || options_.weight_grads; }
+  bool has_weight_grads() const { return options_.weight_grads; }
+
+ private:
+  friend class Network;
+  struct Step {
+    int layer = -1;
+    std::vector<int> in;            // value ids
+    int out = -1;                   // value id
+    bool aliases_input = false;     // forward writes nothing new: dropout, flatten, in-place relu
+    bool fused_into_conv = false;   // relu computed by the preceding conv (Conv2dParams::fuse_relu)
+    bool fuse_relu = false;         // conv: apply the next relu in the same pass
+    std::vector<int> concat_offset; // concat: first channel of each input in the output
+    std::vector<char> placed;       // concat: input already lives in its slice (no copy)
+  };
+
+  uint64_t network_id_ = 0;
+  Shape input_{};
+  PlanOptions options_{};
+  std::vector<Step> steps_;
+  std::vector<std::string> layer_names_;
+  std::vector<char> in_plan_;            // per value
+  std::vector<Shape> shape_;             // per value
+  std::vector<int> overwritten_by_;      // per value: layer that overwrites it in place, or -1
+  std::vector<Tensor> act_, grad_;       // per value
+  std::vector<std::vector<int>> overlaps_;  // per value: values whose gradient memory overlaps its own
+  std::vector<char> seeded_;             // per value: gradient handed out by activation_grad
+  std::vector<std::vector<Tensor>> dweights_;  // per graph layer: gradients of its weights
+  Arena arena_;
+  Tensor grad_block_;                    // all activation gradients, as one flat tensor to zero
+  Tensor scratch_;                       // a contribution to a gradient that already holds values
+  int64_t ops_run_ = 0;
+  bool forward_ran_ = false;
+  bool grads_used_ = false;              // backward ran since the gradients were last zeroed
+};
+
+class Network {
+ public:
+  // Validates the graph and copies its weights to `device`. Throws when the graph is malformed
+  // (naming the layer) or when `device` is cuda and no CUDA device can be used.
+  Network(Graph graph, Device device);
+
+  const Graph& graph() const { return graph_; }
+  Device device() const { return device_; }
+
+  // A plan for inputs of `input` shape computing `outputs` (blob, `blob:pre` or layer names;
+  // empty = the graph's final blobs). Computes every shape (Error naming the layer on mismatch).
+  Plan plan(Shape input, const std::vector<std::string>& outputs = {}, PlanOptions options = {}) const;
+
+  // Runs the plan's layers on x (any device; copied into the plan). Zeroes the gradients of a
+  // backward plan, so seeds written after forward are the only ones backward sees.
+  void forward(Plan& plan, const Tensor& x) const;
+  // The value of a blob (a view into the plan; a channel slice when it is a concat branch).
+  Tensor activation(const Plan& plan, std::string_view name) const;
+  // The gradient of a blob: objectives ADD their seeds here after forward (names may share memory).
+  Tensor activation_grad(Plan& plan, std::string_view name) const;
+  // Sets every activation gradient to zero (forward does this too).
+  void zero_grads(Plan& plan) const;
+  // Backpropagates the seeds to the input and writes d(input) into dx (shape of the plan's input,
+  // any device). Computes weight gradients too when the plan has them.
+  void backward_to_input(Plan& plan, const Tensor& dx) const;
+  // Backpropagates the seeds without returning d(input) (training: weight gradients only).
+  void backward(Plan& plan) const;
+
+  // Weight `index` of `layer` (on the network's device; kind-specific order, see LayerKind).
+  Tensor weight(std::string_view layer, int index) const;
+  // Gradient of that weight computed by the last backward of a weight_grads plan.
+  Tensor weight_grad(const Plan& plan, std::string_view layer, int index) const;
+
+  // Name, type, output shape, parameters and MACs of every layer the plan runs.
+  std::vector<LayerInfo> describe(const Plan& plan) const;
+
+ private:
+  int value_of(std::string_view name) const;
+  int layer_index(std::string_view name) const;
+  int plan_value(const Plan& plan, std::string_view name, const char* what) const;
+  void check_owner(const Plan& plan, const char* what) const;
+  void run_backward(Plan& plan) const;
+
+  Graph graph_;
+  Device device_;
+  uint64_t id_ = 0;
+  // Values: every write of a blob is a new value (in-place layers make several per blob).
+  std::vector<std::string> value_blob_;        // blob name of each value
+  std::vector<int> value_producer_;            // producing layer, -1 for the input
+  std::vector<std::vector<int>> layer_inputs_; // value ids read by each layer
+  std::vector<int> layer_output_;              // value id written by each layer
+  std::vector<std::pair<std::string, int>> names_;  // every accepted name -> value, sorted by name
+  std::vector<std::vector<OwnedTensor>> affine_stats_;  // affine layers: zero mean, unit variance
+};
+
+}  // namespace cuviz

@@ -1,0 +1,266 @@
+// Test helpers for nn/Network: builders for small graphs with seeded weights, and ReferenceNet,
+// an independent interpreter of a Graph that runs the plain *_reference ops (float or double)
+// with Caffe semantics (a blob name is its latest value) and none of Network's memory planning
+// (no aliasing, no concat slices), so it is the oracle for forward values and, in double, for
+// finite-difference gradients.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kernels/add.h"
+#include "kernels/concat.h"
+#include "kernels/conv2d.h"
+#include "kernels/dropout.h"
+#include "kernels/linear.h"
+#include "kernels/lrn.h"
+#include "kernels/pool2d.h"
+#include "kernels/relu.h"
+#include "kernels/softmax.h"
+#include "nn/graph.h"
+#include "test_util.h"
+
+namespace cuviz::test {
+
+// The layer named `name` (not the blob's producer: an in-place ReLU produces a conv's blob last).
+inline const LayerDesc& find_layer(const Graph& g, const std::string& name) {
+  for (const auto& l : g.layers)
+    if (l.name == name) return l;
+  throw Error(cat("test graph has no layer '", name, "'"));
+}
+
+// Uniform weights in +-sqrt(3 / fan_in): unit-variance inputs give O(1) outputs.
+inline OwnedTensor weights(Shape s, uint64_t seed, int64_t fan_in) {
+  OwnedTensor t(s);
+  const double a = std::sqrt(3.0 / double(fan_in));
+  fill_uniform(t, seed, -a, a);
+  return t;
+}
+
+inline LayerDesc conv_layer(const std::string& name, const std::string& in, const std::string& out, int cin, int cout,
+                            int k, int pad, uint64_t seed, int stride = 1) {
+  LayerDesc l;
+  l.name = name;
+  l.kind = LayerKind::conv;
+  l.inputs = {in};
+  l.output = out;
+  l.conv = Conv2dParams::make(stride, pad);
+  l.weights.push_back(weights(Shape{cout, cin, k, k}, seed, int64_t(cin) * k * k));
+  l.weights.push_back(weights(Shape{1, cout, 1, 1}, seed + 1000, 4));
+  return l;
+}
+
+inline LayerDesc simple_layer(LayerKind kind, const std::string& name, std::vector<std::string> in,
+                              const std::string& out) {
+  LayerDesc l;
+  l.name = name;
+  l.kind = kind;
+  l.inputs = std::move(in);
+  l.output = out;
+  return l;
+}
+
+inline LayerDesc pool_layer(const std::string& name, const std::string& in, const std::string& out, Pool2dParams p) {
+  LayerDesc l = simple_layer(LayerKind::pool, name, {in}, out);
+  l.pool = p;
+  return l;
+}
+
+inline LayerDesc linear_layer(const std::string& name, const std::string& in, const std::string& out, int k, int o,
+                              uint64_t seed) {
+  LayerDesc l = simple_layer(LayerKind::linear, name, {in}, out);
+  l.weights.push_back(weights(Shape{o, k, 1, 1}, seed, k));
+  l.weights.push_back(weights(Shape{1, o, 1, 1}, seed + 1000, 4));
+  return l;
+}
+
+inline LayerDesc affine_layer(const std::string& name, const std::string& in, const std::string& out, int c,
+                              uint64_t seed) {
+  LayerDesc l = simple_layer(LayerKind::affine, name, {in}, out);
+  OwnedTensor a(Shape{1, c, 1, 1}), b(Shape{1, c, 1, 1});
+  fill_uniform(a, seed, 0.5, 1.5);
+  fill_uniform(b, seed + 1, -0.5, 0.5);
+  l.weights.push_back(std::move(a));
+  l.weights.push_back(std::move(b));
+  return l;
+}
+
+// An inception block in Caffe style (in-place ReLUs, concat named <p>/output) reading `in`
+// (cin channels): 1x1 | 1x1 -> 3x3 | 1x1 -> 5x5 | 3x3 max pool -> 1x1.
+inline void add_inception(Graph& g, const std::string& p, const std::string& in, int cin, uint64_t seed) {
+  auto conv_relu = [&](const std::string& n, const std::string& from, int ci, int co, int k) {
+    g.layers.push_back(conv_layer(p + "/" + n, from, p + "/" + n, ci, co, k, k / 2, seed++));
+    g.layers.push_back(simple_layer(LayerKind::relu, p + "/relu_" + n, {p + "/" + n}, p + "/" + n));
+  };
+  conv_relu("1x1", in, cin, 4, 1);
+  conv_relu("3x3_reduce", in, cin, 3, 1);
+  conv_relu("3x3", p + "/3x3_reduce", 3, 4, 3);
+  conv_relu("5x5_reduce", in, cin, 2, 1);
+  conv_relu("5x5", p + "/5x5_reduce", 2, 3, 5);
+  g.layers.push_back(pool_layer(p + "/pool", in, p + "/pool", Pool2dParams::make(PoolMode::max, 3, 1, 1)));
+  conv_relu("pool_proj", p + "/pool", cin, 3, 1);
+  g.layers.push_back(simple_layer(LayerKind::concat, p + "/output",
+                                  {p + "/1x1", p + "/3x3", p + "/5x5", p + "/pool_proj"}, p + "/output"));
+}
+
+// A small GoogLeNet-like network on {n, 3, 10, 10}: conv + in-place ReLU, max pool (ceil mode,
+// partial windows), LRN, an inception block (14 channels, `norm1` read by four branches),
+// affine, residual add (inc/output read twice), in-place ReLU, global average pool, in-place
+// dropout, flatten, linear to 5 classes, softmax.
+inline Graph small_net() {
+  Graph g;
+  g.name = "small_net";
+  g.input = "data";
+  g.input_shape = Shape{1, 3, 10, 10};
+  g.layers.push_back(conv_layer("conv1", "data", "conv1", 3, 6, 3, 1, 1));
+  g.layers.push_back(simple_layer(LayerKind::relu, "relu1", {"conv1"}, "conv1"));
+  g.layers.push_back(pool_layer("pool1", "conv1", "pool1", Pool2dParams::make(PoolMode::max, 3, 2, 0, true)));
+  LayerDesc lrn = simple_layer(LayerKind::lrn, "norm1", {"pool1"}, "norm1");
+  lrn.lrn = LrnParams{3, 0.5f, 0.75f, 1.f};  // a large alpha so the normalization matters
+  g.layers.push_back(std::move(lrn));
+  add_inception(g, "inc", "norm1", 6, 10);
+  g.layers.push_back(affine_layer("inc/bn", "inc/output", "inc/bn", 14, 30));
+  g.layers.push_back(simple_layer(LayerKind::add, "res", {"inc/bn", "inc/output"}, "res"));
+  g.layers.push_back(simple_layer(LayerKind::relu, "res/relu", {"res"}, "res"));
+  Pool2dParams gap = Pool2dParams::make(PoolMode::average, 1, 1);
+  gap.global = true;
+  g.layers.push_back(pool_layer("gap", "res", "gap", gap));
+  g.layers.push_back(simple_layer(LayerKind::dropout, "drop", {"gap"}, "gap"));
+  g.layers.push_back(simple_layer(LayerKind::flatten, "flat", {"gap"}, "flat"));
+  g.layers.push_back(linear_layer("fc", "flat", "fc", 14, 5, 40));
+  g.layers.push_back(simple_layer(LayerKind::softmax, "prob", {"fc"}, "prob"));
+  return g;
+}
+
+// Runs a Graph layer by layer with the plain reference ops in precision T.
+template <class T>
+class ReferenceNet {
+ public:
+  explicit ReferenceNet(const Graph& g) : g_(g) {
+    for (const auto& l : g.layers) {
+      std::vector<BasicOwnedTensor<T>> ws;
+      for (const auto& w : l.weights) {
+        BasicOwnedTensor<T> c(w.shape());
+        for (int64_t k = 0; k < w.numel(); ++k) c.data()[k] = T(w.data()[k]);
+        ws.push_back(std::move(c));
+      }
+      weights_.push_back(std::move(ws));
+    }
+  }
+
+  // Weight i of layer li (perturbed by weight finite differences).
+  const BasicTensor<T>& weight(int li, int i) const { return weights_[li][i]; }
+
+  void run(const BasicTensor<T>& x) {
+    values_.clear();
+    latest_.clear();
+    by_layer_.clear();
+    versions_.clear();
+    values_.emplace_back(x.shape());
+    copy_into(x, values_[0]);
+    latest_[g_.input] = 0;
+    for (size_t li = 0; li < g_.layers.size(); ++li) {
+      const LayerDesc& l = g_.layers[li];
+      std::vector<const BasicTensor<T>*> in;
+      for (const auto& b : l.inputs) in.push_back(&values_.at(latest_.at(b)));
+      const auto& ws = weights_[li];
+      const BasicTensor<T>& x0 = *in[0];
+      const BasicTensor<T> none;
+      BasicOwnedTensor<T> y;
+      switch (l.kind) {
+        case LayerKind::conv:
+          y = BasicOwnedTensor<T>(conv2d_output_shape(l.conv, x0.shape(), ws[0].shape()));
+          conv2d_forward_reference<T>(l.conv, x0, ws[0], ws.size() > 1 ? ws[1] : none, y);
+          break;
+        case LayerKind::relu:
+          y = BasicOwnedTensor<T>(x0.shape());
+          relu_forward_reference<T>(x0, y);
+          break;
+        case LayerKind::pool:
+          y = BasicOwnedTensor<T>(pool2d_output_shape(l.pool, x0.shape()));
+          pool2d_forward_reference<T>(l.pool, x0, y);
+          break;
+        case LayerKind::lrn:
+          y = BasicOwnedTensor<T>(x0.shape());
+          lrn_forward_reference<T>(l.lrn, x0, y);
+          break;
+        case LayerKind::concat: {
+          Shape s = x0.shape();
+          s.c = 0;
+          for (auto* t : in) s.c += t->c();
+          y = BasicOwnedTensor<T>(s);
+          int off = 0;
+          for (auto* t : in) {
+            copy_into(*t, y.channels(off, t->c()));
+            off += t->c();
+          }
+          break;
+        }
+        case LayerKind::linear:
+          y = BasicOwnedTensor<T>(Shape{x0.n(), ws[0].n(), 1, 1});
+          linear_forward_reference<T>(x0, ws[0], ws.size() > 1 ? ws[1] : none, y);
+          break;
+        case LayerKind::softmax:
+          y = BasicOwnedTensor<T>(x0.shape());
+          softmax_forward_reference<T>(x0, y);
+          break;
+        case LayerKind::dropout:
+          y = BasicOwnedTensor<T>(x0.shape());
+          copy_into(x0, y);
+          break;
+        case LayerKind::flatten: {
+          BasicOwnedTensor<T> dense(x0.shape());
+          copy_into(x0, dense);
+          y = BasicOwnedTensor<T>(flatten_shape(x0.shape()));
+          for (int64_t k = 0; k < dense.numel(); ++k) y.data()[k] = dense.data()[k];
+          break;
+        }
+        case LayerKind::affine:
+          y = BasicOwnedTensor<T>(x0.shape());
+          for (int n = 0; n < x0.n(); ++n)
+            for (int c = 0; c < x0.c(); ++c)
+              for (int h = 0; h < x0.h(); ++h)
+                for (int w = 0; w < x0.w(); ++w)
+                  y.at(n, c, h, w) = ws[0].data()[c] * x0.at(n, c, h, w) + ws[1].data()[c];
+          break;
+        case LayerKind::add:
+          y = BasicOwnedTensor<T>(x0.shape());
+          add_forward_reference<T>(x0, *in[1], y);
+          break;
+      }
+      values_.push_back(std::move(y));
+      latest_[l.output] = int(values_.size()) - 1;
+      versions_[l.output].push_back(int(values_.size()) - 1);
+      by_layer_[l.name] = int(values_.size()) - 1;
+    }
+  }
+
+  // The latest value of a blob (what a Caffe blob name shows); "<blob>:pre" is the value
+  // before the blob's last in-place layer.
+  const BasicTensor<T>& blob(const std::string& name) const {
+    if (name.size() > 4 && name.ends_with(":pre")) {
+      const auto& vs = versions_.at(name.substr(0, name.size() - 4));
+      return values_.at(vs.at(vs.size() - 2));
+    }
+    return values_.at(latest_.at(name));
+  }
+  // The output of a layer.
+  const BasicTensor<T>& layer(const std::string& name) const { return values_.at(by_layer_.at(name)); }
+
+ private:
+  static void copy_into(const BasicTensor<T>& src, const BasicTensor<T>& dst) {
+    for (int n = 0; n < src.n(); ++n)
+      for (int c = 0; c < src.c(); ++c)
+        for (int h = 0; h < src.h(); ++h)
+          for (int w = 0; w < src.w(); ++w) dst.at(n, c, h, w) = src.at(n, c, h, w);
+  }
+
+  const Graph& g_;
+  std::vector<std::vector<BasicOwnedTensor<T>>> weights_;
+  std::vector<BasicOwnedTensor<T>> values_;
+  std::map<std::string, int> latest_, by_layer_;
+  std::map<std::string, std::vector<int>> versions_;
+};
+
+}  // namespace cuviz::test
