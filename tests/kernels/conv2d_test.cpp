@@ -54,6 +54,7 @@ const std::vector<Case>& cases() {
       {"many_tiles_batch", 3, 12, 45, 39, 7, 5, 5, params(2, 2, 2, 1, 2, 1, 1, 1, 1), false},
       {"many_tiles_groups", 1, 8, 50, 50, 8, 3, 3, params(1, 1, 1, 1, 1, 1, 1, 1, 4), true},
       {"pointwise_many_tiles", 1, 72, 30, 31, 9, 1, 1, Conv2dParams::make(1, 0), true},
+      {"bwd_data_pixel_tiles", 1, 32, 40, 40, 4, 3, 3, Conv2dParams::make(1, 1), false},
   };
   return cs;
 }
