@@ -2,9 +2,12 @@
 // and builds the grid with a few lines of script, so it needs no server and no network.
 #include "viz/gallery.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "loaders/atomic_file.h"
+#include "loaders/image.h"
 #include "nn/error.h"
 
 namespace cuviz {
@@ -204,6 +207,72 @@ void write_gallery_html(const std::string& dir, const SweepManifest& m) {
                               " transforms · Adam lr ", s.lr, " · seed ", s.seed, " · ", s.precision, " · ", m.device)));
   replace_all(page, "@DATA@", data);
   write_file_atomic(dir + "/index.html", page);
+}
+
+namespace {
+
+// 3x5 bitmap digits, one row per 3-bit mask (bit 2 = left column).
+constexpr uint8_t kDigits[10][5] = {{7, 5, 5, 5, 7}, {2, 6, 2, 2, 7}, {7, 1, 7, 4, 7}, {7, 1, 7, 1, 7},
+                                    {5, 5, 7, 1, 1}, {7, 4, 7, 1, 7}, {7, 4, 7, 5, 7}, {7, 1, 1, 1, 1},
+                                    {7, 5, 7, 5, 7}, {7, 5, 7, 1, 7}};
+
+// Draws `number` in white on a black box with its top-left corner at (x0, y0), `scale` pixels per dot.
+void draw_number(Image& im, int x0, int y0, int number, int scale) {
+  const std::string digits = std::to_string(number);
+  const int bw = int(digits.size()) * 4 * scale + scale, bh = 7 * scale;
+  for (int y = y0; y < std::min(y0 + bh, im.height); ++y)
+    for (int x = x0; x < std::min(x0 + bw, im.width); ++x)
+      for (int c = 0; c < 3; ++c) im.at(x, y, c) = 0;
+  for (size_t d = 0; d < digits.size(); ++d) {
+    const uint8_t* glyph = kDigits[digits[d] - '0'];
+    for (int r = 0; r < 5; ++r)
+      for (int col = 0; col < 3; ++col) {
+        if (!(glyph[r] >> (2 - col) & 1)) continue;
+        for (int dy = 0; dy < scale; ++dy)
+          for (int dx = 0; dx < scale; ++dx) {
+            const int x = x0 + scale + int(d) * 4 * scale + col * scale + dx, y = y0 + scale + r * scale + dy;
+            if (x < im.width && y < im.height)
+              for (int c = 0; c < 3; ++c) im.at(x, y, c) = 255;
+          }
+      }
+  }
+}
+
+// Area-average shrink (or nearest enlarge) of `src` into the thumb x thumb cell at (x0, y0).
+void blit_scaled(const Image& src, Image& dst, int x0, int y0, int thumb) {
+  for (int ty = 0; ty < thumb; ++ty)
+    for (int tx = 0; tx < thumb; ++tx) {
+      const int sx0 = tx * src.width / thumb, sx1 = std::max(sx0 + 1, (tx + 1) * src.width / thumb);
+      const int sy0 = ty * src.height / thumb, sy1 = std::max(sy0 + 1, (ty + 1) * src.height / thumb);
+      for (int c = 0; c < 3; ++c) {
+        int sum = 0;
+        for (int y = sy0; y < sy1; ++y)
+          for (int x = sx0; x < sx1; ++x) sum += src.at(x, y, std::min(c, src.channels - 1));
+        dst.at(x0 + tx, y0 + ty, c) = uint8_t((sum + (sx1 - sx0) * (sy1 - sy0) / 2) / ((sx1 - sx0) * (sy1 - sy0)));
+      }
+    }
+}
+
+}  // namespace
+
+void write_contact_sheet(const std::string& dir, const SweepManifest& m, int thumb) {
+  const int count = int(m.channels.size());
+  if (count == 0) return;
+  const int gap = 2, cols = int(std::ceil(std::sqrt(double(count))));
+  const int rows = (count + cols - 1) / cols;
+  Image sheet;
+  sheet.width = cols * (thumb + gap) + gap;
+  sheet.height = rows * (thumb + gap) + gap;
+  sheet.pixels.assign(size_t(sheet.width) * sheet.height * 3, 24);
+  const int scale = std::max(1, thumb / 48);
+  int k = 0;
+  for (const auto& [c, r] : m.channels) {
+    const int x0 = gap + (k % cols) * (thumb + gap), y0 = gap + (k / cols) * (thumb + gap);
+    blit_scaled(read_image(dir + "/" + r.file), sheet, x0, y0, thumb);
+    draw_number(sheet, x0, y0, c, scale);
+    ++k;
+  }
+  write_png(dir + "/contact_sheet.png", sheet);
 }
 
 }  // namespace cuviz

@@ -60,4 +60,8 @@ std::string channel_file(const std::string& layer, int channel);
 // Writes DIR/index.html for the channels in the manifest (atomically).
 void write_gallery_html(const std::string& dir, const SweepManifest& m);
 
+// Writes DIR/contact_sheet.png: every channel image of the manifest (read back from DIR),
+// shrunk to `thumb` pixels, in channel order on a grid, each numbered in its corner.
+void write_contact_sheet(const std::string& dir, const SweepManifest& m, int thumb = 96);
+
 }  // namespace cuviz
