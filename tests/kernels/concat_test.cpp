@@ -51,7 +51,7 @@ TEST(Concat, PlacesEveryChannelStridedInAndOut) {
   }
 }
 
-TEST(Concat, InputsThatAreAlreadyTheirSliceStayPut) {
+TEST(Concat, InputsThatAlreadyAreTheirSliceOfTheOutputStayIntact) {
   // The network's zero-copy layout: branches write into slices of y; concat must leave them.
   OwnedTensor y(Shape{2, 5, 3, 4}), a(Shape{2, 2, 3, 4});
   test::fill_uniform(y, 3);
