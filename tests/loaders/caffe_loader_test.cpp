@@ -5,9 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "loader_test_util.h"
+#include "loaders/caffe.pb.h"
 #include "loaders/graph_builder.h"
 
 namespace cuviz {
@@ -192,6 +195,94 @@ TEST(CaffeLoader, UnknownBottomBlobIsAnError) {
   EXPECT_TRUE(throws_with(
       [&] { load_caffe(dir.file("deploy.prototxt"), squeezenet_dir() + "/squeezenet_v1.1.caffemodel"); },
       {"reads blob 'conv11'"}));
+}
+
+
+// Adds a new-style weight layer with blobs of the given dims holding 0, 1, 2, ... per blob.
+void add_weights(caffe::NetParameter& net, const std::string& name, std::vector<std::vector<int64_t>> blobs) {
+  auto* l = net.add_layer();
+  l->set_name(name);
+  for (const auto& dims : blobs) {
+    auto* b = l->add_blobs();
+    int64_t n = 1;
+    for (int64_t d : dims) {
+      b->mutable_shape()->add_dim(d);
+      n *= d;
+    }
+    for (int64_t i = 0; i < n; ++i) b->add_data(float(i));
+  }
+}
+
+void save(const caffe::NetParameter& net, const std::string& path) {
+  std::ofstream out(path, std::ios::binary);
+  net.SerializeToOstream(&out);
+}
+
+TEST(CaffeLoader, LegacyV1TextPrototxtLikeVgg) {
+  // The VGG deploy files use V1 text syntax: `layers { type: CONVOLUTION }`, net-level input_dim.
+  TempDir dir("caffe");
+  write_text(dir.file("deploy.prototxt"), R"(name: "tiny_vgg"
+input: "data"
+input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8
+layers { bottom: "data" top: "conv1" name: "conv1" type: CONVOLUTION
+         convolution_param { num_output: 4 pad: 1 kernel_size: 3 } blobs_lr: 1 weight_decay: 1 }
+layers { bottom: "conv1" top: "conv1" name: "relu1" type: RELU }
+layers { bottom: "conv1" top: "pool1" name: "pool1" type: POOLING
+         pooling_param { pool: MAX kernel_size: 3 stride: 2 } }
+layers { bottom: "pool1" top: "fc" name: "fc" type: INNER_PRODUCT inner_product_param { num_output: 5 } }
+layers { bottom: "fc" top: "prob" name: "prob" type: SOFTMAX }
+)");
+  caffe::NetParameter w;
+  add_weights(w, "conv1", {{4, 3, 3, 3}, {4}});
+  add_weights(w, "fc", {{5, 36}, {5}});
+  save(w, dir.file("w.caffemodel"));
+  // Ceil mode gives a 4x4 pool output (floor would give 3x3): 4 channels * 16 = 64 features,
+  // so weights for 36 features (the floor-mode size) must be refused.
+  EXPECT_TRUE(throws_with([&] { load_caffe(dir.file("deploy.prototxt"), dir.file("w.caffemodel")); },
+                          {"'fc'", "[5, 36]", "[5, 64]"}));
+  caffe::NetParameter w2;
+  add_weights(w2, "conv1", {{4, 3, 3, 3}, {4}});
+  add_weights(w2, "fc", {{5, 64}, {5}});
+  save(w2, dir.file("w.caffemodel"));
+  const Graph g = load_caffe(dir.file("deploy.prototxt"), dir.file("w.caffemodel"));
+  ASSERT_EQ(g.layers.size(), 5u);
+  EXPECT_EQ(g.name, "tiny_vgg");
+  EXPECT_EQ(g.input_shape, (Shape{1, 3, 8, 8}));
+  EXPECT_EQ(g.layers[0].conv.pad_left, 1);
+  EXPECT_EQ(g.layers[1].output, "conv1");
+  EXPECT_EQ(g.layers[3].weights[0].shape(), (Shape{5, 64, 1, 1}));
+  EXPECT_EQ(g.layers[3].weights[0].data()[64 + 3], 67.f);  // row 1, column 3 of [O][K]
+  EXPECT_EQ(g.layers[0].weights[1].data()[3], 3.f);
+}
+
+TEST(CaffeLoader, BatchNormAndScaleBecomeAffine) {
+  TempDir dir("caffe");
+  write_text(dir.file("deploy.prototxt"), R"(
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 2 dim: 4 dim: 4 } } }
+layer { name: "bn" type: "BatchNorm" bottom: "data" top: "data" batch_norm_param { eps: 0.5 } }
+layer { name: "sc" type: "Scale" bottom: "data" top: "data" scale_param { bias_term: true } }
+)");
+  caffe::NetParameter w;
+  auto* bn = w.add_layer();
+  bn->set_name("bn");
+  for (std::vector<float> v : {std::vector<float>{2.f, 4.f}, {6.f, 14.f}, {2.f}}) {
+    auto* b = bn->add_blobs();
+    b->mutable_shape()->add_dim(int64_t(v.size()));
+    for (float x : v) b->add_data(x);
+  }
+  add_weights(w, "sc", {{2}, {2}});
+  save(w, dir.file("w.caffemodel"));
+  const Graph g = load_caffe(dir.file("deploy.prototxt"), dir.file("w.caffemodel"));
+  ASSERT_EQ(g.layers.size(), 2u);
+  const LayerDesc& a = g.layers[0];
+  EXPECT_EQ(a.kind, LayerKind::affine);
+  // Running sums / factor 2: mean = {1, 2}, var = {3, 7}; a = 1/sqrt(var + 0.5), b = -mean a.
+  // Tolerance: float rounding of values near 1.
+  EXPECT_NEAR(a.weights[0].data()[0], 1.0 / std::sqrt(3.5), 1e-7);
+  EXPECT_NEAR(a.weights[0].data()[1], 1.0 / std::sqrt(7.5), 1e-7);
+  EXPECT_NEAR(a.weights[1].data()[1], -2.0 / std::sqrt(7.5), 1e-7);
+  EXPECT_EQ(g.layers[1].weights[0].data()[1], 1.f);  // Scale: a = blob 0, b = blob 1
+  EXPECT_EQ(g.layers[1].weights[1].data()[1], 1.f);
 }
 
 }  // namespace
