@@ -62,11 +62,11 @@ struct LinearBackwardWeight : gemm::Dims {
 
 // db[o] = sum_n dy[n, o], n in increasing order.
 __global__ void linear_bias_grad_kernel(const float* dy, int64_t dy_stride, int n, int O, float* db) {
-  const int o = blockIdx.x * blockDim.x + threadIdx.x;
-  if (o >= O) return;
-  float s = 0.f;
-  for (int img = 0; img < n; ++img) s += dy[img * dy_stride + o];
-  db[o] = s;
+  for (int o = blockIdx.x * blockDim.x + threadIdx.x; o < O; o += gridDim.x * blockDim.x) {
+    float s = 0.f;
+    for (int img = 0; img < n; ++img) s += dy[img * dy_stride + o];
+    db[o] = s;
+  }
 }
 
 int features_of(const Tensor& t) {
