@@ -64,9 +64,11 @@ void softmax_tile(const float* x, float* y, int C, int64_t HW, int len, bool log
   for (int c = 0; c < C; ++c)
     for (int j = 0; j < len; ++j) sum[j] += std::exp(x[c * HW + j] - m[j]);
   if (log) {
-    for (int j = 0; j < len; ++j) sum[j] = m[j] + std::log(sum[j]);
+    // (x - m) - log(sum), not x - (m + log(sum)): for large x the sum m + log(sum) would be
+    // rounded to float's coarse step at that magnitude before the subtraction.
+    for (int j = 0; j < len; ++j) sum[j] = std::log(sum[j]);
     for (int c = 0; c < C; ++c)
-      for (int j = 0; j < len; ++j) y[c * HW + j] = x[c * HW + j] - sum[j];
+      for (int j = 0; j < len; ++j) y[c * HW + j] = (x[c * HW + j] - m[j]) - sum[j];
   } else {
     for (int c = 0; c < C; ++c)
       for (int j = 0; j < len; ++j) y[c * HW + j] = std::exp(x[c * HW + j] - m[j]) / sum[j];

@@ -1,6 +1,6 @@
 // Softmax and log-softmax over channels on CUDA, one thread per pixel (n, h, w) walking the
 // channels (consecutive threads read consecutive pixels of a channel plane: coalesced):
-//   y_c = exp(x_c - m) / sum_c' exp(x_c' - m)   or   y_c = x_c - (m + log sum_c' exp(x_c' - m))
+//   y_c = exp(x_c - m) / sum_c' exp(x_c' - m)   or   y_c = (x_c - m) - log sum_c' exp(x_c' - m)
 //   dx = y (dy - <dy, y>)                       or   dx = dy - exp(y) sum_c' dy_c'
 // Each thread reads element c of its pixel before it writes element c, so y may be x and dx may be dy.
 #include "kernels/cuda_check.cuh"
@@ -22,8 +22,8 @@ __global__ void softmax_forward_kernel(const float* x, int64_t x_stride, float* 
     float sum = 0.f;
     for (int c = 0; c < C; ++c) sum += expf(xp[c * HW] - m);
     if (log) {
-      const float shift = m + logf(sum);
-      for (int c = 0; c < C; ++c) yp[c * HW] = xp[c * HW] - shift;
+      const float log_sum = logf(sum);  // (x - m) - log sum: see kernels/softmax.cpp
+      for (int c = 0; c < C; ++c) yp[c * HW] = (xp[c * HW] - m) - log_sum;
     } else {
       for (int c = 0; c < C; ++c) yp[c * HW] = expf(xp[c * HW] - m) / sum;
     }
