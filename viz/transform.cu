@@ -1,14 +1,10 @@
 // Transforms on CUDA. Each thread draws its image's affine map itself (draw_affine is counter-
 // based, so nothing is uploaded per step) and uses the shared bilinear arithmetic.
 //   forward : one thread per output sample (gather of four canvas taps, then preprocessing)
-//   backward: one thread per image pixel GATHERS the outputs whose taps touch it, instead of a
-//             scatter with atomics: the sum then has a fixed order and the step is bit-for-bit
-//             deterministic. Candidates come from the inverse affine map: the pixel's 2 x 2-px
-//             neighbourhood maps back to a small parallelogram of outputs; each candidate's taps
-//             are recomputed exactly as in the forward pass, so the weights are the same numbers.
+//   backward: one thread per image pixel GATHERS the outputs whose taps touch it
+//             (affine_adjoint_gather_at) instead of a scatter with atomics: the sum then has a
+//             fixed order and the step is bit-for-bit deterministic.
 #include <algorithm>
-#include <cmath>
-
 #include "kernels/cuda_check.cuh"
 #include "viz/viz_cuda.h"
 
@@ -40,7 +36,6 @@ __global__ void transform_backward_kernel(TransformSpec spec, Preprocess pre, ui
                                           const float* dout, int64_t ostride, float* dimage, int64_t istride, int n,
                                           int h, int w) {
   const int64_t plane = int64_t(h) * w, total = int64_t(n) * 3 * plane;
-  const int hp = h + 2 * spec.pad, wp = w + 2 * spec.pad;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int x = int(i % w), y = int((i / w) % h), ch = int((i / plane) % 3), img = int(i / (3 * plane));
     float* dst = dimage + img * istride + ch * plane + int64_t(y) * w + x;
@@ -57,28 +52,7 @@ __global__ void transform_backward_kernel(TransformSpec spec, Preprocess pre, ui
       continue;
     }
     const Affine a = draw_affine(spec, h, w, seed, step, img);
-    // Canvas coordinate as an affine function of the output pixel: ix = m00 ox + m01 oy + bx.
-    const double m00 = double(wp) * a.t[0] / w, m01 = double(wp) * a.t[1] / h;
-    const double m10 = double(hp) * a.t[3] / w, m11 = double(hp) * a.t[4] / h;
-    const double bx = 0.5 * wp * (a.t[0] * (1.0 / w - 1) + a.t[1] * (1.0 / h - 1) + a.t[2] + 1) - 0.5;
-    const double by = 0.5 * hp * (a.t[3] * (1.0 / w - 1) + a.t[4] * (1.0 / h - 1) + a.t[5] + 1) - 0.5;
-    const double det = m00 * m11 - m01 * m10;
-    const double i00 = m11 / det, i01 = -m01 / det, i10 = -m10 / det, i11 = m00 / det;
-    const int cx = x + spec.pad, cy = y + spec.pad;
-    const double ocx = i00 * (cx - bx) + i01 * (cy - by), ocy = i10 * (cx - bx) + i11 * (cy - by);
-    // Taps reach one pixel either way, so |d canvas| < 1 per axis; +1 covers rounding.
-    const double ex = fabs(i00) + fabs(i01) + 1, ey = fabs(i10) + fabs(i11) + 1;
-    const int x_lo = max(0, int(floor(ocx - ex))), x_hi = min(w - 1, int(ceil(ocx + ex)));
-    const int y_lo = max(0, int(floor(ocy - ey))), y_hi = min(h - 1, int(ceil(ocy + ey)));
-    float acc = 0.f;
-    for (int oy = y_lo; oy <= y_hi; ++oy)
-      for (int ox = x_lo; ox <= x_hi; ++ox) {
-        const Taps<float> k = affine_taps<float>(a, oy, ox, h, w, hp, wp);
-        const int dx = cx - k.x0, dy = cy - k.y0;
-        if (dx < 0 || dx > 1 || dy < 0 || dy > 1) continue;
-        acc += g[int64_t(oy) * w + ox] * pre.scale[c] * (dx ? k.wx : 1.f - k.wx) * (dy ? k.wy : 1.f - k.wy);
-      }
-    *dst = acc;
+    *dst = pre.scale[c] * affine_adjoint_gather_at(a, g, y, x, h, w, spec.pad);
   }
 }
 

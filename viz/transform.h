@@ -121,6 +121,41 @@ CUVIZ_HD T resample_at(const T* plane, const Taps<T>& k, int h, int w, int pad, 
   return v;
 }
 
+// The adjoint at one image pixel (y, x), as a GATHER (used by the CUDA kernel: no atomics, a
+// fixed summation order): the outputs whose taps touch canvas pixel (y + pad, x + pad) lie in
+// the inverse image of its +-1 px neighbourhood, a small parallelogram; each candidate's taps are
+// recomputed exactly as in the forward pass. `g` is the output-gradient plane, already scaled.
+// Exact for pad >= 1: outputs clamped to the canvas border then touch pad pixels only.
+template <class T>
+CUVIZ_HD T affine_adjoint_gather_at(const Affine& a, const T* g, int y, int x, int h, int w, int pad) {
+  const int hp = h + 2 * pad, wp = w + 2 * pad;
+  // Canvas coordinate as an affine function of the output pixel: ix = m00 ox + m01 oy + bx.
+  const double m00 = double(wp) * a.t[0] / w, m01 = double(wp) * a.t[1] / h;
+  const double m10 = double(hp) * a.t[3] / w, m11 = double(hp) * a.t[4] / h;
+  const double bx = 0.5 * wp * (a.t[0] * (1.0 / w - 1) + a.t[1] * (1.0 / h - 1) + a.t[2] + 1) - 0.5;
+  const double by = 0.5 * hp * (a.t[3] * (1.0 / w - 1) + a.t[4] * (1.0 / h - 1) + a.t[5] + 1) - 0.5;
+  const double det = m00 * m11 - m01 * m10;
+  const double i00 = m11 / det, i01 = -m01 / det, i10 = -m10 / det, i11 = m00 / det;
+  const int cx = x + pad, cy = y + pad;
+  const double ocx = i00 * (cx - bx) + i01 * (cy - by), ocy = i10 * (cx - bx) + i11 * (cy - by);
+  // A tap reaches one pixel either way, so |d canvas| < 1 per axis; the +1 covers rounding.
+  const double ex = fabs(i00) + fabs(i01) + 1, ey = fabs(i10) + fabs(i11) + 1;
+  int x_lo = int(floor(ocx - ex)), x_hi = int(ceil(ocx + ex)), y_lo = int(floor(ocy - ey)), y_hi = int(ceil(ocy + ey));
+  x_lo = x_lo < 0 ? 0 : x_lo;
+  y_lo = y_lo < 0 ? 0 : y_lo;
+  x_hi = x_hi > w - 1 ? w - 1 : x_hi;
+  y_hi = y_hi > h - 1 ? h - 1 : y_hi;
+  T acc = 0;
+  for (int oy = y_lo; oy <= y_hi; ++oy)
+    for (int ox = x_lo; ox <= x_hi; ++ox) {
+      const Taps<T> k = affine_taps<T>(a, oy, ox, h, w, hp, wp);
+      const int dx = cx - k.x0, dy = cy - k.y0;
+      if (dx < 0 || dx > 1 || dy < 0 || dy > 1) continue;
+      acc += g[int64_t(oy) * w + ox] * (dx ? k.wx : T(1) - k.wx) * (dy ? k.wy : T(1) - k.wy);
+    }
+  return acc;
+}
+
 // The affine maps of all n images at `step` (CPU); throws on an unusable spec.
 void draw_affines(const TransformSpec& spec, int h, int w, uint64_t seed, uint64_t step, std::span<Affine> out);
 

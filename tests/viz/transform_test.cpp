@@ -57,6 +57,32 @@ TEST(Transform, AdjointDotProduct) {
     }
 }
 
+TEST(Transform, GatherAdjointOfTheCudaKernelEqualsTheScatter) {
+  // affine_adjoint_gather_at is what the CUDA backward runs; check it here against the CPU scatter,
+  // in double: the same products summed in another order, so any missing or extra tap shows up
+  // far above 1e-12. (In float the two differ by ~1e-6 because the library is built with FMA
+  // contraction and the test is not: sampling coordinates carry (W + 2 pad) / 2 ulps of error.)
+  for (int pad : {12, 1})
+    for (auto [h, w] : {std::pair{16, 16}, std::pair{9, 13}}) {
+      TransformSpec ts = TransformSpec::standard();
+      ts.pad = pad;
+      std::vector<Affine> thetas(4);
+      draw_affines(ts, h, w, 3, 17, thetas);
+      Preprocess id;
+      OwnedTensorD dout(Shape{4, 3, h, w}), scatter(dout.shape());
+      test::fill_uniform(dout, 9);
+      affine_resample_backward_cpu<double>(ts, id, thetas, dout, scatter);
+      for (int n = 0; n < 4; ++n)
+        for (int c = 0; c < 3; ++c)
+          for (int y = 0; y < h; ++y)
+            for (int x = 0; x < w; ++x) {
+              const double got = affine_adjoint_gather_at(thetas[n], dout.image(n) + c * h * w, y, x, h, w, pad);
+              ASSERT_NEAR(got, scatter.at(n, c, y, x), 1e-12) << "pad " << pad << " at " << n << "," << c << ","
+                                                             << y << "," << x;
+            }
+    }
+}
+
 TEST(Transform, PureIntegerShiftMovesPixelsExactly) {
   // Identity rotation/scale with the window inside the padded canvas, then shift by (2, -1) px.
   TransformSpec ts = TransformSpec::standard();
