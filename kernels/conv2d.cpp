@@ -1,6 +1,6 @@
 // 2-D convolution on the CPU: plain seven-loop references (float and double) and the fast path,
-// im2col + SGEMM per image and group:  Y_g (O/G x P) = W_g (O/G x K) * col_g (K x P), with
-// K = C/G * kh * kw and P = out_h * out_w. Backward-data is W_g^T dY_g followed by col2im;
+// im2col + SGEMM per image, group and pixel tile:  Y_g (O/G x P) = W_g (O/G x K) * col_g (K x P),
+// K = C/G * kh * kw, P = out_h * out_w. Backward-data is W_g^T dY_g followed by col2im;
 // backward-weight is dY_g col_g^T summed over the batch. Derivations: docs/backprop/conv2d_linear.md.
 #include "kernels/conv2d.h"
 
