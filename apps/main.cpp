@@ -1,27 +1,35 @@
-// The cuviz command line: one subcommand per file under apps/, dispatched from here.
+// The cuviz command line: one subcommand per file under apps/ (info.cpp, classify.cpp,
+// forward.cpp), registered and dispatched from here. Every failure ends with one line
+// `cuviz: error: ...` on stderr and exit code 1 (apps/common.h).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <vector>
 
-#include "nn/error.h"
+#include "apps/common.h"
 
 int main(int argc, char** argv) {
+  using namespace cuviz::app;
   CLI::App app{"cuviz: feature visualization for convolutional networks, on the CPU and CUDA GPUs"};
   app.set_version_flag("--version", std::string("cuviz ") + CUVIZ_VERSION);
   app.require_subcommand(0, 1);
+  const std::vector<Command> commands = {add_info_command(app), add_classify_command(app),
+                                         add_forward_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    return report_error(std::string(e.what()) + " (see cuviz --help)");
   }
   try {
-    if (app.get_subcommands().empty()) {
-      std::fputs(app.help().c_str(), stdout);
-      return 0;
-    }
+    for (const auto& c : commands)
+      if (c.parser->parsed()) {
+        c.run();
+        return 0;
+      }
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "cuviz: error: %s\n", e.what());
-    return 1;
+    return report_error(e.what());
   }
-  return 0;
 }

@@ -1,0 +1,85 @@
+// Shared subcommand plumbing: error lines, device choice, model options. Errors thrown anywhere
+// below a command reach main.cpp, which prints them once through report_error.
+#include "apps/common.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "loaders/model.h"
+#include "nn/error.h"
+
+namespace cuviz::app {
+
+std::string one_line(const std::string& message) {
+  std::string out;
+  for (size_t i = 0; i < message.size(); ++i) {
+    if (message[i] == '\n' || message[i] == '\r') {
+      while (!out.empty() && out.back() == ' ') out.pop_back();
+      while (i + 1 < message.size() && std::isspace(static_cast<unsigned char>(message[i + 1]))) ++i;
+      if (!out.empty() && i + 1 < message.size()) out += out.back() == ':' ? " " : "; ";
+    } else {
+      out += message[i];
+    }
+  }
+  return out;
+}
+
+int report_error(const std::string& message) {
+  std::fprintf(stderr, "cuviz: error: %s\n", one_line(message).c_str());
+  return 1;
+}
+
+void add_device_option(CLI::App* cmd, std::string& device) {
+  cmd->add_option("--device", device, "Where to run: auto (the GPU when there is one), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+}
+
+Device resolve_device(const std::string& device) {
+  if (device == "cpu") return Device::cpu;
+  if (cuda_available()) return Device::cuda;
+  if (device == "cuda")
+    std::fprintf(stderr, "cuviz: note: no usable CUDA device%s; running on the CPU\n",
+                 CUVIZ_HAS_CUDA ? "" : " (built without CUDA)");
+  return Device::cpu;
+}
+
+void add_model_options(CLI::App* cmd, ModelOptions& options) {
+  cmd->add_option("model", options.model, "Model name (googlenet, squeezenet, vgg16, vgg19) or path to a model file or directory")
+      ->required();
+  cmd->add_option("--format", options.format, "Model file format when both exist: auto (Caffe first), caffe or onnx")
+      ->check(CLI::IsMember({"auto", "caffe", "onnx"}))
+      ->capture_default_str();
+  cmd->add_option("--model-dir", options.dirs, "Directory searched for model names before $CUVIZ_MODEL_PATH (repeatable)");
+}
+
+Graph load_model(const ModelOptions& options) {
+  if (!options.dirs.empty()) {
+    // The resolver reads its search path from $CUVIZ_MODEL_PATH: prepend the --model-dir entries
+    // for this process, so they are searched first and appear in the "searched" list on failure.
+    std::string path;
+    for (const auto& d : options.dirs) path += d + ":";
+    if (const char* env = std::getenv("CUVIZ_MODEL_PATH")) path += env;
+    ::setenv("CUVIZ_MODEL_PATH", path.c_str(), 1);
+  }
+  return cuviz::load_model(options.model, parse_model_format(options.format));
+}
+
+bool is_npy_path(const std::string& path) {
+  if (path.size() < 4) return false;
+  std::string ext = path.substr(path.size() - 4);
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return ext == ".npy";
+}
+
+void check_output_dir(const std::string& path) {
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  CUVIZ_CHECK(dir.empty() || std::filesystem::is_directory(dir, ec), "cannot write ", path, ": directory ",
+              dir.string(), " does not exist");
+}
+
+}  // namespace cuviz::app

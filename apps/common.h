@@ -1,0 +1,57 @@
+// What every cuviz subcommand shares: the command registry used by main.cpp, the one-line error
+// report (`cuviz: error: ...`, exit code 1), the --device option with its CPU fallback notice,
+// and the model options (MODEL positional, --format, --model-dir) with model loading.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <exception>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "nn/graph.h"
+#include "nn/tensor.h"
+
+namespace cuviz::app {
+
+// A registered subcommand: its CLI11 parser and the action to run when it was given.
+struct Command {
+  CLI::App* parser = nullptr;
+  std::function<void()> run;
+};
+
+// One subcommand per file: each adds its parser to `app` and returns the action.
+Command add_info_command(CLI::App& app);
+Command add_classify_command(CLI::App& app);
+Command add_forward_command(CLI::App& app);
+
+// `message` on one line: newlines (and the indentation after them) become "; ".
+std::string one_line(const std::string& message);
+// Prints "cuviz: error: <message on one line>" to stderr and returns the exit code 1.
+int report_error(const std::string& message);
+
+// --device auto|cpu|cuda (default auto: the GPU when one can be used, else the CPU).
+void add_device_option(CLI::App* cmd, std::string& device);
+// The device to run on. `cuda` without a usable GPU falls back to the CPU with a one-line notice
+// on stderr; `auto` falls back silently.
+Device resolve_device(const std::string& device);
+
+// The model a subcommand runs: a name ("googlenet") or a path, and how to find and read it.
+struct ModelOptions {
+  std::string model;
+  std::string format = "auto";
+  std::vector<std::string> dirs;
+};
+// Adds the MODEL positional and --format auto|caffe|onnx, --model-dir DIR (repeatable).
+void add_model_options(CLI::App* cmd, ModelOptions& options);
+// Resolves and loads the model: --model-dir entries are searched first, then the standard search
+// path ($CUVIZ_MODEL_PATH, ./weights, ~/.cache/cuviz).
+Graph load_model(const ModelOptions& options);
+
+// True when `path` ends in ".npy" (any case).
+bool is_npy_path(const std::string& path);
+// Throws unless the directory that will hold `path` exists, so a command fails before computing.
+void check_output_dir(const std::string& path);
+
+}  // namespace cuviz::app
