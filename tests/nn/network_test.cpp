@@ -210,12 +210,13 @@ TEST(Network, FanOutGradientIsTheSumOverReaders) {
 // finite-difference error ~1e-9, so the tolerance only has to cover the float backward:
 // relative rounding ~1e-6 per op over ~10 layers is far below 1e-3, while a missed fan-out
 // contribution, a wrong slice or a mask on the wrong tensor is an O(1) error.
-void check_input_gradient(const std::vector<std::pair<std::string, uint64_t>>& seeds, uint64_t x_seed) {
-  Network net(test::small_net(), Device::cpu);
+void check_input_gradient(Graph g, Shape in, const std::vector<std::pair<std::string, uint64_t>>& seeds,
+                          uint64_t x_seed) {
+  Network net(std::move(g), Device::cpu);
   ReferenceNet<double> ref(net.graph());
   std::vector<std::string> outs;
   for (const auto& s : seeds) outs.push_back(s.first);
-  Plan p = net.plan(Shape{2, 3, 10, 10}, outs, PlanOptions{.backward = true});
+  Plan p = net.plan(in, outs, PlanOptions{.backward = true});
   OwnedTensor x = input(p.input_shape(), x_seed);
   net.forward(p, x);
   std::vector<OwnedTensorD> ws;
@@ -247,12 +248,48 @@ void check_input_gradient(const std::vector<std::pair<std::string, uint64_t>>& s
   EXPECT_TRUE(test::gradient_check(xd, loss, test::to_double(dx), 0, 1e-6, 1e-5, 1e-3));
 }
 
-TEST(Network, InputGradientMatchesFiniteDifferencesFromTheOutput) { check_input_gradient({{"prob", 20}}, 21); }
+TEST(Network, InputGradientMatchesFiniteDifferencesFromTheOutput) {
+  check_input_gradient(test::small_net(), Shape{2, 3, 10, 10}, {{"prob", 20}}, 21);
+}
 
 // Seeds at several blobs, two of which share memory (a branch is a slice of inc/output) and one
 // (norm1) is read by four branches: every seed and every path must be counted exactly once.
 TEST(Network, InputGradientMatchesFiniteDifferencesWithSeedsAtSeveralBlobs) {
-  check_input_gradient({{"prob", 22}, {"inc/output", 23}, {"inc/3x3", 24}, {"norm1", 25}, {"conv1:pre", 26}}, 27);
+  check_input_gradient(test::small_net(), Shape{2, 3, 10, 10},
+                       {{"prob", 22}, {"inc/output", 23}, {"inc/3x3", 24}, {"norm1", 25}, {"conv1:pre", 26}}, 27);
+}
+
+// ONNX-style names (every op writes a new blob) and concat inputs that cannot live in their
+// slice: r1 is read twice by the concat and once by the pool, so the concat copies it forward
+// and adds its slices back in backward; the pool output is placed. The ReLU after the concat
+// cannot overwrite it (a concat output) and gets its own buffer.
+Graph fallback_net() {
+  Graph g;
+  g.name = "fallback_net";
+  g.input = "x";
+  g.input_shape = Shape{1, 3, 6, 6};
+  g.layers.push_back(test::conv_layer("c1", "x", "c1_out", 3, 4, 3, 1, 60));
+  g.layers.push_back(test::simple_layer(LayerKind::relu, "r1", {"c1_out"}, "r1_out"));
+  g.layers.push_back(test::pool_layer("p1", "r1_out", "p1_out", Pool2dParams::make(PoolMode::average, 3, 1, 1)));
+  g.layers.push_back(test::simple_layer(LayerKind::concat, "cat", {"r1_out", "r1_out", "p1_out"}, "cat_out"));
+  g.layers.push_back(test::simple_layer(LayerKind::relu, "r2", {"cat_out"}, "r2_out"));
+  g.layers.push_back(test::conv_layer("c2", "r2_out", "c2_out", 12, 2, 1, 0, 61));
+  return g;
+}
+
+TEST(Network, ConcatInputsReadElsewhereAreCopiedAndTheirGradientsSummed) {
+  Network net(fallback_net(), Device::cpu);
+  Plan p = net.plan(Shape{2, 3, 6, 6}, {"c2_out", "cat_out"});
+  const Tensor cat = net.activation(p, "cat_out");
+  EXPECT_NE(net.activation(p, "r1_out").data(), cat.data());
+  EXPECT_EQ(net.activation(p, "p1_out").data(), cat.channels(8, 4).data());
+  OwnedTensor x = input(p.input_shape(), 62);
+  net.forward(p, x);
+  ReferenceNet<float> ref(net.graph());
+  ref.run(x);
+  for (const char* b : {"cat_out", "r2_out", "c2_out"})
+    EXPECT_TRUE(test::all_close(net.activation(p, b), ref.blob(b), kForwardAtol, kForwardRtol)) << b;
+  check_input_gradient(fallback_net(), Shape{2, 3, 6, 6}, {{"c2_out", 63}, {"r1_out", 64}, {"cat_out", 65}}, 66);
 }
 
 TEST(Network, SeedsAfterForwardAreRespectedAndBackwardNeedsFreshGradients) {
