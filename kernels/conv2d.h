@@ -1,7 +1,7 @@
 // 2-D convolution (cross-correlation, as in every framework), NCHW, weights OIHW:
 //   y[n,o,i,j] = b[o] + sum_{c in group(o), p, q} w[o, c', p, q] * x[n, c, i*sh - pt + p*dh, j*sw - pl + q*dw]
 // with zero padding. Backward-data is the transposed convolution of dy with the same weights;
-// backward-weight correlates x with dy. Derivations: docs/backprop.md#conv2d.
+// backward-weight correlates x with dy. Derivations: docs/backprop/conv2d_linear.md.
 #pragma once
 
 #include "nn/tensor.h"
