@@ -44,6 +44,8 @@ __global__ void add_bias_kernel(float* y, int64_t y_stride, const float* b, int 
 
 }  // namespace
 
+bool cublas_oracle_available() { return cuda_available(); }
+
 void cublas_linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) {
   const int n = x.n(), O = w.n(), K = int(x.shape().image_size());
   CUVIZ_CHECK(w.shape().image_size() == K && y.n() == n && y.c() == O, "cublas_linear_forward: x ", x.shape().str(),

@@ -12,6 +12,8 @@ namespace cuviz {
 
 // True when cuviz was built with cuDNN and a CUDA device can be used.
 bool cudnn_oracle_available();
+// True when cuviz was built with CUDA (hence cuBLAS) and a CUDA device can be used.
+bool cublas_oracle_available();
 
 // y = conv(x, w) + b (then ReLU if p.fuse_relu). Symmetric padding only (cuDNN's legacy API).
 // `exhaustive` times every algorithm once per problem shape (cudnnFind) and keeps the fastest,
@@ -30,7 +32,7 @@ void cudnn_pool2d_forward(const Pool2dParams& p, const Tensor& x, const Tensor& 
 void cudnn_lrn_forward(const LrnParams& p, const Tensor& x, const Tensor& y);
 // Softmax (or log-softmax) over channels.
 void cudnn_softmax_forward(const Tensor& x, const Tensor& y, bool log);
-// y = x w^T + b with cublasSgemm (FP32, no tensor cores); needs only a CUDA device, not cuDNN.
+// y = x w^T + b with cublasSgemm (FP32, no tensor cores); needs cuBLAS, not cuDNN.
 void cublas_linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y);
 
 }  // namespace cuviz

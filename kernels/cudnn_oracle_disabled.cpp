@@ -11,6 +11,7 @@ namespace {
 }  // namespace
 
 bool cudnn_oracle_available() { return false; }
+bool cublas_oracle_available() { return false; }
 void cudnn_conv2d_forward(const Conv2dParams&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool) {
   no_cudnn("cudnn_conv2d_forward");
 }
