@@ -1,0 +1,123 @@
+// Objectives for activation maximization (Lucid's optvis/objectives.py), all MAXIMISED. An
+// Objective is an expression over leaves evaluated per image i of a batch of N:
+//   channel(L,c)_i = mean_{y,x} a_i[c,y,x]          neuron(L,c,x,y)_i = a_i[c,y,x]
+//   deepdream(L)_i = mean_{c,y,x} a_i^2             class_logit(k)_i  = z_i[k] (pre-softmax)
+//   direction(L,v)_i = mean_{y,x} <a_i[:,y,x], v>   direction_cossim: mean_{y,x} cos(a_i[:,y,x], v)
+//   diversity(L)_i = sum_{j != i} <G^_i, G^_j>,  G^ = G / ||G||,  G_i = A_i A_i^T (C x C Gram)
+//   channel_interpolate(L1,c1,L2,c2)_i = (1 - i/(N-1)) channel(L1,c1)_i + i/(N-1) channel(L2,c2)_i
+//   l1/l2/tv/blur: viz/regularizers.h on image i (RGB in [0, 1], before transforms)
+// The render loop maximises the MEAN over images of their objectives, so mean_i diversity_i is
+// Lucid's diversity sum_{i != j} cos / N (used as `channel - 1e2 * diversity`, which penalises
+// similar images; Lucent writes the same with the sign of a loss).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/graph.h"
+#include "viz/regularizers.h"
+
+namespace cuviz {
+
+enum class ObjectiveKind {
+  constant,
+  channel,           // window of one channel (channel, neuron, class_logit)
+  deepdream,
+  direction,
+  direction_cossim,
+  diversity,
+  channel_interpolate,
+  regularizer,       // l1, l2, tv, blur on the input image
+  add,
+  mul,               // objective x objective
+  scale,             // scalar x objective
+};
+
+// One node of an objective expression (immutable, shared between expressions).
+struct ObjectiveNode {
+  ObjectiveKind kind = ObjectiveKind::constant;
+  std::string layer, layer2;      // blob names (layer2: channel_interpolate's second layer)
+  int channel = 0, channel2 = 0;
+  int x = -1, y = -1;             // neuron position (-1 = centre: W/2, H/2); channel leaves use all
+  bool neuron = false;            // one position instead of the spatial mean
+  std::vector<float> vec;         // direction vector (C values)
+  RegKind reg = RegKind::l1;
+  float reg_constant = 0.f;       // l1/l2: distance from this value
+  double scalar = 0.0;            // constant value / scale factor
+  std::shared_ptr<const ObjectiveNode> a, b;
+  std::string label;              // how it prints
+};
+
+// An objective expression: a value type over shared immutable nodes.
+class Objective {
+ public:
+  Objective() = default;
+  explicit Objective(std::shared_ptr<const ObjectiveNode> node) : node_(std::move(node)) {}
+  const ObjectiveNode& node() const { return *node_; }
+  const std::shared_ptr<const ObjectiveNode>& ptr() const { return node_; }
+  bool defined() const { return node_ != nullptr; }
+  // A readable rendering, e.g. "channel(inception_4a/output,97) - 100*diversity(inception_5a/output)".
+  std::string str() const;
+
+ private:
+  std::shared_ptr<const ObjectiveNode> node_;
+};
+
+// Mean of channel c of `layer` over space.
+Objective channel(const std::string& layer, int c);
+// Activation of channel c at column x, row y (-1: the centre, W/2 and H/2).
+Objective neuron(const std::string& layer, int c, int x = -1, int y = -1);
+// Mean of squared activations of `layer` (all channels).
+Objective deepdream(const std::string& layer);
+// Pre-softmax score of class k: `layer` is the blob feeding the softmax (see class_logit_layer).
+Objective class_logit(const std::string& layer, int k);
+// Mean over space of <a, v> (v has one value per channel).
+Objective direction(const std::string& layer, std::vector<float> v);
+// Mean over space of the cosine similarity of a and v.
+Objective direction_cossim(const std::string& layer, std::vector<float> v);
+// Sum over the other images of the cosine similarity of Gram matrices (subtract it to diversify).
+Objective diversity(const std::string& layer);
+// Per image i of N: (1 - i/(N-1)) channel(layer1, c1) + i/(N-1) channel(layer2, c2).
+Objective channel_interpolate(const std::string& layer1, int c1, const std::string& layer2, int c2);
+// Sum |x - constant| over the image (Lucid: L1(constant=0.5), used with weight -0.05).
+Objective l1(float constant = 0.5f);
+// sqrt(1e-6 + sum (x - constant)^2) over the image.
+Objective l2(float constant = 0.f);
+// Total variation of the image (used with weight -0.25).
+Objective total_variation();
+// 0.5 sum (x - blur(x))^2 with blur(x) held constant (blur_input_each_step, weight -1).
+Objective blur();
+// A constant.
+Objective constant(double v);
+
+Objective operator+(const Objective& a, const Objective& b);
+Objective operator-(const Objective& a, const Objective& b);
+Objective operator-(const Objective& a);
+Objective operator*(double s, const Objective& a);
+Objective operator*(const Objective& a, double s);
+Objective operator*(const Objective& a, const Objective& b);
+
+// The blob feeding the graph's softmax (e.g. "loss3/classifier"); without a softmax, the final
+// output blob. Throws when the graph has neither.
+std::string class_logit_layer(const Graph& graph);
+
+// Parses an objective expression (grammar in docs/visualization.md), e.g.
+//   "inception_4a/output:97"                      channel 97 (also "channel(inception_4a/output,97)")
+//   "inception_4c/output:10 - 100*diversity(inception_5a/output)"
+//   "logit:285"  "neuron(inception_4a/output,97)"  "neuron(L,97,3,4)"  "deepdream(inception_4c/output)"
+//   "-0.25*tv + -0.05*l1"  "l1(0.5)"  "interpolate(L1,c1,L2,c2)"
+// Syntax errors throw naming the column; names are not checked here (see check_objective).
+Objective parse_objective(const std::string& text);
+
+// Checks every layer and channel of `obj` against `graph` at input size h x w: unknown layers
+// throw listing the available blobs, channels out of range throw with the valid range, neuron
+// positions outside the layer and direction vectors of the wrong length throw too. Also
+// resolves "logit" to class_logit_layer(graph).
+Objective check_objective(const Objective& obj, const Graph& graph, int h, int w);
+
+// Every blob an objective reads (no duplicates, order of first use).
+std::vector<std::string> objective_layers(const Objective& obj);
+
+}  // namespace cuviz
