@@ -1,5 +1,5 @@
 // The cuviz command line: one subcommand per file under apps/ (info.cpp, classify.cpp,
-// forward.cpp), registered and dispatched from here. Every failure ends with one line
+// forward.cpp, sweep.cpp), registered and dispatched from here. Every failure ends with one line
 // `cuviz: error: ...` on stderr and exit code 1 (apps/common.h).
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("cuviz ") + CUVIZ_VERSION);
   app.require_subcommand(0, 1);
   const std::vector<Command> commands = {add_info_command(app), add_classify_command(app),
-                                         add_forward_command(app)};
+                                         add_forward_command(app), add_sweep_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -46,4 +46,18 @@ void fill(float* p, int64_t n, float v) {
 
 void synchronize() { CUVIZ_CUDA_CHECK(cudaDeviceSynchronize()); }
 
+void memory_info(size_t& free_bytes, size_t& total_bytes) { CUVIZ_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes)); }
+
+const char* device_name() {
+  static cudaDeviceProp prop{};
+  static bool known = false;
+  if (!known) {
+    int dev = 0;
+    CUVIZ_CUDA_CHECK(cudaGetDevice(&dev));
+    CUVIZ_CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
+    known = true;
+  }
+  return prop.name;
+}
+
 }  // namespace cuviz::cuda_rt

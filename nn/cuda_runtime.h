@@ -20,5 +20,9 @@ void memcpy(void* dst, bool dst_on_device, const void* src, bool src_on_device, 
 void fill(float* p, int64_t n, float v);
 // Waits for all work on the device (used by copies to the host and by tests).
 void synchronize();
+// Free and total bytes of the current device's memory.
+void memory_info(size_t& free_bytes, size_t& total_bytes);
+// The current device's name, e.g. "NVIDIA H100 80GB HBM3".
+const char* device_name();
 
 }  // namespace cuviz::cuda_rt

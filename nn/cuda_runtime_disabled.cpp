@@ -16,5 +16,7 @@ void free(void*) noexcept {}
 void memcpy(void*, bool, const void*, bool, size_t) { unavailable(); }
 void fill(float*, int64_t, float) { unavailable(); }
 void synchronize() { unavailable(); }
+void memory_info(size_t&, size_t&) { unavailable(); }
+const char* device_name() { unavailable(); }
 
 }  // namespace cuviz::cuda_rt

@@ -15,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libomp-dev
   python3-numpy                       # .npy fixtures in tests
+  chromium                            # the sweep gallery is checked in a headless browser
 )
 
 missing=()

@@ -1,0 +1,182 @@
+// Channel sweeps: plan the work from the manifest, render batches with the render loop, and
+// after each batch write its PNGs, then the manifest, then the gallery page — each atomically,
+// in that order, so an interruption loses at most the batch in flight and a rerun continues.
+#include "viz/sweep.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <set>
+
+#include "loaders/image.h"
+#include "nn/cuda_runtime.h"
+#include "viz/objective.h"
+#include "viz/render.h"
+
+namespace cuviz {
+
+namespace fs = std::filesystem;
+
+std::vector<int> parse_channel_list(const std::string& text) {
+  std::set<int> out;
+  size_t pos = 0;
+  auto number = [&](size_t& p) {
+    CUVIZ_CHECK(p < text.size() && std::isdigit(static_cast<unsigned char>(text[p])), "channel list '", text,
+                "': expected a number at column ", p + 1, " (forms: 7, 0-511, 1,5,9-12)");
+    long v = 0;
+    while (p < text.size() && std::isdigit(static_cast<unsigned char>(text[p]))) {
+      v = v * 10 + (text[p++] - '0');
+      CUVIZ_CHECK(v < (1 << 24), "channel list '", text, "': number too large");
+    }
+    return int(v);
+  };
+  while (true) {
+    const int a = number(pos);
+    int b = a;
+    if (pos < text.size() && text[pos] == '-') {
+      ++pos;
+      b = number(pos);
+      CUVIZ_CHECK(b >= a, "channel list '", text, "': range ", a, "-", b, " runs backwards");
+    }
+    for (int c = a; c <= b; ++c) out.insert(c);
+    if (pos == text.size()) break;
+    CUVIZ_CHECK(text[pos] == ',', "channel list '", text, "': unexpected '", text[pos], "' at column ", pos + 1);
+    ++pos;
+  }
+  return {out.begin(), out.end()};
+}
+
+namespace {
+
+// The channel count of the swept layer at the sweep's size (also checks that the layer exists).
+int layer_channels(const Network& net, const SweepSettings& s) {
+  const Plan plan = net.plan(Shape{1, 3, s.size, s.size}, {s.layer});
+  return net.activation(plan, s.layer).c();
+}
+
+std::string device_description(const Network& net) {
+  if (net.device() == Device::cuda) return cuda_rt::device_name();
+  return cat("cpu (", omp_get_max_threads(), " threads)");
+}
+
+}  // namespace
+
+int auto_sweep_batch(const Network& net, const SweepSettings& s, int todo) {
+  if (todo <= 0) return 1;
+  if (net.device() == Device::cpu) return std::min(todo, 8);
+  // Arena per image from two plans (the difference removes the batch-independent part).
+  const Plan one = net.plan(Shape{1, 3, s.size, s.size}, {s.layer}, PlanOptions{.backward = true});
+  const Plan two = net.plan(Shape{2, 3, s.size, s.size}, {s.layer}, PlanOptions{.backward = true});
+  const size_t per_image = std::max<size_t>(two.arena_bytes() - one.arena_bytes(), 1) +
+                           size_t(s.size) * s.size * 3 * sizeof(float) * 8;  // params, Adam, images, grads
+  size_t free_bytes = 0, total_bytes = 0;
+  cuda_rt::memory_info(free_bytes, total_bytes);
+  const size_t fit = size_t(double(free_bytes) * 0.7) / per_image;
+  return int(std::clamp<size_t>(fit, 1, size_t(std::min(todo, 512))));
+}
+
+SweepManifest run_sweep(const Network& net, const SweepOptions& o,
+                        const std::function<void(const SweepProgress&)>& progress) {
+  const SweepSettings& s = o.settings;
+  CUVIZ_CHECK(s.objective == "channel" || s.objective == "neuron", "sweep: objective must be channel or neuron, not '",
+              s.objective, "'");
+  CUVIZ_CHECK(s.precision == "fp32", "sweep: precision ", s.precision,
+              " is not available yet (only fp32; tensor-core TF32/BF16 paths are future work)");
+  const int layer_c = layer_channels(net, s);
+  std::vector<int> channels = o.channels;
+  if (channels.empty())
+    for (int c = 0; c < layer_c; ++c) channels.push_back(c);
+  for (int c : channels)
+    CUVIZ_CHECK(c >= 0 && c < layer_c, "sweep: channel ", c, " out of range: ", s.layer, " has ", layer_c,
+                " channels (0-", layer_c - 1, ")");
+
+  // Resume from an earlier run when its settings match.
+  fs::create_directories(fs::path(o.dir) / "channels");
+  SweepManifest m;
+  if (auto old = SweepManifest::load(o.dir); old && !o.overwrite) {
+    const std::string diff = s.differences(old->settings);
+    CUVIZ_CHECK(diff.empty(), "sweep: ", o.dir, " holds a sweep with other settings (", diff,
+                "); use another directory or --overwrite");
+    m = std::move(*old);
+  }
+  m.settings = s;
+  m.device = device_description(net);
+  std::vector<int> todo;
+  int skipped = 0;
+  for (int c : channels) {
+    auto it = m.channels.find(c);
+    if (it != m.channels.end() && fs::exists(fs::path(o.dir) / it->second.file))
+      ++skipped;
+    else
+      todo.push_back(c);
+  }
+  std::set<int> requested(channels.begin(), channels.end());
+  for (const auto& [c, r] : m.channels) requested.insert(c);
+  m.total_channels = int(requested.size());
+
+  const int batch = o.batch > 0 ? o.batch : auto_sweep_batch(net, s, int(todo.size()));
+  RenderOptions ro;
+  ro.size = s.size;
+  ro.steps = s.steps;
+  ro.param = parse_param_kind(s.param.c_str());
+  ro.transforms = TransformSpec::parse(s.transforms);
+  ro.adam.lr = float(s.lr);
+  ro.seed = s.seed;
+  ro.device = net.device();
+
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  int done_this_run = 0;
+  int64_t image_steps = 0;
+  auto report = [&](int bsize, int step, int steps) {
+    if (!progress) return;
+    SweepProgress p;
+    p.total = int(channels.size());
+    p.skipped = skipped;
+    p.done = skipped + done_this_run;
+    p.batch_size = bsize;
+    p.batch_step = step;
+    p.batch_steps = steps;
+    p.seconds = elapsed();
+    const double steps_done = double(image_steps) + double(bsize) * step;
+    if (p.seconds > 0) {
+      p.image_steps_per_s = steps_done / p.seconds;
+      p.channels_per_s = p.image_steps_per_s / s.steps;
+      const double left = double(todo.size() - done_this_run) * s.steps - double(bsize) * step;
+      p.eta_seconds = p.image_steps_per_s > 0 ? left / p.image_steps_per_s : 0;
+    }
+    progress(p);
+  };
+  report(0, 0, s.steps);
+
+  for (size_t first = 0; first < todo.size(); first += size_t(batch)) {
+    const int n = int(std::min<size_t>(size_t(batch), todo.size() - first));
+    std::vector<Objective> objectives;
+    for (int i = 0; i < n; ++i) {
+      const int c = todo[first + i];
+      objectives.push_back(s.objective == "channel" ? channel(s.layer, c) : neuron(s.layer, c));
+    }
+    ro.batch = n;
+    const RenderResult r = render(net, objectives, ro, [&](const RenderProgress& rp) { report(n, rp.step, rp.steps); });
+    for (int i = 0; i < n; ++i) {
+      const int c = todo[first + i];
+      ChannelResult cr{c, r.objective[i], channel_file(s.layer, c)};
+      write_png((fs::path(o.dir) / cr.file).string(), tensor_to_image(r.images, i));
+      m.channels[c] = cr;
+    }
+    m.render_seconds += r.seconds + r.setup_seconds;
+    m.save(o.dir);
+    write_gallery_html(o.dir, m);
+    done_this_run += n;
+    image_steps += int64_t(n) * s.steps;
+    report(0, 0, s.steps);
+  }
+  write_gallery_html(o.dir, m);
+  write_contact_sheet(o.dir, m, o.thumb);
+  m.save(o.dir);
+  return m;
+}
+
+}  // namespace cuviz
