@@ -156,7 +156,12 @@ function show(order) {
   for (const c of order) {
     const fig = document.createElement("figure");
     const img = document.createElement("img");
-    img.src = c.file; img.alt = "channel " + c.channel; img.loading = "lazy";
+    img.alt = "channel " + c.channel;
+    img.addEventListener("error", () => {
+      fig.dataset.broken = "";
+      console.error("missing image " + c.file);
+    });
+    img.src = c.file;
     const cap = document.createElement("figcaption");
     const num = document.createElement("span"); num.textContent = "#" + c.channel;
     const val = document.createElement("span"); val.textContent = c.objective.toFixed(2);
