@@ -16,6 +16,7 @@ namespace cuviz {
 
 void relu_forward_cuda(const Tensor& x, const Tensor& y);
 void relu_backward_data_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx);
+void relu_backward_data_redirected_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx);
 
 void conv2d_forward_cuda(const Conv2dParams& p, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y);
 void conv2d_backward_data_cuda(const Conv2dParams& p, const Tensor& dy, const Tensor& w, const Tensor& dx);

@@ -12,6 +12,9 @@ namespace {
 
 void relu_forward_cuda(const Tensor&, const Tensor&) { no_cuda("relu_forward"); }
 void relu_backward_data_cuda(const Tensor&, const Tensor&, const Tensor&) { no_cuda("relu_backward_data"); }
+void relu_backward_data_redirected_cuda(const Tensor&, const Tensor&, const Tensor&) {
+  no_cuda("relu_backward_data_redirected");
+}
 
 void conv2d_forward_cuda(const Conv2dParams&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
   no_cuda("conv2d_forward");

@@ -55,4 +55,20 @@ void relu_backward_data(const Tensor& y, const Tensor& dy, const Tensor& dx) {
   }
 }
 
+void relu_backward_data_redirected(const Tensor& y, const Tensor& dy, const Tensor& dx) {
+  check_shape("relu_backward_data_redirected", "dy", dy, y.shape());
+  check_shape("relu_backward_data_redirected", "dx", dx, y.shape());
+  if (check_same_device<float>("relu_backward_data_redirected", {&y, &dy, &dx}) == Device::cuda)
+    return relu_backward_data_redirected_cuda(y, dy, dx);
+  const int64_t m = y.shape().image_size();
+  for (int i = 0; i < y.n(); ++i) {
+    const float* yi = y.image(i);
+    const float* dyi = dy.image(i);
+    float* dxi = dx.image(i);
+    bool passes = false;
+    for (int64_t k = 0; k < m && !passes; ++k) passes = relu_grad(yi[k], dyi[k]) != 0.f;
+    for (int64_t k = 0; k < m; ++k) dxi[k] = passes ? relu_grad(yi[k], dyi[k]) : relu_grad_redirected(yi[k], dyi[k]);
+  }
+}
+
 }  // namespace cuviz

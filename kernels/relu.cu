@@ -26,6 +26,20 @@ __global__ void relu_backward_kernel(const float* y, int64_t y_stride, const flo
   }
 }
 
+// One block per image: first whether any plain gradient passes, then the chosen rule. In place
+// (dx == dy) is safe: every read of the first loop happens before the barrier.
+__global__ void relu_backward_redirected_kernel(const float* y, int64_t y_stride, const float* dy, int64_t dy_stride,
+                                                float* dx, int64_t dx_stride, int64_t m) {
+  const float* yi = y + blockIdx.x * y_stride;
+  const float* dyi = dy + blockIdx.x * dy_stride;
+  float* dxi = dx + blockIdx.x * dx_stride;
+  int any = 0;
+  for (int64_t k = threadIdx.x; k < m; k += blockDim.x) any |= relu_grad(yi[k], dyi[k]) != 0.f;
+  const bool passes = __syncthreads_or(any) != 0;
+  for (int64_t k = threadIdx.x; k < m; k += blockDim.x)
+    dxi[k] = passes ? relu_grad(yi[k], dyi[k]) : relu_grad_redirected(yi[k], dyi[k]);
+}
+
 int blocks_for(int64_t total, int threads) { return int(std::min<int64_t>((total + threads - 1) / threads, 65535)); }
 
 }  // namespace
@@ -45,6 +59,14 @@ void relu_backward_data_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx
   if (total == 0) return;
   relu_backward_kernel<<<blocks_for(total, 256), 256>>>(y.data(), y.batch_stride(), dy.data(), dy.batch_stride(),
                                                         dx.data(), dx.batch_stride(), m, y.n());
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+void relu_backward_data_redirected_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx) {
+  const int64_t m = y.shape().image_size();
+  if (m == 0 || y.n() == 0) return;
+  relu_backward_redirected_kernel<<<y.n(), 512>>>(y.data(), y.batch_stride(), dy.data(), dy.batch_stride(), dx.data(),
+                                                  dx.batch_stride(), m);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

@@ -9,11 +9,19 @@ namespace cuviz {
 
 CUVIZ_HD float relu_value(float x) { return x > 0.f ? x : 0.f; }
 CUVIZ_HD float relu_grad(float y, float dy) { return y > 0.f ? dy : 0.f; }
+// Lucid's redirected gradient (dy of a loss being MINIMISED): where the unit is off, pass dy only
+// when it does not push the input further down (dy > 0 would lower x under gradient descent).
+CUVIZ_HD float relu_grad_redirected(float y, float dy) { return (y > 0.f || dy <= 0.f) ? dy : 0.f; }
 
 // y = max(x, 0) on the tensors' device. x and y may be the same tensor (in place).
 void relu_forward(const Tensor& x, const Tensor& y);
 // dx = dy where y > 0, else 0. dy and dx may be the same tensor.
 void relu_backward_data(const Tensor& y, const Tensor& dy, const Tensor& dx);
+
+// Lucid's relu_gradient_override (redirected_relu_grad), per image: the plain gradient when any
+// of it passes (some y > 0 with dy != 0), else relu_grad_redirected everywhere, so a unit that
+// never fired still gets a gradient that can switch it on. dy and dx may be the same tensor.
+void relu_backward_data_redirected(const Tensor& y, const Tensor& dy, const Tensor& dx);
 
 // Plain-loop references (CPU), also in double for gradient checks.
 template <class T>

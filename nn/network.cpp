@@ -582,12 +582,14 @@ void Network::run_backward(Plan& p) const {
           deliver(xv, [&](const Tensor& d) { conv2d_backward_data(c, dy, l.weights[0], d); });
           break;
         }
-        case LayerKind::relu:
+        case LayerKind::relu: {
+          const auto relu_back = p.relu_redirect_ ? relu_backward_data_redirected : relu_backward_data;
           if (s.aliases_input)
-            relu_backward_data(y, dy, p.grad_[xv]);  // the same memory: dx overwrites dy
+            relu_back(y, dy, p.grad_[xv]);  // the same memory: dx overwrites dy
           else
-            deliver(xv, [&](const Tensor& d) { relu_backward_data(y, dy, d); });
+            deliver(xv, [&](const Tensor& d) { relu_back(y, dy, d); });
           break;
+        }
         case LayerKind::pool: deliver(xv, [&](const Tensor& d) { pool2d_backward_data(l.pool, x, y, dy, d); }); break;
         case LayerKind::lrn: deliver(xv, [&](const Tensor& d) { lrn_backward_data(l.lrn, x, y, dy, d); }); break;
         case LayerKind::concat:

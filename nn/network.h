@@ -50,6 +50,10 @@ class Plan {
   int64_t ops_run() const { return ops_run_; }
   bool has_backward() const { return options_.backward || options_.weight_grads; }
   bool has_weight_grads() const { return options_.weight_grads; }
+  // Backward through ReLUs with Lucid's redirected gradient (kernels/relu.h
+  // relu_backward_data_redirected) while on; render loops switch it on for their first steps.
+  void set_relu_gradient_override(bool on) { relu_redirect_ = on; }
+  bool relu_gradient_override() const { return relu_redirect_; }
 
  private:
   friend class Network;
@@ -82,6 +86,7 @@ class Plan {
   int64_t ops_run_ = 0;
   bool forward_ran_ = false;
   bool grads_used_ = false;              // backward ran since the gradients were last zeroed
+  bool relu_redirect_ = false;           // set_relu_gradient_override
 };
 
 class Network {

@@ -111,11 +111,8 @@ std::string class_logit_layer(const Graph& graph);
 // Syntax errors throw naming the column; names are not checked here (see check_objective).
 Objective parse_objective(const std::string& text);
 
-// Checks every layer and channel of `obj` against `graph` at input size h x w: unknown layers
-// throw listing the available blobs, channels out of range throw with the valid range, neuron
-// positions outside the layer and direction vectors of the wrong length throw too. Also
-// resolves "logit" to class_logit_layer(graph).
-Objective check_objective(const Objective& obj, const Graph& graph, int h, int w);
+// Resolves the pseudo-layer "logit" (class_logit's default) to class_logit_layer(graph).
+Objective resolve_objective(const Objective& obj, const Graph& graph);
 
 // Every blob an objective reads (no duplicates, order of first use).
 std::vector<std::string> objective_layers(const Objective& obj);
