@@ -26,6 +26,7 @@ Command add_info_command(CLI::App& app);
 Command add_classify_command(CLI::App& app);
 Command add_forward_command(CLI::App& app);
 Command add_sweep_command(CLI::App& app);
+Command add_render_command(CLI::App& app);
 
 // `message` on one line: newlines (and the indentation after them) become "; ".
 std::string one_line(const std::string& message);

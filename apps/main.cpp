@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("cuviz ") + CUVIZ_VERSION);
   app.require_subcommand(0, 1);
   const std::vector<Command> commands = {add_info_command(app), add_classify_command(app),
-                                         add_forward_command(app), add_sweep_command(app)};
+                                         add_forward_command(app), add_sweep_command(app),
+                                         add_render_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
