@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the kernel GPU tests (tests/kernels/*_cuda_test.cpp) without a GPU, on a host emulation
+# of the CUDA kernels (tests/cuda_emulation/: launches rewritten to serial loops, one thread per
+# block, the tiled GEMM replaced by a naive loop over the same problem structs, device memory =
+# host memory). It checks every kernel's index maths and epilogue against the CPU references;
+# races, the GEMM's shared-memory schedule, the cuDNN/cuBLAS oracle and speed need a real GPU
+# (scripts/gpu-check.sh). Build output: build-emu/.   Usage: bash scripts/cuda-emulate.sh [gtest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=build-emu
+mkdir -p "$out/src/kernels" "$out/obj"
+flags=(-std=c++20 -O2 -fopenmp -DNDEBUG -DCUVIZ_HAS_CUDA=0 -Itests/cuda_emulation -I. -Itests -w)
+sources=(nn/tensor.cpp kernels/cudnn_oracle_disabled.cpp tests/cuda_emulation/cuda_runtime_emu.cpp)
+for f in kernels/*.cpp; do
+  case "$f" in kernels/cuda_ops_disabled.cpp|kernels/cudnn_oracle_disabled.cpp) ;; *) sources+=("$f") ;; esac
+done
+for f in kernels/*.cu; do
+  [ "$f" = kernels/cudnn_oracle.cu ] && continue
+  python3 tests/cuda_emulation/rewrite_launches.py "$f" "$out/src/${f%.cu}_emu.cpp"
+  sources+=("$out/src/${f%.cu}_emu.cpp")
+done
+objs=()
+for f in "${sources[@]}"; do
+  o="$out/obj/$(echo "$f" | tr / _).o"
+  if [ ! -e "$o" ] || [ "$f" -nt "$o" ] || [ -n "$(find kernels nn tests/cuda_emulation -newer "$o" -name '*.h' -o -newer "$o" -name '*.cuh' | head -1)" ]; then
+    g++ "${flags[@]}" -c "$f" -o "$o"
+  fi
+  objs+=("$o")
+done
+status=0
+for t in tests/kernels/*_cuda_test.cpp; do
+  name=$(basename "${t%.cpp}")
+  g++ "${flags[@]}" "$t" "${objs[@]}" -o "$out/$name" -lopenblas -lgtest -lgtest_main -lpthread
+  echo "== $name (emulated)"
+  "$out/$name" "$@" || status=1
+done
+exit $status
