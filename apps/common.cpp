@@ -53,7 +53,9 @@ void add_model_options(CLI::App* cmd, ModelOptions& options) {
   cmd->add_option("--format", options.format, "Model file format when both exist: auto (Caffe first), caffe or onnx")
       ->check(CLI::IsMember({"auto", "caffe", "onnx"}))
       ->capture_default_str();
-  cmd->add_option("--model-dir", options.dirs, "Directory searched for model names before $CUVIZ_MODEL_PATH (repeatable)");
+  // One directory per --model-dir: a vector option would otherwise swallow the positionals after it.
+  cmd->add_option("--model-dir", options.dirs, "Directory searched for model names before $CUVIZ_MODEL_PATH (repeatable)")
+      ->allow_extra_args(false);
 }
 
 Graph load_model(const ModelOptions& options) {

@@ -105,7 +105,7 @@ TEST(Preprocess, NormalizeAppliesChannelOrderScaleMeanStd) {
 // The full pipeline on the shared images against the reference inputs. Tolerance 0: the resize is
 // integer arithmetic reproducing Pillow's, and the references are bytes minus integer means, so
 // every element must match exactly (float anti-aliased bilinear without Pillow's rounding between
-// passes is off by up to 1.0, plain two-tap bilinear by up to 41).
+// passes is off by up to 1, plain two-tap bilinear by 41 to 72; docs/cli.md).
 void expect_matches_reference(const std::string& model, const std::string& image, int size) {
   const std::string shared = CUVIZ_SHARED_DIR;
   ModelMeta meta;
