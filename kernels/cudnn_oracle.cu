@@ -142,12 +142,32 @@ std::string conv_key(char dir, const Conv2dParams& p, const Tensor& x, const Ten
              p.dilation_h, p.dilation_w, p.groups);
 }
 
-// The first algorithm that cuDNN reports as usable, in its order (fastest first).
+// Algorithms that compute the plain sum of products (GEMM or direct). FFT and Winograd
+// transforms are exact in exact arithmetic but round differently (errors ~1e-5 relative), so
+// the oracle avoids them; the benchmark baseline (exhaustive search) may pick any algorithm.
+bool plain_sum(cudnnConvolutionFwdAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM ||
+         a == CUDNN_CONVOLUTION_FWD_ALGO_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
+}
+bool plain_sum(cudnnConvolutionBwdDataAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_0 || a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+}
+bool plain_sum(cudnnConvolutionBwdFilterAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 || a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1 ||
+         a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3;
+}
+
+// The first algorithm cuDNN reports as usable in FP32 FMA math, in its order (fastest first);
+// with `plain_only`, the first that is also a plain sum of products.
 template <class Perf>
-auto first_ok(const Perf* perf, int count, const char* what) {
-  for (int i = 0; i < count; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS) return perf[i].algo;
-  throw Error(cat("cuDNN: no usable ", what, " algorithm"));
+auto first_ok(const Perf* perf, int count, bool plain_only, const char* what) {
+  for (int i = 0; i < count; ++i) {
+    const bool tensor_cores =
+        perf[i].mathType == CUDNN_TENSOR_OP_MATH || perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+    if (perf[i].status == CUDNN_STATUS_SUCCESS && !tensor_cores && (!plain_only || plain_sum(perf[i].algo)))
+      return perf[i].algo;
+  }
+  throw Error(cat("cuDNN: no usable FP32 ", what, " algorithm", plain_only ? " (GEMM or direct)" : ""));
 }
 
 }  // namespace
@@ -177,10 +197,10 @@ void cudnn_conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& 
     algo = found[key];
   } else if (exhaustive) {
     CUVIZ_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(d.handle, xd.d, wd.d, cd.d, yd.d, 16, &count, perf));
-    algo = found[key] = first_ok(perf, count, "forward convolution");
+    algo = found[key] = first_ok(perf, count, false, "forward convolution");
   } else {
     CUVIZ_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(d.handle, xd.d, wd.d, cd.d, yd.d, 16, &count, perf));
-    algo = first_ok(perf, count, "forward convolution");
+    algo = first_ok(perf, count, true, "forward convolution");
   }
   size_t bytes = 0;
   CUVIZ_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(d.handle, xd.d, wd.d, cd.d, yd.d, algo, &bytes));
@@ -216,11 +236,11 @@ void cudnn_conv2d_backward_data(const Conv2dParams& p, const Tensor& dy, const T
     algo = found[key];
   } else if (exhaustive) {
     CUVIZ_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(d.handle, wd.d, dyd.d, cd.d, dxd.d, 16, &count, perf));
-    algo = found[key] = first_ok(perf, count, "backward-data convolution");
+    algo = found[key] = first_ok(perf, count, false, "backward-data convolution");
   } else {
     CUVIZ_CUDNN_CHECK(
         cudnnGetConvolutionBackwardDataAlgorithm_v7(d.handle, wd.d, dyd.d, cd.d, dxd.d, 16, &count, perf));
-    algo = first_ok(perf, count, "backward-data convolution");
+    algo = first_ok(perf, count, true, "backward-data convolution");
   }
   size_t bytes = 0;
   CUVIZ_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(d.handle, wd.d, dyd.d, cd.d, dxd.d, algo, &bytes));
@@ -239,7 +259,7 @@ void cudnn_conv2d_backward_weight(const Conv2dParams& p, const Tensor& x, const 
   int count = 0;
   CUVIZ_CUDNN_CHECK(
       cudnnGetConvolutionBackwardFilterAlgorithm_v7(d.handle, xd.d, dyd.d, cd.d, wd.d, 16, &count, perf));
-  const cudnnConvolutionBwdFilterAlgo_t algo = first_ok(perf, count, "backward-filter convolution");
+  const cudnnConvolutionBwdFilterAlgo_t algo = first_ok(perf, count, true, "backward-filter convolution");
   size_t bytes = 0;
   CUVIZ_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(d.handle, xd.d, dyd.d, cd.d, wd.d, algo, &bytes));
   const float one = 1.f, zero = 0.f;

@@ -17,7 +17,8 @@ bool cublas_oracle_available();
 
 // y = conv(x, w) + b (then ReLU if p.fuse_relu). Symmetric padding only (cuDNN's legacy API).
 // `exhaustive` times every algorithm once per problem shape (cudnnFind) and keeps the fastest,
-// as a benchmark baseline should; otherwise cuDNN's heuristic picks one.
+// as a benchmark baseline should; otherwise cuDNN's heuristic picks the first GEMM or direct
+// algorithm (no FFT / Winograd, which round differently), as an oracle should.
 void cudnn_conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y,
                           bool exhaustive = false);
 // dx = conv_transpose(dy, w).

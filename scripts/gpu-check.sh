@@ -5,13 +5,16 @@
 #       -DCMAKE_CUDA_ARCHITECTURES=90) and fills device/ (git-ignored) with the GPU test and
 #       benchmark executables, the shared libraries they load that a bare GPU machine lacks (found
 #       with ldd), and copies of the weights/images they read (device/shared).
-#   bash scripts/gpu-check.sh --run
+#   bash scripts/gpu-check.sh --run [tests] [sanitize] [bench] [torch]
 #       ON THE GPU MACHINE (no network, no Debian build dependencies, CUDA driver + runtime
 #       present): nvidia-smi, every GPU test, each GPU test binary once under compute-sanitizer
 #       memcheck and racecheck, the kernel benchmarks, optionally the PyTorch baseline, and a
-#       summary table last. Logs go to device/logs (and to $OUT when set). Exit 0 = all passed.
+#       summary table last; naming stages runs only those (all by default), e.g. one stage per
+#       call where a call is limited to 10 minutes. Logs go to device/logs (and to $OUT when
+#       set). Exit 0 = every step passed.
 # Environment: SANITIZER_FILTER (gtest filter under the sanitizers, default skips the largest
-# shapes), BENCH_FILTER (benchmark filter), CUVIZ_BENCH_BATCH (benchmark batch, default 32).
+# shapes), SANITIZER_TIMEOUT (seconds per binary and tool, default 240), BENCH_FILTER
+# (benchmark filter), CUVIZ_BENCH_BATCH (benchmark batch, default 32).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -148,6 +151,13 @@ run_gtest() {
 }
 
 run_checks() {
+  local stages=" $* "
+  [ "$stages" = "  " ] && stages=" tests sanitize bench torch "
+  want() { [[ "$stages" == *" $1 "* ]]; }
+  local s
+  for s in $stages; do
+    case "$s" in tests|sanitize|bench|torch) ;; *) die "unknown --run stage '$s' (tests, sanitize, bench, torch)" ;; esac
+  done
   [ -d "$dev/bin" ] || die "no $dev/bin: build the package first with 'bash scripts/gpu-check.sh --package' (on the build machine)"
   command -v nvidia-smi >/dev/null || die "nvidia-smi not found: this is not a GPU machine (no NVIDIA driver). --run needs a CUDA GPU."
   nvidia-smi -L 2>/dev/null | grep -q '^GPU' || die "nvidia-smi lists no GPU: --run needs a CUDA GPU."
@@ -164,7 +174,7 @@ os.remove(src)' "$f" || die "cannot unpack $f (neither xz nor python3 lzma)"
   done < <(find "$dev" -name '*.xz')
   chmod +x "$dev"/bin/* 2>/dev/null
   local logs="$dev/logs"
-  rm -rf "$logs" && mkdir -p "$logs"
+  mkdir -p "$logs"
   local cuda_dirs
   cuda_dirs=$(cuda_lib_dirs | paste -sd:)
   export LD_LIBRARY_PATH="$root/$dev/lib${cuda_dirs:+:$cuda_dirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -184,19 +194,23 @@ os.remove(src)' "$f" || die "cannot unpack $f (neither xz nor python3 lzma)"
 
   local tests=()
   for bin in "$dev"/bin/*_test; do [ -e "$bin" ] && tests+=("$bin"); done
-  for bin in "${tests[@]}"; do
-    run_gtest "test $(basename "$bin")" "$logs/$(basename "$bin").log" "$bin"
-  done
+  if want tests; then
+    for bin in "${tests[@]}"; do
+      run_gtest "test $(basename "$bin")" "$logs/$(basename "$bin").log" "$bin"
+    done
+  fi
 
   local sfilter=${SANITIZER_FILTER:--*large*}
-  if command -v compute-sanitizer >/dev/null || [ -x /usr/local/cuda/bin/compute-sanitizer ]; then
+  if ! want sanitize; then
+    :
+  elif command -v compute-sanitizer >/dev/null || [ -x /usr/local/cuda/bin/compute-sanitizer ]; then
     local cs
     cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
     local tool
     for tool in memcheck racecheck; do
       for bin in "${tests[@]}"; do
         run_gtest "$tool $(basename "$bin")" "$logs/$(basename "$bin").$tool.log" \
-          timeout 1200 "$cs" --tool "$tool" --error-exitcode 99 --print-limit 20 "$bin" --gtest_filter="$sfilter"
+          timeout "${SANITIZER_TIMEOUT:-240}" "$cs" --tool "$tool" --error-exitcode 99 --print-limit 20 "$bin" --gtest_filter="$sfilter"
       done
     done
   else
@@ -204,7 +218,7 @@ os.remove(src)' "$f" || die "cannot unpack $f (neither xz nor python3 lzma)"
   fi
 
   for bin in "$dev"/bin/*_bench; do
-    [ -e "$bin" ] || continue
+    [ -e "$bin" ] && want bench || continue
     local name start=$SECONDS
     name=$(basename "$bin")
     if "$bin" --benchmark_filter="${BENCH_FILTER:-.}" --benchmark_out="$logs/$name.json" --benchmark_out_format=json \
@@ -216,7 +230,7 @@ os.remove(src)' "$f" || die "cannot unpack $f (neither xz nor python3 lzma)"
   done
 
   local baseline="$dev/shared/bench/torch_sweep_baseline.py" onnx="$dev/shared/weights/bvlc_googlenet/bvlc_googlenet.onnx"
-  if [ -f "$baseline" ] && [ -f "$onnx" ] && python3 -c 'import torch' 2>/dev/null; then
+  if want torch && [ -f "$baseline" ] && [ -f "$onnx" ] && python3 -c 'import torch' 2>/dev/null; then
     if python3 "$baseline" --onnx "$onnx" --layer inception_4a/output --size 224 --batch 64 --steps 32 \
          --channels-last >"$logs/torch_baseline.txt" 2>&1; then
       row "PyTorch baseline B1 (S1, 32 steps)" PASS "$(tail -1 "$logs/torch_baseline.txt" | cut -c1-160)"
@@ -242,6 +256,6 @@ os.remove(src)' "$f" || die "cannot unpack $f (neither xz nor python3 lzma)"
 
 case "${1:-}" in
   --package) shift; package "$@" ;;
-  --run) run_checks ;;
-  *) echo "usage: bash scripts/gpu-check.sh --package [--with-torch-baseline] [--with-cuda-libs] | --run" >&2; exit 2 ;;
+  --run) shift; run_checks "$@" ;;
+  *) echo "usage: bash scripts/gpu-check.sh --package [--with-torch-baseline] [--with-cuda-libs] | --run [tests] [sanitize] [bench] [torch]" >&2; exit 2 ;;
 esac
