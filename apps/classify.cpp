@@ -52,14 +52,15 @@ void run_classify(const ClassifyOptions& o) {
   const bool is_softmax = graph.layers.back().kind == LayerKind::softmax;
   const Network net(std::move(graph), resolve_device(o.device));
   Plan plan = net.plan(x.shape(), {last_output});
-  net.forward(plan, x);
+  // The plan knows the output shape: check it and the labels before spending time on the forward.
   const Tensor out = net.activation(plan, last_output);
   CUVIZ_CHECK(out.h() == 1 && out.w() == 1, "classify: the last layer ", last_name, " gives ", out.shape().str(),
               ", not one score per class");
-  OwnedTensor scores(out.shape());
-  copy(out, scores);
   CUVIZ_CHECK(labels.empty() || int(labels.size()) == out.c(), "classify: ", labels_path, " has ", labels.size(),
               " labels but the model has ", out.c(), " classes");
+  net.forward(plan, x);
+  OwnedTensor scores(out.shape());
+  copy(out, scores);
 
   const int k = std::min(o.top, out.c());
   for (int i = 0; i < scores.n(); ++i) {

@@ -93,6 +93,14 @@ TEST(ClassifyCommand, BadImagesFailWithOneLine) {
       run_cli(classify_args({test::shared_image("coffee.png"), dir.file("notes.png")}), dir), "notes.png"));
 }
 
+TEST(ClassifyCommand, LabelsOfTheWrongLengthAreAnError) {
+  TempDir dir("classify");
+  test::write_text(dir.file("three.txt"), "a\nb\nc\n");
+  EXPECT_TRUE(test::failed_with_one_line(
+      run_cli(classify_args({test::shared_image("coffee.png"), "--labels", dir.file("three.txt")}), dir),
+      "3 labels but the model has 1000 classes"));
+}
+
 TEST(ClassifyCommand, CudaRequestWithoutGpuFallsBackWithANotice) {
   if (cuda_available()) GTEST_SKIP() << "a CUDA device is present: no fallback to observe";
   TempDir dir("classify");
