@@ -182,23 +182,6 @@ Tiling make_tiling(const ConvGeometry& g, int64_t rows, int threads) {
   return Tiling{threads, int((g.pix + tile - 1) / tile), tile};
 }
 
-// While alive, OpenBLAS runs single-threaded: the fast path splits the work across OpenMP threads
-// itself, and a pthread-OpenBLAS GEMM inside them would oversubscribe the cores.
-class SerialBlas {
- public:
-  SerialBlas() : saved_(blas_threads()) {
-    if (saved_ != 1) set_blas_threads(1);
-  }
-  ~SerialBlas() {
-    if (saved_ != 1) set_blas_threads(saved_);
-  }
-  SerialBlas(const SerialBlas&) = delete;
-  SerialBlas& operator=(const SerialBlas&) = delete;
-
- private:
-  int saved_;
-};
-
 }  // namespace
 
 Shape conv2d_output_shape(const Conv2dParams& p, Shape x, Shape w) { return conv_geometry("conv2d", p, x, w).out(); }

@@ -1,6 +1,7 @@
 // Fully connected layer on the CPU: plain-loop references (float and double) and the fast path,
-// one SGEMM per op over the whole batch:  Y (N x O) = X (N x K) W^T + b,  dX = dY W,  dW = dY^T X,
-// db = column sums of dY. Images may sit at any batch stride: it becomes the GEMM's leading dimension.
+// one SGEMM per op over the whole batch, split by column blocks over the OpenMP threads:
+//   Y (N x O) = X (N x K) W^T + b,  dX = dY W,  dW = dY^T X,  db = column sums of dY.
+// Images may sit at any batch stride: it becomes the GEMM's leading dimension.
 #include "kernels/linear.h"
 
 #include <climits>
@@ -91,7 +92,7 @@ void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Ten
   const char* op = "linear_forward";
   const int64_t k = linear_check(op, x, w, y, b, "x", "y");
   if (check_same_device<float>(op, {&x, &w, &b, &y}) == Device::cuda) return linear_forward_cuda(x, w, b, y);
-  sgemm(false, true, x.n(), w.n(), int(k), 1.f, x.data(), ld(x), w.data(), int(k), 0.f, y.data(), ld(y));
+  sgemm_parallel(false, true, x.n(), w.n(), int(k), 1.f, x.data(), ld(x), w.data(), int(k), 0.f, y.data(), ld(y));
   if (b.defined())
     for (int n = 0; n < y.n(); ++n)
       for (int o = 0; o < y.c(); ++o) y.image(n)[o] += b.data()[o];
@@ -101,7 +102,7 @@ void linear_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx) {
   const char* op = "linear_backward_data";
   const int64_t k = linear_check(op, dx, w, dy, Tensor(), "dx", "dy");
   if (check_same_device<float>(op, {&dy, &w, &dx}) == Device::cuda) return linear_backward_data_cuda(dy, w, dx);
-  sgemm(false, false, dx.n(), int(k), w.n(), 1.f, dy.data(), ld(dy), w.data(), int(k), 0.f, dx.data(), ld(dx));
+  sgemm_parallel(false, false, dx.n(), int(k), w.n(), 1.f, dy.data(), ld(dy), w.data(), int(k), 0.f, dx.data(), ld(dx));
 }
 
 void linear_backward_weight(const Tensor& x, const Tensor& dy, const Tensor& dw, const Tensor& db) {
@@ -109,7 +110,7 @@ void linear_backward_weight(const Tensor& x, const Tensor& dy, const Tensor& dw,
   const int64_t k = linear_check(op, x, dw, dy, db, "x", "dy");
   if (check_same_device<float>(op, {&x, &dy, &dw, &db}) == Device::cuda)
     return linear_backward_weight_cuda(x, dy, dw, db);
-  sgemm(true, false, dw.n(), int(k), x.n(), 1.f, dy.data(), ld(dy), x.data(), ld(x), 0.f, dw.data(), int(k));
+  sgemm_parallel(true, false, dw.n(), int(k), x.n(), 1.f, dy.data(), ld(dy), x.data(), ld(x), 0.f, dw.data(), int(k));
   if (db.defined())
     for (int o = 0; o < dw.n(); ++o) {
       double acc = 0;  // n terms: double so the sum is as exact as the GEMM's

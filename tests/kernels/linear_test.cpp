@@ -55,7 +55,10 @@ INSTANTIATE_TEST_SUITE_P(Shapes, LinearCases,
                          ::testing::Values(Case{"single", 1, 7, 1, 1, 5, true}, Case{"batch", 4, 33, 1, 1, 17, true},
                                            Case{"flattened_chw", 3, 5, 3, 4, 9, false},
                                            Case{"wide", 2, 1024, 1, 1, 100, true},
-                                           Case{"odd_batch", 5, 3, 7, 7, 11, true}),
+                                           Case{"odd_batch", 5, 3, 7, 7, 11, true},
+                                           // GoogLeNet's classifier, 3 M MACs: above sgemm_parallel's
+                                           // threshold, so split in column blocks (1000 = 512 + 488).
+                                           Case{"classifier_split", 3, 1024, 1, 1, 1000, true}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // x, y, dy and dx as channel slices of bigger tensors: the batch stride becomes the GEMM's leading
