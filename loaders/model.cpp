@@ -1,5 +1,6 @@
 // Model resolution: a small table of the known networks (directory, file names, preprocessing)
-// and a search over explicit paths and the model search path. Every "not found" error lists
+// and a search over explicit paths and the model search path. torchvision's weights (safetensors)
+// live in <search dir>/torchvision/<name>.safetensors and take torchvision's preprocessing. Every "not found" error lists
 // the places searched and the command that downloads the files.
 #include "loaders/model.h"
 
@@ -9,6 +10,7 @@
 
 #include "loaders/caffe_loader.h"
 #include "loaders/onnx_loader.h"
+#include "loaders/torchvision_models.h"
 
 namespace cuviz {
 namespace {
@@ -65,6 +67,17 @@ const KnownModel* find_known(const std::string& name) {
       if (n == a) return &m;
   }
   return nullptr;
+}
+
+// Whether `format` admits the Caffe / ONNX / safetensors form (automatic admits all three).
+bool wants(ModelFormat format, ModelFormat form) { return format == ModelFormat::automatic || format == form; }
+
+// torchvision/<name>.safetensors under a search directory, for the names with a built-in
+// torchvision architecture; "" for the others (squeezenet).
+std::string torchvision_file(const KnownModel& m) {
+  for (const auto& a : torchvision_architectures())
+    if (a == m.name) return cat("torchvision/", m.name, ".safetensors");
+  return "";
 }
 
 bool is_file(const fs::path& p) {
@@ -129,7 +142,18 @@ ModelFiles resolve_path(const fs::path& path, ModelFormat format) {
   const std::string ext = path.extension().string();
   const std::string stem = path.stem().string();
   if (!fs::is_directory(path)) {
-    if (ext == ".onnx") {
+    if (ext == ".safetensors") {
+      CUVIZ_CHECK(wants(format, ModelFormat::safetensors), "model: ", path.string(),
+                  " is a safetensors file but --format ", model_format_name(format), " was asked for");
+      f.format = ModelFormat::safetensors;
+      f.safetensors = path.string();
+      // googlenet.safetensors / vgg16.safetensors name their architecture; otherwise it is
+      // detected from the tensor names when loaded.
+      known = find_known(stem);
+      f.name = known && !torchvision_file(*known).empty() ? known->name : "";
+      f.meta = torchvision_meta();
+      if (f.name.empty()) known = nullptr;
+    } else if (ext == ".onnx") {
       CUVIZ_CHECK(format != ModelFormat::caffe, "model: ", path.string(), " is an ONNX file but --format caffe was asked for");
       f.format = ModelFormat::onnx;
       f.onnx = path.string();
@@ -140,24 +164,35 @@ ModelFiles resolve_path(const fs::path& path, ModelFormat format) {
       CUVIZ_CHECK(caffe_pair(dir, stem, f.prototxt, f.caffemodel), "model: found ", path.string(), " but no ",
                   ext == ".caffemodel" ? "deploy .prototxt" : ".caffemodel", " beside it in ", dir.string());
     } else {
-      throw Error(cat("model: ", path.string(), " is neither a .caffemodel, a .prototxt nor an .onnx file"));
+      throw Error(cat("model: ", path.string(), " is neither a .caffemodel, a .prototxt, an .onnx nor a .safetensors file"));
     }
   } else {
-    const bool caffe_ok = format != ModelFormat::onnx && caffe_pair(dir, "", f.prototxt, f.caffemodel);
+    const bool caffe_ok = wants(format, ModelFormat::caffe) && caffe_pair(dir, "", f.prototxt, f.caffemodel);
     std::vector<fs::path> onnx = with_extension(dir, ".onnx");
     if (known && *known->onnx && is_file(dir / known->onnx)) onnx.insert(onnx.begin(), dir / known->onnx);
+    const std::vector<fs::path> st = with_extension(dir, ".safetensors");
     if (caffe_ok) {
       f.format = ModelFormat::caffe;
-    } else if (format != ModelFormat::caffe && !onnx.empty()) {
+    } else if (wants(format, ModelFormat::onnx) && !onnx.empty()) {
       f.format = ModelFormat::onnx;
       f.onnx = onnx.front().string();
       f.prototxt.clear();
       f.caffemodel.clear();
+    } else if (wants(format, ModelFormat::safetensors) && !st.empty()) {
+      f.format = ModelFormat::safetensors;
+      f.safetensors = st.front().string();
+      f.prototxt.clear();
+      f.caffemodel.clear();
+      known = find_known(st.front().stem().string());
+      f.name = known && !torchvision_file(*known).empty() ? known->name : "";
+      f.meta = torchvision_meta();
+      if (f.name.empty()) known = nullptr;
     } else {
       throw Error(cat("model: directory ", dir.string(), " holds no ",
-                      format == ModelFormat::onnx    ? ".onnx file"
-                      : format == ModelFormat::caffe ? ".prototxt + .caffemodel pair"
-                                                     : ".prototxt + .caffemodel pair or .onnx file"));
+                      format == ModelFormat::onnx          ? ".onnx file"
+                      : format == ModelFormat::caffe       ? ".prototxt + .caffemodel pair"
+                      : format == ModelFormat::safetensors ? ".safetensors file"
+                                                           : ".prototxt + .caffemodel pair, .onnx or .safetensors file"));
     }
   }
   if (!known) f.meta.input_size = 0;  // unknown: taken from the graph's input when loaded
@@ -172,7 +207,8 @@ ModelFormat parse_model_format(const std::string& s) {
   if (l == "auto" || l.empty()) return ModelFormat::automatic;
   if (l == "caffe") return ModelFormat::caffe;
   if (l == "onnx") return ModelFormat::onnx;
-  throw Error(cat("model: unknown format '", s, "' (expected caffe, onnx or auto)"));
+  if (l == "safetensors") return ModelFormat::safetensors;
+  throw Error(cat("model: unknown format '", s, "' (expected caffe, onnx or auto, or safetensors for torchvision weights)"));
 }
 
 const char* model_format_name(ModelFormat f) {
@@ -180,6 +216,7 @@ const char* model_format_name(ModelFormat f) {
     case ModelFormat::automatic: return "auto";
     case ModelFormat::caffe: return "caffe";
     case ModelFormat::onnx: return "onnx";
+    case ModelFormat::safetensors: return "safetensors";
   }
   return "?";
 }
@@ -222,17 +259,26 @@ ModelFiles resolve_model(const std::string& name_or_path, ModelFormat format) {
     ModelFiles f;
     f.name = known->name;
     f.meta = known->meta;
-    if (format != ModelFormat::onnx && is_file(dir / known->prototxt) && is_file(dir / known->caffemodel)) {
+    const std::string st = torchvision_file(*known);
+    if (wants(format, ModelFormat::caffe) && is_file(dir / known->prototxt) && is_file(dir / known->caffemodel)) {
       f.format = ModelFormat::caffe;
       f.prototxt = (dir / known->prototxt).string();
       f.caffemodel = (dir / known->caffemodel).string();
-    } else if (format != ModelFormat::caffe && *known->onnx && is_file(dir / known->onnx)) {
+    } else if (wants(format, ModelFormat::onnx) && *known->onnx && is_file(dir / known->onnx)) {
       f.format = ModelFormat::onnx;
       f.onnx = (dir / known->onnx).string();
+    } else if (wants(format, ModelFormat::safetensors) && !st.empty() && is_file(fs::path(root) / st)) {
+      f.format = ModelFormat::safetensors;
+      f.safetensors = (fs::path(root) / st).string();
+      f.meta = torchvision_meta();
+      f.meta.labels = find_labels(fs::path(root) / "torchvision");
+      return f;
     } else {
-      if (format != ModelFormat::onnx)
+      if (wants(format, ModelFormat::caffe))
         searched += cat("\n  ", (dir / known->prototxt).string(), " + ", known->caffemodel);
-      if (format != ModelFormat::caffe && *known->onnx) searched += cat("\n  ", (dir / known->onnx).string());
+      if (wants(format, ModelFormat::onnx) && *known->onnx) searched += cat("\n  ", (dir / known->onnx).string());
+      if (wants(format, ModelFormat::safetensors) && !st.empty())
+        searched += cat("\n  ", (fs::path(root) / st).string());
       continue;
     }
     f.meta.labels = find_labels(dir);
@@ -240,11 +286,20 @@ ModelFiles resolve_model(const std::string& name_or_path, ModelFormat format) {
   }
   throw Error(cat("model: ", known->name, " (", model_format_name(format), ") not found; searched:", searched,
                   "\n(search path: $CUVIZ_MODEL_PATH, ./weights, ~/.cache/cuviz)",
-                  "\nDownload it with: weights/fetch.sh ", known->name));
+                  format == ModelFormat::safetensors
+                      ? "\nConvert torchvision's weights to safetensors as docs/formats.md (safetensors) shows"
+                      : cat("\nDownload it with: weights/fetch.sh ", known->name)));
 }
 
 Graph load_model(const ModelFiles& files) {
-  Graph g = files.format == ModelFormat::onnx ? load_onnx(files.onnx) : load_caffe(files.prototxt, files.caffemodel);
+  Graph g;
+  if (files.format == ModelFormat::safetensors) {
+    TorchvisionOptions o;
+    if (files.meta.input_size > 0) o.input_size = files.meta.input_size;
+    g = load_torchvision(files.safetensors, files.name, o);
+  } else {
+    g = files.format == ModelFormat::onnx ? load_onnx(files.onnx) : load_caffe(files.prototxt, files.caffemodel);
+  }
   const int declared = g.meta.input_size;
   g.meta = files.meta;
   if (g.meta.input_size == 0) g.meta.input_size = declared;

@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
 #include "loader_test_util.h"
+#include "loaders/model.h"
 #include "loaders/torchvision_models.h"
 #include "test_util.h"
 
@@ -31,14 +33,16 @@ std::string floats_bytes(const std::vector<float>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
 }
 
-// Expects one cuviz::Error whose single-line message contains every fragment.
-void expect_error(const std::function<void()>& f, const std::vector<std::string>& fragments) {
+// Expects one cuviz::Error whose message contains every fragment, on one line unless it is a
+// list by design (model resolution lists every path it searched).
+void expect_error(const std::function<void()>& f, const std::vector<std::string>& fragments,
+                  bool one_line = true) {
   try {
     f();
     ADD_FAILURE() << "no error; expected one mentioning " << fragments.front();
   } catch (const Error& e) {
     const std::string m = e.what();
-    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    if (one_line) EXPECT_EQ(m.find('\n'), std::string::npos) << m;
     for (const auto& frag : fragments) EXPECT_NE(m.find(frag), std::string::npos) << "'" << frag << "' not in: " << m;
   }
 }
@@ -214,6 +218,66 @@ TEST(TorchvisionSafetensors, UnknownArchitecture) {
                {dir.file("x.safetensors"), "match none of torchvision's googlenet, vgg16, vgg19"});
   expect_error([&] { load_torchvision(dir.file("x.safetensors"), "resnet50"); },
                {"unknown architecture 'resnet50'"});
+}
+
+// --- model resolution (--format safetensors) --------------------------------------------------
+
+// Sets $CUVIZ_MODEL_PATH for one test and restores it.
+class ModelPathGuard {
+ public:
+  explicit ModelPathGuard(const std::string& value) {
+    if (const char* old = std::getenv("CUVIZ_MODEL_PATH")) old_ = old, had_ = true;
+    ::setenv("CUVIZ_MODEL_PATH", value.c_str(), 1);
+  }
+  ~ModelPathGuard() {
+    if (had_)
+      ::setenv("CUVIZ_MODEL_PATH", old_.c_str(), 1);
+    else
+      ::unsetenv("CUVIZ_MODEL_PATH");
+  }
+
+ private:
+  std::string old_;
+  bool had_ = false;
+};
+
+TEST(TorchvisionSafetensors, FormatNameParses) {
+  EXPECT_EQ(parse_model_format("safetensors"), ModelFormat::safetensors);
+  EXPECT_STREQ(model_format_name(ModelFormat::safetensors), "safetensors");
+}
+
+TEST(TorchvisionSafetensors, ResolvesNamesUnderTorchvisionDirectory) {
+  TempDir dir("safetensors");
+  std::filesystem::create_directories(dir.path() / "torchvision");
+  const std::string file = (dir.path() / "torchvision" / "vgg16.safetensors").string();
+  const std::vector<float> v = {1};
+  write_safetensors(file, {{"features.28.weight", {1}, v.data()}});
+  ModelPathGuard guard(dir.path().string());
+  for (ModelFormat format : {ModelFormat::safetensors, ModelFormat::automatic}) {
+    const ModelFiles f = resolve_model("vgg16", format);  // no Caffe or ONNX form here: auto falls back
+    EXPECT_EQ(f.format, ModelFormat::safetensors);
+    EXPECT_EQ(f.name, "vgg16");
+    EXPECT_EQ(f.safetensors, file);
+    EXPECT_EQ(f.weights_file(), file);
+    EXPECT_FALSE(f.meta.bgr);
+    EXPECT_EQ(f.meta.value_scale, 1.f);
+    EXPECT_FLOAT_EQ(f.meta.mean[1], 0.456f);
+    EXPECT_FLOAT_EQ(f.meta.std[1], 0.224f);
+    EXPECT_EQ(f.meta.input_size, 224);
+  }
+  const ModelFiles by_path = resolve_model(file);
+  EXPECT_EQ(by_path.format, ModelFormat::safetensors);
+  EXPECT_EQ(by_path.name, "vgg16");  // from the file name
+  EXPECT_EQ(resolve_model((dir.path() / "torchvision").string(), ModelFormat::safetensors).safetensors, file);
+  expect_error([&] { resolve_model(file, ModelFormat::caffe); },
+               {file, "is a safetensors file but --format caffe"});
+  expect_error([&] { resolve_model("vgg19", ModelFormat::safetensors); },
+               {"vgg19 (safetensors) not found", (dir.path() / "torchvision" / "vgg19.safetensors").string(),
+                "docs/formats.md"},
+               /*one_line=*/false);
+  // The loader reports what the file lacks.
+  expect_error([&] { load_model("vgg16", ModelFormat::safetensors); },
+               {file, "vgg16 needs tensor 'features.0.weight'"});
 }
 
 }  // namespace

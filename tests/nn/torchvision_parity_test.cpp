@@ -14,6 +14,7 @@
 #include <memory>
 #include <unistd.h>
 
+#include "loaders/model.h"
 #include "loaders/npy.h"
 #include "loaders/safetensors.h"
 #include "loaders/torchvision_models.h"
@@ -304,7 +305,8 @@ TEST(TorchvisionParity, Vgg16At224) {
 }
 
 TEST(TorchvisionParity, GraphNamesFollowTorchvisionModules) {
-  Network net(load_torchvision(formula_files().state_dict("googlenet"), "", {}), Device::cpu);
+  // Through model resolution: googlenet.safetensors names its architecture; default input 224.
+  Network net(load_model(formula_files().state_dict("googlenet")), Device::cpu);
   const Graph& g = net.graph();
   EXPECT_EQ(g.name, "googlenet");
   EXPECT_EQ(g.input_shape, (Shape{1, 3, 224, 224}));
