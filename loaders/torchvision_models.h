@@ -2,7 +2,7 @@
 // VGG19 rebuilt layer by layer with torchvision's module names (conv1, inception4a.branch2.1,
 // features.28, classifier.6), so users pick layers by the names PyTorch code uses. BatchNorm
 // (GoogLeNet's BasicConv2d, eps 0.001) is folded into its conv: w' = a w, b' = beta - a mean,
-// a = gamma / sqrt(var + eps). Naming and shapes: docs/formats.md#safetensors-torchvision.
+// a = gamma / sqrt(var + eps). Naming and shapes: docs/formats.md, section "safetensors".
 #pragma once
 
 #include <optional>
