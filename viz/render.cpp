@@ -17,74 +17,111 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-}  // namespace
-
-RenderResult render(const Network& net, const std::vector<Objective>& per_image, const RenderOptions& o,
-                    const std::function<void(const RenderProgress&)>& progress) {
-  const auto t_setup = std::chrono::steady_clock::now();
+const RenderOptions& checked(const RenderOptions& o, const Network& net) {
   CUVIZ_CHECK(o.size >= 8 && o.size <= 4096, "render: image size ", o.size, " out of range (8..4096)");
   CUVIZ_CHECK(o.steps >= 0, "render: steps ", o.steps, " must be >= 0");
   CUVIZ_CHECK(o.batch >= 1, "render: batch ", o.batch, " must be >= 1");
   CUVIZ_CHECK(o.progress_every >= 1, "render: progress_every ", o.progress_every, " must be >= 1");
   CUVIZ_CHECK(o.device == net.device(), "render: the network is on ", device_name(net.device()), ", the render on ",
               device_name(o.device));
-  const int n = o.batch, h = o.size, w = o.size;
+  return o;
+}
 
-  std::vector<Objective> objectives;
-  for (const Objective& obj : per_image) objectives.push_back(resolve_objective(obj, net.graph()));
-  ObjectiveEvaluator eval(objectives, n);
-  std::vector<std::string> outputs = eval.layers();
-  if (outputs.empty()) outputs.push_back(net.graph().input);  // image-only objectives (regularizers)
-  Plan plan = net.plan(Shape{n, 3, h, w}, outputs, PlanOptions{.backward = true});
-  eval.bind(net, plan, o.device);
-
+ImageParamSpec param_spec(const RenderOptions& o) {
   ImageParamSpec spec;
   spec.kind = o.param;
-  spec.n = n;
-  spec.h = h;
-  spec.w = w;
+  spec.n = o.batch;
+  spec.h = o.size;
+  spec.w = o.size;
   spec.decay_power = o.decay_power;
   spec.decorrelate = o.decorrelate;
-  ImageParam param(spec, o.device);
-  const Preprocess pre = Preprocess::from_meta(net.graph().meta);
-  OwnedTensor params(spec.param_shape(), o.device), dparams(spec.param_shape(), o.device);
-  OwnedTensor image(spec.image_shape(), o.device), dimage(spec.image_shape(), o.device);
-  OwnedTensor x(spec.image_shape(), o.device), dx(spec.image_shape(), o.device);
-  Adam adam(params.numel(), o.device, o.adam);
-  param.init(params, o.seed);
+  return spec;
+}
 
+std::vector<Objective> resolved(const std::vector<Objective>& per_image, const Graph& g) {
+  std::vector<Objective> out;
+  for (const Objective& obj : per_image) out.push_back(resolve_objective(obj, g));
+  return out;
+}
+
+}  // namespace
+
+Renderer::Renderer(const Network& net, const std::vector<Objective>& per_image, const RenderOptions& options)
+    : net_(net),
+      o_(checked(options, net)),
+      eval_(std::make_unique<ObjectiveEvaluator>(resolved(per_image, net.graph()), options.batch)),
+      param_(param_spec(options), options.device),
+      pre_(Preprocess::from_meta(net.graph().meta)),
+      params_(param_spec(options).param_shape(), options.device),
+      dparams_(param_spec(options).param_shape(), options.device),
+      image_(param_spec(options).image_shape(), options.device),
+      dimage_(param_spec(options).image_shape(), options.device),
+      x_(param_spec(options).image_shape(), options.device),
+      dx_(param_spec(options).image_shape(), options.device),
+      adam_(params_.numel(), options.device, options.adam) {
+  std::vector<std::string> outputs = eval_->layers();
+  if (outputs.empty()) outputs.push_back(net.graph().input);  // image-only objectives (regularizers)
+  plan_ = net.plan(image_.shape(), outputs, PlanOptions{.backward = true});
+  eval_->bind(net, plan_, o_.device);
+  param_.init(params_, o_.seed);
+}
+
+Renderer::~Renderer() = default;
+
+void Renderer::gradient(int t, bool relu_override) {
+  param_.forward(params_, image_);
+  transform_forward(o_.transforms, pre_, o_.seed, uint64_t(t), image_, x_);
+  plan_.set_relu_gradient_override(relu_override);
+  net_.forward(plan_, x_);
+  eval_->compute_values(image_);
+  eval_->seed();
+  net_.backward_to_input(plan_, dx_);
+  plan_.set_relu_gradient_override(false);
+  transform_backward(o_.transforms, pre_, o_.seed, uint64_t(t), dx_, dimage_);
+  eval_->add_image_gradients(image_, dimage_);
+  param_.backward(image_, dimage_, dparams_);
+}
+
+void Renderer::update() { adam_.step(params_, dparams_); }
+
+std::vector<double> Renderer::evaluate(int t, bool transforms) {
+  param_.forward(params_, image_);
+  transform_forward(transforms ? o_.transforms : TransformSpec::none(), pre_, o_.seed, uint64_t(t), image_, x_);
+  net_.forward(plan_, x_);
+  eval_->compute_values(image_);
+  return eval_->read_objectives();
+}
+
+std::vector<double> Renderer::last_objectives() { return eval_->read_objectives(); }
+
+void Renderer::images(const Tensor& out) {
+  param_.forward(params_, image_);
+  copy(image_, out);
+}
+
+RenderResult render(const Network& net, const std::vector<Objective>& per_image, const RenderOptions& o,
+                    const std::function<void(const RenderProgress&)>& progress) {
+  const auto t_setup = std::chrono::steady_clock::now();
+  Renderer r(net, per_image, o);
   RenderResult result;
-  result.images = OwnedTensor(spec.image_shape());
-  const bool any_checkpoint = !o.checkpoints.empty();
+  result.images = OwnedTensor(Shape{o.batch, 3, o.size, o.size});
   result.setup_seconds = seconds_since(t_setup);
 
   const auto t0 = std::chrono::steady_clock::now();
   for (int t = 0; t < o.steps; ++t) {
-    param.forward(params, image);
-    transform_forward(o.transforms, pre, o.seed, uint64_t(t), image, x);
-    plan.set_relu_gradient_override(t < o.relu_override_steps);
-    net.forward(plan, x);
-    eval.compute_values(image);
-    eval.seed();
-    net.backward_to_input(plan, dx);
-    transform_backward(o.transforms, pre, o.seed, uint64_t(t), dx, dimage);
-    eval.add_image_gradients(image, dimage);
-    param.backward(image, dimage, dparams);
-    adam.step(params, dparams);
-
+    r.gradient(t, t < o.relu_override_steps);
+    r.update();
     const int done = t + 1;
-    const bool checkpoint =
-        any_checkpoint && std::find(o.checkpoints.begin(), o.checkpoints.end(), done) != o.checkpoints.end();
+    const bool checkpoint = std::find(o.checkpoints.begin(), o.checkpoints.end(), done) != o.checkpoints.end();
     if (done % o.progress_every == 0 || done == o.steps || checkpoint) {
       RenderProgress p;
       p.step = done;
       p.steps = o.steps;
-      p.objective = eval.read_objectives();  // of this step's (transformed) images, before the update
+      p.objective = r.last_objectives();  // of this step's (transformed) images, before the update
       result.history_steps.push_back(done);
       result.history.push_back(p.objective);
       if (checkpoint) {
-        param.forward(params, image);
-        copy(image, result.images);
+        r.images(result.images);
         p.images = &result.images;
       }
       p.seconds = seconds_since(t0);
@@ -92,15 +129,10 @@ RenderResult render(const Network& net, const std::vector<Objective>& per_image,
     }
   }
   result.seconds = seconds_since(t0);  // synchronised: the last step read its objectives back
-  plan.set_relu_gradient_override(false);
 
   // The final images, and their objectives without transforms (preprocessing only).
-  param.forward(params, image);
-  transform_forward(TransformSpec::none(), pre, o.seed, uint64_t(o.steps), image, x);
-  net.forward(plan, x);
-  eval.compute_values(image);
-  result.objective = eval.read_objectives();
-  copy(image, result.images);
+  result.objective = r.evaluate(o.steps, false);
+  r.images(result.images);
   return result;
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,45 @@ struct RenderResult {
   std::vector<std::vector<double>> history;  // per recorded step: per image (transformed)
   double seconds = 0;                    // the step loop only
   double setup_seconds = 0;              // planning and allocation
+};
+
+class ObjectiveEvaluator;
+
+// The loop's state and its stages, for render() and for tests and tools that need one step's
+// gradient: everything is planned and allocated by the constructor.
+class Renderer {
+ public:
+  // Checks the objectives against the network (clear errors), plans, allocates, initialises P.
+  Renderer(const Network& net, const std::vector<Objective>& per_image, const RenderOptions& options);
+  ~Renderer();
+  Renderer(const Renderer&) = delete;
+  Renderer& operator=(const Renderer&) = delete;
+
+  // The parameters P (on the device) and the gradient of the last gradient() call.
+  const Tensor& params() const { return params_; }
+  const Tensor& param_grad() const { return dparams_; }
+  // dP of L = -(1/N) sum_i objective_i at step t's transforms, into param_grad(); relu_override
+  // switches the redirected ReLU gradient on for this pass.
+  void gradient(int t, bool relu_override = false);
+  // One Adam update of P with param_grad().
+  void update();
+  // Evaluates the objectives at step t's transforms (transforms = false: preprocessing only);
+  // returns them per image (a host sync).
+  std::vector<double> evaluate(int t, bool transforms);
+  // Per-image objectives of the last gradient() pass (a host sync).
+  std::vector<double> last_objectives();
+  // The current images, copied into the CPU tensor `out` {N, 3, H, W}.
+  void images(const Tensor& out);
+
+ private:
+  const Network& net_;
+  RenderOptions o_;
+  std::unique_ptr<ObjectiveEvaluator> eval_;
+  Plan plan_;
+  ImageParam param_;
+  Preprocess pre_;
+  OwnedTensor params_, dparams_, image_, dimage_, x_, dx_;
+  Adam adam_;
 };
 
 // Renders N = options.batch images; per_image has N objectives (objective i for image i) or one
