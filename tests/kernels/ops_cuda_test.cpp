@@ -1,4 +1,4 @@
-// CUDA kernels of pooling, LRN, softmax / log-softmax, batch norm, concat, dropout and linear
+// CUDA kernels of pooling, LRN, softmax / log-softmax, batch norm, concat, dropout, ReLU and linear
 // against the CPU references (double precision where the GPU rounds differently, float where it
 // computes the same sums in the same order), and against cuDNN / cuBLAS where available.
 // Outputs are guarded (sentinels around, NaN inside); several are batch-strided views.
@@ -11,6 +11,7 @@
 #include "kernels/linear.h"
 #include "kernels/lrn.h"
 #include "kernels/pool2d.h"
+#include "kernels/relu.h"
 #include "kernels/softmax.h"
 
 #include "cuda_test_util.h"
@@ -286,6 +287,25 @@ TEST(DropoutCuda, IsAnExactCopyOfStridedViews) {
   EXPECT_TRUE(dx.guards_intact());
   EXPECT_TRUE(test::gpu_matches("forward", test::to_host(y.view()), x, 0.0, 0.0));
   EXPECT_TRUE(test::gpu_matches("backward-data", test::to_host(dx.view()), x, 0.0, 0.0));
+}
+
+// ---- ReLU (selection only: exact) -------------------------------------------------------------
+
+TEST(ReluCuda, ForwardAndBackwardAreExactOnStridedViews) {
+  CUVIZ_REQUIRE_GPU();
+  const Shape s{3, 5, 7, 9};
+  const OwnedTensor x = test::random_tensor(s, 91), dy = test::random_tensor(s, 92);
+  OwnedTensor y_ref(s), dx_ref(s);
+  relu_forward_reference<float>(x, y_ref);
+  relu_backward_data_reference<float>(y_ref, dy, dx_ref);
+  const OwnedTensor x_dev = test::to_device(x), dy_dev = test::to_device(dy);
+  test::GuardedOutput y(s, 2), dx(s, 1);
+  relu_forward(x_dev, y.view());
+  relu_backward_data(y.view(), dy_dev, dx.view());
+  EXPECT_TRUE(y.guards_intact());
+  EXPECT_TRUE(dx.guards_intact());
+  EXPECT_TRUE(test::gpu_matches("forward", test::to_host(y.view()), y_ref, 0.0, 0.0));
+  EXPECT_TRUE(test::gpu_matches("backward-data", test::to_host(dx.view()), dx_ref, 0.0, 0.0));
 }
 
 // ---- linear -----------------------------------------------------------------------------------
