@@ -75,20 +75,32 @@ AxisPlan plan_axis(int out, int in, int k, int s, int pb, int pe, int d, bool in
   return a;
 }
 
-// Index in the plane of the first real tap in scan order equal to `target`, or -1. Scans every
-// tap backwards with a conditional move instead of stopping at the first match: the early exit
-// mispredicts on most windows and costs more than the few extra compares.
+// Index in the plane of the first real tap in scan order equal to `target`, or -1.
 int64_t first_match(const float* plane, int W, int h0, int w0, TapRange tr, TapRange tc, int dh, int dw,
                     float target) {
-  int64_t found = -1;
-  for (int a = tr.end - 1; a >= tr.begin; --a) {
-    const int64_t row = int64_t(h0 + a * dh) * W + w0;
-    for (int b = tc.end - 1; b >= tc.begin; --b) {
-      const int64_t k = row + b * dw;
-      found = plane[k] == target ? k : found;
+  for (int a = tr.begin; a < tr.end; ++a)
+    for (int b = tc.begin; b < tc.end; ++b) {
+      const int64_t k = int64_t(h0 + a * dh) * W + w0 + b * dw;
+      if (plane[k] == target) return k;
     }
-  }
-  return found;
+  return -1;
+}
+
+// Max backward for the outputs j in [ja, jb) of one output row, whose windows lie wholly inside
+// the input's columns (first tap at column w0 + j * SW): the first tap in scan order equal to y
+// is found for all j at once (a compare-and-select per tap, vectorised across j), then dy is
+// added there in j order (windows overlap, so two outputs may route to one element).
+template <int SW>
+void route_max_interior(const float* xp, float* dxp, int W, int h0, TapRange tr, int dh, int kw, int dw, int w0,
+                        const float* yrow, const float* dyrow, int ja, int jb, int32_t* found) {
+  for (int j = ja; j < jb; ++j) found[j] = -1;
+  for (int a = tr.end - 1; a >= tr.begin; --a)
+    for (int b = kw - 1; b >= 0; --b) {
+      const int32_t base = (h0 + a * dh) * W + w0 + b * dw;  // tap (a, b) of window 0
+      for (int j = ja; j < jb; ++j) found[j] = xp[base + j * SW] == yrow[j] ? base + j * SW : found[j];
+    }
+  for (int j = ja; j < jb; ++j)
+    if (found[j] >= 0) dxp[found[j]] += dyrow[j];
 }
 
 void check_params(const char* op, const Pool2dParams& p) {
@@ -280,34 +292,63 @@ void pool2d_backward_data(const Pool2dParams& p0, const Tensor& x, const Tensor&
                                   p.count_include_pad);
   const int dh = p.dilation_h, dw = p.dilation_w;
   const bool is_max = p.mode == PoolMode::max;
+  // Max: outputs [ja, jb) have every column tap inside the input and take the vectorised search
+  // (strides 1 and 2, GoogLeNet's) when there are enough of them to fill vectors; the others
+  // search window by window, stopping at the first match.
+  int ja = 0, jb = 0;
+  if (is_max && (p.stride_w == 1 || p.stride_w == 2)) {
+    auto full = [&](int j) { return cols.taps[j].begin == 0 && cols.taps[j].end == p.kernel_w; };
+    while (ja < OW && !full(ja)) ++ja;
+    jb = ja;
+    while (jb < OW && full(jb)) ++jb;
+    if (jb - ja < 8) ja = jb = 0;
+  }
   // Windows overlap, so each plane scatters into its own dx plane: planes are independent.
-#pragma omp parallel for collapse(2) schedule(static) if (x.numel() > 32768)
-  for (int n = 0; n < x.n(); ++n)
-    for (int c = 0; c < C; ++c) {
-      const float* xp = x.image(n) + int64_t(c) * H * W;
-      const float* yp = y.image(n) + int64_t(c) * OH * OW;
-      const float* dyp = dy.image(n) + int64_t(c) * OH * OW;
-      float* dxp = dx.image(n) + int64_t(c) * H * W;
-      std::memset(dxp, 0, sizeof(float) * size_t(H) * W);
-      for (int i = 0; i < OH; ++i) {
-        const TapRange tr = rows.taps[i];
-        for (int j = 0; j < OW; ++j) {
-          const TapRange tc = cols.taps[j];
-          const int h0 = rows.start[i], w0 = cols.start[j];
-          const float g = dyp[int64_t(i) * OW + j];
-          if (is_max) {
-            const int64_t k = first_match(xp, W, h0, w0, tr, tc, dh, dw, yp[int64_t(i) * OW + j]);
-            if (k >= 0) dxp[k] += g;
-          } else {
-            const float share = g / float(rows.count[i] * cols.count[j]);
-            for (int a = tr.begin; a < tr.end; ++a) {
-              float* row = dxp + int64_t(h0 + a * dh) * W;
-              for (int b = tc.begin; b < tc.end; ++b) row[w0 + b * dw] += share;
+#pragma omp parallel if (x.numel() > 32768)
+  {
+    std::vector<int32_t> found(static_cast<size_t>(OW));
+#pragma omp for collapse(2) schedule(static)
+    for (int n = 0; n < x.n(); ++n)
+      for (int c = 0; c < C; ++c) {
+        const float* xp = x.image(n) + int64_t(c) * H * W;
+        const float* yp = y.image(n) + int64_t(c) * OH * OW;
+        const float* dyp = dy.image(n) + int64_t(c) * OH * OW;
+        float* dxp = dx.image(n) + int64_t(c) * H * W;
+        std::memset(dxp, 0, sizeof(float) * size_t(H) * W);
+        for (int i = 0; i < OH; ++i) {
+          const TapRange tr = rows.taps[i];
+          const int h0 = rows.start[i];
+          const float* yrow = yp + int64_t(i) * OW;
+          const float* dyrow = dyp + int64_t(i) * OW;
+          // Left edge, interior, right edge: dy is added in j order, as the reference does.
+          auto by_window = [&](int j0, int j1) {
+            for (int j = j0; j < j1; ++j) {
+              const TapRange tc = cols.taps[j];
+              const int w0 = cols.start[j];
+              const float g = dyrow[j];
+              if (is_max) {
+                const int64_t k = first_match(xp, W, h0, w0, tr, tc, dh, dw, yrow[j]);
+                if (k >= 0) dxp[k] += g;
+              } else {
+                const float share = g / float(rows.count[i] * cols.count[j]);
+                for (int a = tr.begin; a < tr.end; ++a) {
+                  float* row = dxp + int64_t(h0 + a * dh) * W;
+                  for (int b = tc.begin; b < tc.end; ++b) row[w0 + b * dw] += share;
+                }
+              }
             }
-          }
+          };
+          by_window(0, ja);
+          if (p.stride_w == 1 && ja < jb)
+            route_max_interior<1>(xp, dxp, W, h0, tr, dh, p.kernel_w, dw, cols.start[0], yrow, dyrow, ja, jb,
+                                  found.data());
+          else if (p.stride_w == 2 && ja < jb)
+            route_max_interior<2>(xp, dxp, W, h0, tr, dh, p.kernel_w, dw, cols.start[0], yrow, dyrow, ja, jb,
+                                  found.data());
+          by_window(jb, OW);
         }
       }
-    }
+  }
 }
 
 }  // namespace cuviz
