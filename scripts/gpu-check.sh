@@ -5,7 +5,7 @@
 #       -DCMAKE_CUDA_ARCHITECTURES=90) and fills device/ (git-ignored) with the GPU test and
 #       benchmark executables, the shared libraries they load that a bare GPU machine lacks (found
 #       with ldd), and copies of the weights/images they read (device/shared).
-#   bash scripts/gpu-check.sh --run [tests] [sanitize] [bench] [torch]
+#   bash scripts/gpu-check.sh --run [tests] [memcheck] [racecheck] [sanitize] [bench] [torch]
 #       ON THE GPU MACHINE (no network, no Debian build dependencies, CUDA driver + runtime
 #       present): nvidia-smi, every GPU test, each GPU test binary once under compute-sanitizer
 #       memcheck and racecheck, the kernel benchmarks, optionally the PyTorch baseline, and a
@@ -13,7 +13,7 @@
 #       call where a call is limited to 10 minutes. Logs go to device/logs (and to $OUT when
 #       set). Exit 0 = every step passed.
 # Environment: SANITIZER_FILTER (gtest filter under the sanitizers, default skips the largest
-# shapes), SANITIZER_TIMEOUT (seconds per binary and tool, default 240), BENCH_FILTER
+# shapes), SANITIZER_TIMEOUT (seconds per binary and tool, default 120), BENCH_FILTER
 # (benchmark filter), CUVIZ_BENCH_BATCH (benchmark batch, default 32).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -152,11 +152,12 @@ run_gtest() {
 
 run_checks() {
   local stages=" $* "
-  [ "$stages" = "  " ] && stages=" tests sanitize bench torch "
+  [ "$stages" = "  " ] && stages=" tests memcheck racecheck bench torch "
+  stages=${stages/ sanitize / memcheck racecheck }
   want() { [[ "$stages" == *" $1 "* ]]; }
   local s
   for s in $stages; do
-    case "$s" in tests|sanitize|bench|torch) ;; *) die "unknown --run stage '$s' (tests, sanitize, bench, torch)" ;; esac
+    case "$s" in tests|memcheck|racecheck|bench|torch) ;; *) die "unknown --run stage '$s' (tests, memcheck, racecheck, sanitize, bench, torch)" ;; esac
   done
   [ -d "$dev/bin" ] || die "no $dev/bin: build the package first with 'bash scripts/gpu-check.sh --package' (on the build machine)"
   command -v nvidia-smi >/dev/null || die "nvidia-smi not found: this is not a GPU machine (no NVIDIA driver). --run needs a CUDA GPU."
@@ -201,16 +202,17 @@ os.remove(src)' "$f" || die "cannot unpack $f (neither xz nor python3 lzma)"
   fi
 
   local sfilter=${SANITIZER_FILTER:--*large*}
-  if ! want sanitize; then
+  if ! want memcheck && ! want racecheck; then
     :
   elif command -v compute-sanitizer >/dev/null || [ -x /usr/local/cuda/bin/compute-sanitizer ]; then
     local cs
     cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
     local tool
     for tool in memcheck racecheck; do
+      want $tool || continue
       for bin in "${tests[@]}"; do
         run_gtest "$tool $(basename "$bin")" "$logs/$(basename "$bin").$tool.log" \
-          timeout "${SANITIZER_TIMEOUT:-240}" "$cs" --tool "$tool" --error-exitcode 99 --print-limit 20 "$bin" --gtest_filter="$sfilter"
+          timeout "${SANITIZER_TIMEOUT:-120}" "$cs" --tool "$tool" --error-exitcode 99 --print-limit 20 "$bin" --gtest_filter="$sfilter"
       done
     done
   else
@@ -257,5 +259,5 @@ os.remove(src)' "$f" || die "cannot unpack $f (neither xz nor python3 lzma)"
 case "${1:-}" in
   --package) shift; package "$@" ;;
   --run) shift; run_checks "$@" ;;
-  *) echo "usage: bash scripts/gpu-check.sh --package [--with-torch-baseline] [--with-cuda-libs] | --run [tests] [sanitize] [bench] [torch]" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/gpu-check.sh --package [--with-torch-baseline] [--with-cuda-libs] | --run [tests] [memcheck] [racecheck] [sanitize] [bench] [torch]" >&2; exit 2 ;;
 esac
