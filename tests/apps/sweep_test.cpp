@@ -29,12 +29,12 @@ const char* kLayer = "inception_3a/output";
 
 // Small enough for a 2-core CI machine, long enough (a few tenths of a second per batch) that
 // the interruption test can stop the process between batches.
-std::vector<std::string> sweep_args(const std::string& out, std::vector<std::string> extra = {}) {
-  std::vector<std::string> a = {"sweep",  "googlenet", "--layer", kLayer,  "--channels", "0-7", "--size", "48",
-                                "--steps", "24",       "--batch", "2",     "--device",   "cpu", "-q",     "-o",
+std::vector<std::string> sweep_args(const std::string& out, const std::string& channels = "0-7",
+                                    const std::string& layer = kLayer, const std::string& steps = "24") {
+  std::vector<std::string> a = {"sweep",   "googlenet", "--layer", layer, "--channels", channels, "--size", "48",
+                                "--steps", steps,       "--batch", "2",   "--device",   "cpu",    "-q",     "-o",
                                 out};
   for (const auto& d : test::shared_model_dir()) a.push_back(d);
-  a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }
 
@@ -118,11 +118,9 @@ TEST(SweepCommand, InterruptedSweepResumesToTheSameFiles) {
 TEST(SweepCommand, OtherSettingsAreRefusedUnlessOverwrite) {
   TempDir tmp("sweep_mismatch");
   const std::string out = tmp.file("g");
-  ASSERT_EQ(run_cli(sweep_args(out, {"--channels", "0-1"}), tmp).code, 0);
+  ASSERT_EQ(run_cli(sweep_args(out, "0-1"), tmp).code, 0);
   const std::string before = slurp(fs::path(out) / "manifest.json");
-  auto args = sweep_args(out, {"--channels", "0-1"});
-  args[8] = "25";  // --steps
-  ASSERT_EQ(args[7], "--steps");
+  auto args = sweep_args(out, "0-1", kLayer, "25");
   const auto r = run_cli(args, tmp);
   EXPECT_TRUE(test::failed_with_one_line(r, "other settings"));
   EXPECT_NE(r.err.find("steps: 25 vs 24"), std::string::npos) << r.err;
@@ -135,11 +133,11 @@ TEST(SweepCommand, OtherSettingsAreRefusedUnlessOverwrite) {
 
 TEST(SweepCommand, BadArgumentsAreOneErrorLine) {
   TempDir tmp("sweep_bad");
-  EXPECT_TRUE(test::failed_with_one_line(run_cli(sweep_args(tmp.file("a"), {"--layer", "inception_9z/output"}), tmp),
+  EXPECT_TRUE(test::failed_with_one_line(run_cli(sweep_args(tmp.file("a"), "0-7", "inception_9z/output"), tmp),
                                          "inception_9z/output"));
-  EXPECT_TRUE(test::failed_with_one_line(run_cli(sweep_args(tmp.file("b"), {"--channels", "250-300"}), tmp),
+  EXPECT_TRUE(test::failed_with_one_line(run_cli(sweep_args(tmp.file("b"), "250-300"), tmp),
                                          "out of range"));
-  EXPECT_TRUE(test::failed_with_one_line(run_cli(sweep_args(tmp.file("c"), {"--channels", "3-1"}), tmp), "backwards"));
+  EXPECT_TRUE(test::failed_with_one_line(run_cli(sweep_args(tmp.file("c"), "3-1"), tmp), "backwards"));
   EXPECT_FALSE(fs::exists(tmp.file("a") + "/manifest.json"));
   EXPECT_FALSE(fs::exists(tmp.file("b") + "/manifest.json"));
 }
@@ -156,7 +154,7 @@ TEST(SweepCommand, GalleryRendersInHeadlessChromium) {
   ASSERT_FALSE(chromium.empty()) << "chromium not found: run scripts/install-deps.sh";
   TempDir tmp("sweep_chromium");
   const std::string out = tmp.file("g");
-  ASSERT_EQ(run_cli(sweep_args(out, {"--channels", "0-5"}), tmp).code, 0);
+  ASSERT_EQ(run_cli(sweep_args(out, "0-5"), tmp).code, 0);
   // --dump-dom prints the DOM after the load event (images included); console messages go to
   // stderr with --enable-logging=stderr.
   const std::string dom = tmp.file("dom.html"), log = tmp.file("chromium.log");
@@ -168,7 +166,7 @@ TEST(SweepCommand, GalleryRendersInHeadlessChromium) {
                           " 2>" + test::shell_quote(log);
   ASSERT_EQ(std::system(cmd.c_str()), 0) << slurp(log);
   const std::string page = slurp(dom), console = slurp(log);
-  const std::regex img("<figure><img src=\"channels/[a-z0-9_]+\\.png\"");
+  const std::regex img("<figure><img alt=\"channel [0-9]+\" src=\"channels/[a-z0-9_]+\\.png\"");
   const auto n = std::distance(std::sregex_iterator(page.begin(), page.end(), img), std::sregex_iterator());
   EXPECT_EQ(n, 6) << page.substr(0, 2000);
   EXPECT_EQ(page.find("data-broken"), std::string::npos) << "an image failed to load";
