@@ -20,10 +20,12 @@ struct SafetensorsInfo {
   std::string dtype;            // "F32", "F16", "BF16", "I64", ...
   std::vector<int64_t> shape;   // any rank, C order
   uint64_t begin = 0, end = 0;  // byte range in the data section
+  // prod(shape); 1 for a scalar (shape []).
   int64_t numel() const;
 };
 
-// An open, validated safetensors file; tensors are read on demand.
+// An open, validated safetensors file; tensors are read on demand through one file stream, so
+// an instance is not for concurrent use.
 class SafetensorsFile {
  public:
   // Reads and validates the header; throws cuviz::Error naming the file (and the tensor) on a
@@ -31,9 +33,11 @@ class SafetensorsFile {
   // match dtype * shape, offsets outside the file, overlaps, gaps or trailing bytes.
   explicit SafetensorsFile(const std::string& path);
 
+  // The path the file was opened with.
   const std::string& path() const { return path_; }
   // Tensor names in the header, sorted.
   std::vector<std::string> names() const;
+  // Whether the header has a tensor `name`.
   bool contains(const std::string& name) const { return tensors_.count(name) != 0; }
   // The header entry of `name`; throws naming the file and the tensor when it is absent.
   const SafetensorsInfo& info(const std::string& name) const;

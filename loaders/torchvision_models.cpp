@@ -21,14 +21,13 @@ class WeightReader {
 
   // Tensor `name` stored with `dims`, as a CPU tensor of `shape`.
   OwnedTensor get(const std::string& name, const std::vector<int64_t>& dims, Shape shape) {
-    CUVIZ_CHECK(file_.contains(name), "safetensors: ", file_.path(), ": torchvision ", arch_, " needs tensor '",
-                name, "' ", dims_string(dims), ", which the file does not hold (it holds ", file_.names().size(),
-                " tensors", example_names(), ")");
+    require(name, dims_string(dims));
     used_.insert(name);
     return file_.read_tensor(name, dims, shape);
   }
   // The first dimension of a stored tensor (a classifier's number of classes), or throws.
   int64_t leading_dim(const std::string& name) {
+    require(name, "[classes, ...]");
     const SafetensorsInfo& t = file_.info(name);
     CUVIZ_CHECK(!t.shape.empty() && t.shape[0] > 0, "safetensors: ", file_.path(), ": tensor '", name,
                 "' has shape ", dims_string(t.shape));
@@ -48,6 +47,11 @@ class WeightReader {
   }
 
  private:
+  void require(const std::string& name, const std::string& shape) const {
+    CUVIZ_CHECK(file_.contains(name), "safetensors: ", file_.path(), ": torchvision ", arch_, " needs tensor '",
+                name, "' ", shape, ", which the file does not hold (it holds ", file_.names().size(), " tensors",
+                example_names(), ")");
+  }
   std::string example_names() const {
     const auto names = file_.names();
     std::string s;
