@@ -101,6 +101,13 @@ void BM_sgemm(benchmark::State& state) {
       benchmark::Counter(2.0 * m * n * k * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The per-thread ceiling: the same product on one core (OpenBLAS single-threaded, as the conv
+// ops call it from each OpenMP thread).
+void BM_sgemm_serial(benchmark::State& state) {
+  SerialBlas serial;
+  BM_sgemm(state);
+}
+
 // Fastest repetition: min of the times, max of the GFLOP/s counters (benchmark applies a statistic
 // to times and counters alike, so "best" picks the extreme that means "least disturbed").
 void add_best(benchmark::internal::Benchmark* b) {
@@ -111,6 +118,13 @@ void add_best(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_sgemm)->Args({208, 196, 864})->Args({208, 256, 864})->Args({208, 784, 864})->Apply(add_best);
+// 192 x 1024 x 576: conv2/3x3 at 128 px, one image; 192 x 344 x 576: one of its column tiles.
+BENCHMARK(BM_sgemm_serial)
+    ->Args({208, 196, 864})
+    ->Args({192, 1024, 576})
+    ->Args({192, 344, 576})
+    ->Args({1024, 1024, 1024})
+    ->Apply(add_best);
 
 int register_all() {
   for (const Layer& l : kLayers)

@@ -1,7 +1,8 @@
 // Whole-network CPU speed on the real BVLC GoogLeNet (Caffe files, $CUVIZ_MODEL_PATH or
 // ../shared/weights): forward of the full network and truncated at inception_4a/output, and one
 // render step's network part (forward + seed + backward_to_input, no weight gradients) at 128 px
-// batch 4 and 224 px batch 1; then every layer of the 128 px batch-4 step timed on its own.
+// batch 4 and 224 px batch 1, and at 128 px batch 4 with the batch split over the threads
+// (BM_step_split); then every layer of the 128 px batch-4 step timed on its own.
 // GFLOP/s: forward = 2 * MACs, step = 4 * MACs (forward plus the data-gradient backward), MACs of
 // the plan's conv and linear layers (Network::describe) times the batch.
 // The machine is shared: run with repetitions and read both the best (least disturbed) and the
@@ -15,7 +16,10 @@
 #include <memory>
 #include <random>
 
+#include <omp.h>
+
 #include "kernels/conv2d.h"
+#include "kernels/gemm.h"
 #include "kernels/lrn.h"
 #include "kernels/pool2d.h"
 #include "kernels/relu.h"
@@ -86,6 +90,46 @@ void BM_step(benchmark::State& state, std::string layer, int size, int batch) {
   state.counters["image-steps/s"] = state.counters["images/s"];
 }
 
+// The same step with the batch split over the OpenMP threads instead of every op: one plan of
+// batch / threads images per thread, each running its whole forward and backward with
+// single-threaded ops (nested regions are off), so the threads meet once per step rather than at
+// every op's barrier. An experiment for the render loop; Network itself threads per op.
+void BM_step_split(benchmark::State& state, std::string layer, int size, int batch) {
+  const Network& net = googlenet();
+  const int threads = std::min(omp_get_max_threads(), batch);
+  if (batch % threads != 0) return state.SkipWithError("the batch must split evenly over the threads");
+  const int per = batch / threads;
+  std::vector<Plan> plans;
+  std::vector<OwnedTensor> xs, dxs, seeds;
+  for (int t = 0; t < threads; ++t) {
+    plans.push_back(net.plan(Shape{per, 3, size, size}, {layer}, PlanOptions{.backward = true}));
+    xs.emplace_back(plans[t].input_shape());
+    dxs.emplace_back(plans[t].input_shape());
+    fill_random(xs[t], 1 + t);
+    seeds.emplace_back(net.activation(plans[t], layer).shape());
+    fill_random(seeds[t], 2 + t);
+  }
+  SerialBlas serial;  // for the whole step, not per op: the threads' ops must not race on it
+  std::string error;
+  for (auto _ : state) {
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num();
+      try {
+        net.forward(plans[t], xs[t]);
+        copy(seeds[t], net.activation_grad(plans[t], layer));
+        net.backward_to_input(plans[t], dxs[t]);
+      } catch (const std::exception& e) {
+#pragma omp critical
+        error = e.what();
+      }
+    }
+    if (!error.empty()) return state.SkipWithError(error.c_str());
+  }
+  set_rates(state, 4 * plan_macs(net, plans[0]) * threads, batch);
+  state.counters["image-steps/s"] = state.counters["images/s"];
+}
+
 // ---- one layer at a time, on the shapes and data of the 128 px batch-4 step ------------------
 
 struct LayerCase {
@@ -100,7 +144,8 @@ std::vector<LayerCase>& step_layers() {
   static std::vector<LayerCase> cases;
   if (plan) return cases;
   const Network& net = googlenet();
-  plan = std::make_unique<Plan>(net.plan(Shape{4, 3, 128, 128}, {"inception_4a/output"}, PlanOptions{.backward = true}));
+  plan = std::make_unique<Plan>(
+      net.plan(Shape{4, 3, 128, 128}, {"inception_4a/output"}, PlanOptions{.backward = true}));
   OwnedTensor x(plan->input_shape());
   fill_random(x, 1);
   net.forward(*plan, x);
@@ -177,6 +222,8 @@ void register_all() {
   add_best(benchmark::RegisterBenchmark("forward/inception_4a/128/batch:4", BM_forward, "inception_4a/output", 128, 4));
   add_best(benchmark::RegisterBenchmark("step/inception_4a/128/batch:4", BM_step, "inception_4a/output", 128, 4));
   add_best(benchmark::RegisterBenchmark("step/inception_4a/224/batch:1", BM_step, "inception_4a/output", 224, 1));
+  add_best(benchmark::RegisterBenchmark("step_split/inception_4a/128/batch:4", BM_step_split, "inception_4a/output",
+                                        128, 4));
   const auto& cases = step_layers();
   for (size_t i = 0; i < cases.size(); ++i) {
     const LayerDesc& l = *cases[i].layer;

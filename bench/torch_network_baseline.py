@@ -3,7 +3,8 @@
 
 The same truncated ONNX network as ../shared/bench/torch_sweep_baseline.py (its OnnxNet), then
 per step: forward of a fixed batch, a seed on the layer's output, autograd.grad to the input
-(no weight gradients). Torch picks 1 thread on this 2-core machine unless --threads says
+(no weight gradients), wall time and process CPU time (the work itself, whatever the
+machine's load). Torch picks 1 thread on this 2-core machine unless --threads says
 otherwise. Prints one JSON line with the median and best step time over repetitions.
 
   /usr/bin/python3 bench/torch_network_baseline.py --size 128 --batch 4 --steps 10 --repeats 5
@@ -40,15 +41,17 @@ def main():
         return dx
 
     for _ in range(args.warmup): step()
-    times = []
+    times, cpu = [], []
     for _ in range(args.repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(args.steps): step()
         times.append((time.perf_counter() - t0) / args.steps)
+        cpu.append((time.process_time() - c0) / args.steps)
     print(json.dumps({'baseline': 'pytorch network forward+backward_to_input', 'torch': torch.__version__,
                       'threads': torch.get_num_threads(), 'layer': args.layer, 'size': args.size,
                       'batch': args.batch, 'step_ms_median': round(1e3 * statistics.median(times), 2),
                       'step_ms_best': round(1e3 * min(times), 2),
+                      'process_cpu_ms_per_step_median': round(1e3 * statistics.median(cpu), 2),
                       'image_steps_per_s_median': round(args.batch / statistics.median(times), 2),
                       'image_steps_per_s_best': round(args.batch / min(times), 2)}))
 
