@@ -142,6 +142,7 @@ Objective operator+(const Objective& a, const Objective& b) {
 Objective operator*(double s, const Objective& a) {
   CUVIZ_CHECK(a.defined(), "objective: scaling an empty objective");
   if (a.node().kind == ObjectiveKind::constant) return constant(s * a.node().scalar);
+  if (a.node().kind == ObjectiveKind::scale) return (s * a.node().scalar) * Objective(a.node().a);
   ObjectiveNode n;
   n.kind = ObjectiveKind::scale;
   n.scalar = s;
