@@ -50,8 +50,8 @@ Device resolve_device(const std::string& device) {
 void add_model_options(CLI::App* cmd, ModelOptions& options) {
   cmd->add_option("model", options.model, "Model name (googlenet, squeezenet, vgg16, vgg19) or path to a model file or directory")
       ->required();
-  cmd->add_option("--format", options.format, "Model file format when both exist: auto (Caffe first), caffe or onnx")
-      ->check(CLI::IsMember({"auto", "caffe", "onnx"}))
+  cmd->add_option("--format", options.format, "Model file format: auto (Caffe, then ONNX, then safetensors), caffe, onnx or safetensors")
+      ->check(CLI::IsMember({"auto", "caffe", "onnx", "safetensors"}))
       ->capture_default_str();
   // One directory per --model-dir: a vector option would otherwise swallow the positionals after it.
   cmd->add_option("--model-dir", options.dirs, "Directory searched for model names before $CUVIZ_MODEL_PATH (repeatable)")

@@ -61,9 +61,7 @@ void run_sweep_command(SweepCliOptions& o) {
   Graph graph = load_model(o.model);
   o.settings.model = o.model.model;
   const ModelFiles files = resolve_model(o.model.model, parse_model_format(o.model.format));
-  o.settings.model_file = std::filesystem::absolute(files.format == ModelFormat::onnx ? files.onnx : files.caffemodel)
-                              .lexically_normal()
-                              .string();
+  o.settings.model_file = std::filesystem::absolute(files.weights_file()).lexically_normal().string();
   o.settings.layer = o.layer;
   SweepOptions so;
   so.settings = o.settings;
