@@ -55,6 +55,13 @@ const std::vector<Case>& cases() {
       {"many_tiles_groups", 1, 8, 50, 50, 8, 3, 3, params(1, 1, 1, 1, 1, 1, 1, 1, 4), true},
       {"pointwise_many_tiles", 1, 72, 30, 31, 9, 1, 1, Conv2dParams::make(1, 0), true},
       {"bwd_data_pixel_tiles", 1, 32, 40, 40, 4, 3, 3, Conv2dParams::make(1, 1), false},
+      // 3x3 stride 1 with >= 16 channels in and out: the Winograd F(2x2, 3x3) path, forward and
+      // backward-data. Odd output sizes (a tile's last row/column is dropped), every pad from 0 to
+      // 2 on some side, and enough tiles for several blocks over the threads.
+      {"winograd_pad1_odd", 2, 16, 9, 11, 20, 3, 3, Conv2dParams::make(1, 1), true},
+      {"winograd_pad0", 1, 24, 8, 7, 16, 3, 3, Conv2dParams::make(1, 0), false},
+      {"winograd_asym_pad", 3, 17, 6, 10, 18, 3, 3, params(1, 1, 2, 0, 1, 2, 1, 1, 1), true},
+      {"winograd_many_blocks", 4, 16, 34, 30, 40, 3, 3, Conv2dParams::make(1, 1), true},
   };
   return cs;
 }
@@ -166,6 +173,59 @@ TEST(Conv2d, StridedViewsInAndOut) {
 }
 
 // The same pointwise conv through the no-im2col path on a strided batch.
+// The Winograd path reads x and writes y and dx through image(n) only: channel slices of bigger
+// tensors (concat branches in a network) must work and leave the other channels alone.
+TEST(Conv2d, WinogradOnStridedViews) {
+  const Conv2dParams p = Conv2dParams::make(1, 1);
+  OwnedTensor big_x(Shape{2, 40, 7, 9}), w(Shape{20, 16, 3, 3}), b(Shape{1, 20, 1, 1});
+  test::fill_uniform(big_x, 41);
+  test::fill_uniform(w, 42);
+  test::fill_uniform(b, 43);
+  const Tensor x = big_x.channels(10, 16);
+  OwnedTensor dense_x(x.shape()), big_y(Shape{2, 50, 7, 9}), ry(Shape{2, 20, 7, 9}), got(ry.shape());
+  copy(x, dense_x);
+  fill(big_y, 7.f);
+  const Tensor y = big_y.channels(30, 20);
+  conv2d_forward(p, x, w, b, y);
+  conv2d_forward_reference<float>(p, dense_x, w, b, ry);
+  copy(y, got);
+  EXPECT_TRUE(test::all_close(got, ry, conv_atol(16 * 9)));
+  EXPECT_EQ(big_y.at(1, 29, 6, 8), 7.f);
+  EXPECT_EQ(big_y.at(0, 0, 0, 0), 7.f);
+
+  OwnedTensor big_dy(Shape{2, 25, 7, 9}), big_dx(Shape{2, 40, 7, 9}), rdx(x.shape()), got_dx(x.shape());
+  test::fill_uniform(big_dy, 44);
+  fill(big_dx, 7.f);
+  const Tensor dy = big_dy.channels(5, 20), dx = big_dx.channels(10, 16);
+  OwnedTensor dense_dy(dy.shape());
+  copy(dy, dense_dy);
+  conv2d_backward_data(p, dy, w, dx);
+  conv2d_backward_data_reference<float>(p, dense_dy, w, rdx);
+  copy(dx, got_dx);
+  EXPECT_TRUE(test::all_close(got_dx, rdx, conv_atol(20 * 9)));
+  EXPECT_EQ(big_dx.at(1, 9, 6, 8), 7.f);
+  EXPECT_EQ(big_dx.at(0, 26, 0, 0), 7.f);
+}
+
+// The Winograd path keeps transformed weights between calls; weights changed in place (a training
+// step) must be transformed again, forward and backward.
+TEST(Conv2d, WinogradNoticesWeightsChangedInPlace) {
+  const Conv2dParams p = Conv2dParams::make(1, 1);
+  OwnedTensor x(Shape{1, 16, 6, 6}), w(Shape{16, 16, 3, 3}), y(Shape{1, 16, 6, 6}), ry(y.shape());
+  OwnedTensor dy(y.shape()), dx(x.shape()), rdx(x.shape());
+  test::fill_uniform(x, 51);
+  test::fill_uniform(dy, 52);
+  for (int seed : {53, 54}) {
+    test::fill_uniform(w, seed);
+    conv2d_forward(p, x, w, Tensor(), y);
+    conv2d_forward_reference<float>(p, x, w, Tensor(), ry);
+    EXPECT_TRUE(test::all_close(y, ry, conv_atol(16 * 9))) << "weights from seed " << seed;
+    conv2d_backward_data(p, dy, w, dx);
+    conv2d_backward_data_reference<float>(p, dy, w, rdx);
+    EXPECT_TRUE(test::all_close(dx, rdx, conv_atol(16 * 9))) << "weights from seed " << seed;
+  }
+}
+
 TEST(Conv2d, PointwiseOnStridedBatch) {
   const Conv2dParams p = Conv2dParams::make(1, 0);
   OwnedTensor big_x(Shape{2, 10, 6, 7}), w(Shape{4, 6, 1, 1});
