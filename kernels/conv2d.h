@@ -26,7 +26,7 @@ struct Conv2dParams {
 Shape conv2d_output_shape(const Conv2dParams& p, Shape x, Shape w);
 
 // y = conv(x, w) + b. b is {1, out_channels, 1, 1} or an empty Tensor (no bias).
-// CPU: im2col + SGEMM (OpenBLAS) per image; CUDA: implicit GEMM.
+// CPU: im2col + SGEMM (OpenBLAS) per image, Winograd F(2x2, 3x3) for 3x3 stride 1; CUDA: implicit GEMM.
 void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y);
 // dx = conv_transpose(dy, w) (overwrites dx).
 void conv2d_backward_data(const Conv2dParams& p, const Tensor& dy, const Tensor& w, const Tensor& dx);
