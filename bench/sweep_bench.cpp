@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -269,7 +270,8 @@ BatchTiming time_batch(const Network& net, const Config& c, const Args& a, int f
 
 // Seconds per stage of one step, median over the timed steps: the calls of Renderer::gradient
 // and Renderer::update made one by one with a device sync after each (GPU stages then do not
-// overlap, so their sum can exceed the pipelined step).
+// overlap, so their sum can exceed the pipelined step). Wall time and the process's CPU time
+// (all threads): on a loaded machine the CPU time is the work, the wall time our share of it.
 void profile_step(const Network& net, const Config& c, const Args& a, int n) {
   const RenderOptions o = sweep_render_options(c, a, n);
   ImageParamSpec spec;
@@ -299,17 +301,19 @@ void profile_step(const Network& net, const Config& c, const Args& a, int n) {
                                           "transform adjoint",
                                           "regularizers + param adjoint",
                                           "Adam"};
-  std::vector<std::vector<double>> times(names.size());
+  std::vector<std::vector<double>> times(names.size()), cpu_times(names.size());
   auto sync = [&] {
     if (o.device == Device::cuda) cuda_rt::synchronize();
   };
   for (int t = 0; t < a.warmup + a.timed; ++t) {
-    std::vector<double> st;
+    std::vector<double> st, ct;
     auto stage = [&](auto&& f) {
       const auto t0 = Clock::now();
+      const std::clock_t c0 = std::clock();
       f();
       sync();
       st.push_back(seconds_since(t0));
+      ct.push_back(double(std::clock() - c0) / CLOCKS_PER_SEC);
     };
     stage([&] { param.forward(params, image); });
     stage([&] { transform_forward(o.transforms, pre, o.seed, uint64_t(t), image, x); });
@@ -326,15 +330,23 @@ void profile_step(const Network& net, const Config& c, const Args& a, int n) {
     });
     stage([&] { adam.step(params, dparams); });
     if (t >= a.warmup)
-      for (size_t i = 0; i < st.size(); ++i) times[i].push_back(st[i]);
+      for (size_t i = 0; i < st.size(); ++i) {
+        times[i].push_back(st[i]);
+        cpu_times[i].push_back(ct[i]);
+      }
   }
-  double total = 0;
-  std::vector<double> med;
-  for (auto& v : times) total += med.emplace_back(median(v));
+  double total = 0, cpu_total = 0;
+  std::vector<double> med, cpu_med;
+  for (size_t i = 0; i < names.size(); ++i) {
+    total += med.emplace_back(median(times[i]));
+    cpu_total += cpu_med.emplace_back(median(cpu_times[i]));
+  }
   std::printf("  profile of one step, batch %d, median of %d steps (sync after each stage):\n", n, a.timed);
+  std::printf("    %-32s %9s %7s %12s %7s\n", "stage", "wall ms", "", "CPU ms", "");
   for (size_t i = 0; i < names.size(); ++i)
-    std::printf("    %-32s %9.2f ms  %5.1f %%\n", names[i].c_str(), med[i] * 1e3, 100 * med[i] / total);
-  std::printf("    %-32s %9.2f ms\n", "sum", total * 1e3);
+    std::printf("    %-32s %9.2f %6.1f%% %12.2f %6.1f%%\n", names[i].c_str(), med[i] * 1e3, 100 * med[i] / total,
+                cpu_med[i] * 1e3, 100 * cpu_med[i] / cpu_total);
+  std::printf("    %-32s %9.2f %7s %12.2f\n", "sum", total * 1e3, "", cpu_total * 1e3);
 }
 
 // The limit for FP32 on this device, and what it is.

@@ -9,12 +9,14 @@
 #   cuda: S1-S4 of PERFORMANCE.md with sweep_bench (all channels, automatic batch) against B1
 #         (eager, channels_last, TF32 allowed, batch = channels) and B2 (B1 + torch.compile),
 #         S1-S3 only (the baseline reads ONNX files; there is no VGG-19 one); then a full S1 sweep
-#         with `cuviz sweep` (512 channels, 512 steps), wall time.
+#         with `cuviz sweep` (512 channels, 512 steps), wall time, stopped after $SWEEP_E2E_TIMEOUT
+#         seconds (default 180). $SWEEP_CONFIGS picks configurations (default "S1 S2 S3 S4").
 #   bench/sweep_vs_torch.sh [--device cpu|cuda] [--bin DIR] [--rounds N] [--e2e-rounds M] [--timed K]
 # --bin: the directory holding sweep_bench and cuviz (default build); the shared folder is
 # $CUVIZ_SHARED_DIR or ../shared beside the checkout; $PYTHON runs the baseline (default
 # /usr/bin/python3 where it has torch, else python3). Defaults: cpu 5 rounds, 2 end-to-end rounds,
-# 8 timed steps; cuda 2 rounds, 1 end-to-end round, 32 timed steps.
+# 8 timed steps; cuda 1 round, 1 end-to-end round, 16 timed steps (S4: at most 8) and 2 repeats, so
+# that S1-S4 with B1/B2 fit in about ten minutes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 device=cpu bin=$root/build rounds="" e2e_rounds="" timed=""
@@ -30,7 +32,7 @@ while [ $# -gt 0 ]; do
 done
 case "$device" in
   cpu) rounds=${rounds:-5} e2e_rounds=${e2e_rounds:-2} timed=${timed:-8} ;;
-  cuda) rounds=${rounds:-2} e2e_rounds=${e2e_rounds:-1} timed=${timed:-32} ;;
+  cuda) rounds=${rounds:-1} e2e_rounds=${e2e_rounds:-1} timed=${timed:-16} ;;
   *) echo "sweep_vs_torch: --device must be cpu or cuda" >&2; exit 2 ;;
 esac
 shared=${CUVIZ_SHARED_DIR:-$root/../shared}
@@ -50,11 +52,12 @@ done
 export CUVIZ_MODEL_PATH=${CUVIZ_MODEL_PATH:-$shared/weights}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-results=$work/results.jsonl  # one line per measurement: {"side", "case", "value", ...}
+results=$work/results.jsonl  # one line per measurement: {"side", "case", "value", "line"}
+: >"$results"
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
-# record SIDE CASE VALUE: appends a measurement.
-record() { echo "{\"side\": \"$1\", \"case\": \"$2\", \"value\": $3}" >>"$results"; }
+# record SIDE CASE VALUE [JSON]: appends a measurement (JSON: the program's own line, kept for the summary).
+record() { echo "{\"side\": \"$1\", \"case\": \"$2\", \"value\": $3, \"line\": ${4:-null}}" >>"$results"; }
 json_field() { "$PYTHON" -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 now() { date +%s.%N; }
 
@@ -93,15 +96,23 @@ if [ "$device" = cpu ]; then
   done
 else
   configs=${SWEEP_CONFIGS:-S1 S2 S3 S4}
+  failed=0
   declare -A layer=([S1]=inception_4a/output [S2]=inception_4a/output [S3]=inception_4d/output)
   declare -A size=([S1]=224 [S2]=128 [S3]=224)
   declare -A chans=([S1]=512 [S2]=512 [S3]=528)
   for r in $(seq "$rounds"); do
     for c in $configs; do
       echo "=== round $r/$rounds $c $(date -u +%H:%M:%S)"
-      line=$("$bin/sweep_bench" --config "$c" --device cuda --timed "$timed" --warmup 3 --repeats 3 | tail -1)
+      k=$timed
+      [ "$c" = S4 ] && [ "$k" -gt 8 ] && k=8  # VGG: 18 GMACs per image-step
+      if ! line=$("$bin/sweep_bench" --config "$c" --device cuda --timed "$k" --warmup 2 --repeats 2 2>"$work/err" |
+                  tail -1); then
+        echo "ours     $c: FAILED: $(tail -3 "$work/err" | tr '\n' ' ')"
+        failed=1
+        continue
+      fi
       echo "ours     $c: $line"
-      record ours "$c" "$(json_field "$line" image_steps_per_s)"
+      record ours "$c" "$(json_field "$line" image_steps_per_s)" "$line"
       [ -n "${layer[$c]:-}" ] || { echo "pytorch  $c: no baseline (no VGG-19 ONNX file)"; continue; }
       for b in B1 B2; do
         flags=(--channels-last)
@@ -119,11 +130,16 @@ else
   for r in $(seq "$e2e_rounds"); do
     echo "=== end-to-end round $r/$e2e_rounds $(date -u +%H:%M:%S)"
     t0=$(now)
-    "$bin/cuviz" sweep googlenet --layer inception_4a/output --size 224 --steps 512 --device cuda -q -o "$work/sweep$r" \
-      >/dev/null
-    s=$("$PYTHON" -c "print(round($(now) - $t0, 2))")
-    echo "ours     cuviz sweep S1 (512 channels x 512 steps): $s s = $("$PYTHON" -c "print(round(512 / $s, 2))") ch/s"
-    record ours e2e "$s"
+    if timeout "${SWEEP_E2E_TIMEOUT:-180}" "$bin/cuviz" sweep googlenet --layer inception_4a/output --size 224 \
+         --steps 512 --device cuda -q -o "$work/sweep$r" >/dev/null; then
+      s=$("$PYTHON" -c "print(round($(now) - $t0, 2))")
+      echo "ours     cuviz sweep S1 (512 channels x 512 steps): $s s = $("$PYTHON" -c "print(round(512 / $s, 2))") ch/s"
+      record ours e2e "$s"
+    else
+      failed=1
+      echo "ours     cuviz sweep S1 (512 channels x 512 steps): stopped or failed after $("$PYTHON" -c \
+        "print(round($(now) - $t0, 1))") s (limit ${SWEEP_E2E_TIMEOUT:-180} s)"
+    fi
   done
 fi
 
@@ -141,7 +157,13 @@ for case in cases:
     ours = vals('ours', case)
     if not ours: continue
     om, ob = stats(ours, higher)
-    print(f"{case:6s} ours     median {om:10.2f}  best {ob:10.2f} {unit}  (n={len(ours)})")
+    extra = ''
+    lines = [r['line'] for r in rows if r['side'] == 'ours' and r['case'] == case and r['line']]
+    if lines and 'tflops' in lines[0]:
+        j = sorted(lines, key=lambda l: l['image_steps_per_s'])[len(lines) // 2]
+        extra = (f"; {j['channels_per_s_at_512_steps']:.2f} ch/s at 512 steps ({j['channels_per_s_end_to_end']:.2f}"
+                 f" end to end), {j['tflops']:.2f} TFLOP/s = {j['percent_of_limit']:.1f}% of FP32, batch {j['batch']}")
+    print(f"{case:6s} ours     median {om:10.2f}  best {ob:10.2f} {unit}  (n={len(ours)}){extra}")
     for side in ('torch', 'B1', 'B2'):
         base = vals(side, case)
         if not base: continue
@@ -150,3 +172,4 @@ for case in cases:
         print(f"{case:6s} {side:8s} median {bm:10.2f}  best {bb:10.2f} {unit}  (n={len(base)})  "
               f"ours faster by x{rm:.2f} (median) x{rb:.2f} (best)")
 EOF
+[ "${failed:-0}" = 0 ]

@@ -5,16 +5,18 @@
 #       -DCMAKE_CUDA_ARCHITECTURES=90) and fills device/ (git-ignored) with the GPU test and
 #       benchmark executables, the shared libraries they load that a bare GPU machine lacks (found
 #       with ldd), and copies of the weights/images they read (device/shared).
-#   bash scripts/gpu-check.sh --run [tests] [memcheck] [racecheck] [sanitize] [bench] [torch]
+#   bash scripts/gpu-check.sh --run [tests] [memcheck] [racecheck] [sanitize] [bench] [torch] [sweep]
 #       ON THE GPU MACHINE (no network, no Debian build dependencies, CUDA driver + runtime
 #       present): nvidia-smi, every GPU test, each GPU test binary once under compute-sanitizer
-#       memcheck and racecheck, the kernel benchmarks, optionally the PyTorch baseline, and a
-#       summary table last; naming stages runs only those (all by default), e.g. one stage per
+#       memcheck and racecheck, the kernel benchmarks, optionally the PyTorch baseline, the
+#       channel-sweep configurations S1-S4 beside the baselines B1/B2 (bench/sweep_vs_torch.sh;
+#       B1/B2 need --with-torch-baseline and a python3 with torch and onnx), and a summary table last; naming stages runs only those (all by default), e.g. one stage per
 #       call where a call is limited to 10 minutes. Logs go to device/logs (and to $OUT when
 #       set). Exit 0 = every step passed.
 # Environment: SANITIZER_FILTER (gtest filter under the sanitizers, default skips the largest
 # shapes), SANITIZER_TIMEOUT (seconds per binary and tool, default 120), BENCH_FILTER
-# (benchmark filter), CUVIZ_BENCH_BATCH (benchmark batch, default 32).
+# (benchmark filter), CUVIZ_BENCH_BATCH (benchmark batch, default 32), SWEEP_CONFIGS (sweep stage
+# configurations, default "S1 S2 S3 S4"), SWEEP_ROUNDS (sweep stage rounds, default 1).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -23,7 +25,7 @@ dev=device
 die() { echo "gpu-check: $*" >&2; exit 2; }
 
 # Executables that need a GPU: tests named *_cuda_test.cpp or *_test.cu, benchmarks *_bench.cu,
-# and the cuviz CLI (for sweeps on the GPU machine).
+# the cuviz CLI (for sweeps on the GPU machine) and sweep_bench (the sweep stage).
 gpu_targets() {
   local f area name
   for f in tests/*/*_cuda_test.cpp tests/*/*_test.cu; do
@@ -36,6 +38,7 @@ gpu_targets() {
     name=$(basename "$f"); echo "${name%.cu}"
   done
   echo cuviz
+  echo sweep_bench
 }
 
 # Libraries never copied: the C runtime and the GCC runtime (the GPU machine's are at least as
@@ -152,12 +155,12 @@ run_gtest() {
 
 run_checks() {
   local stages=" $* "
-  [ "$stages" = "  " ] && stages=" tests memcheck racecheck bench torch "
+  [ "$stages" = "  " ] && stages=" tests memcheck racecheck bench torch sweep "
   stages=${stages/ sanitize / memcheck racecheck }
   want() { [[ "$stages" == *" $1 "* ]]; }
   local s
   for s in $stages; do
-    case "$s" in tests|memcheck|racecheck|bench|torch) ;; *) die "unknown --run stage '$s' (tests, memcheck, racecheck, sanitize, bench, torch)" ;; esac
+    case "$s" in tests|memcheck|racecheck|bench|torch|sweep) ;; *) die "unknown --run stage '$s' (tests, memcheck, racecheck, sanitize, bench, torch, sweep)" ;; esac
   done
   [ -d "$dev/bin" ] || die "no $dev/bin: build the package first with 'bash scripts/gpu-check.sh --package' (on the build machine)"
   command -v nvidia-smi >/dev/null || die "nvidia-smi not found: this is not a GPU machine (no NVIDIA driver). --run needs a CUDA GPU."
@@ -223,6 +226,7 @@ os.remove(src)' "$f" || die "cannot unpack $f (neither xz nor python3 lzma)"
     [ -e "$bin" ] && want bench || continue
     local name start=$SECONDS
     name=$(basename "$bin")
+    [ "$name" = sweep_bench ] && continue  # not a Google Benchmark binary: the sweep stage runs it
     if "$bin" --benchmark_filter="${BENCH_FILTER:-.}" --benchmark_out="$logs/$name.json" --benchmark_out_format=json \
          >"$logs/$name.txt" 2>&1; then
       row "bench $name" PASS "$((SECONDS - start)) s; $(grep -m1 'all GoogLeNet conv forwards' "$logs/$name.txt")"
@@ -241,9 +245,36 @@ os.remove(src)' "$f" || die "cannot unpack $f (neither xz nor python3 lzma)"
     fi
   fi
 
+  if want sweep; then
+    # S1-S4 with sweep_bench beside B1/B2 (when the baseline was packaged and torch is here), and
+    # a full S1 sweep; the summary lines of bench/sweep_vs_torch.sh become rows.
+    local start=$SECONDS log="$logs/sweep.txt" rc with_torch=0
+    [ -f "$baseline" ] && [ -f "$onnx" ] && python3 -c 'import torch, onnx' 2>/dev/null && with_torch=1
+    if [ $with_torch = 1 ]; then
+      CUVIZ_SHARED_DIR="$root/$dev/shared" SWEEP_CONFIGS="${SWEEP_CONFIGS:-S1 S2 S3 S4}" PYTHON=python3 \
+        bash bench/sweep_vs_torch.sh --device cuda --bin "$dev/bin" --rounds "${SWEEP_ROUNDS:-1}" >"$log" 2>&1
+      rc=$?
+    else
+      rc=0
+      : >"$log"
+      for s in ${SWEEP_CONFIGS:-S1 S2 S3 S4}; do
+        "$dev/bin/sweep_bench" --config "$s" --device cuda --timed 32 >>"$log" 2>&1 || { rc=$?; break; }
+      done
+    fi
+    if [ $rc = 0 ]; then
+      row "sweep S1-S4 (sweep_bench)" PASS "$((SECONDS - start)) s, log $log$([ $with_torch = 1 ] || echo \
+        '; B1/B2 not run: package with --with-torch-baseline, python3 with torch and onnx')"
+      while IFS= read -r f; do row "  sweep" INFO "$f"; done < <(
+        if [ $with_torch = 1 ]; then sed -n '/^=== summary/,$p' "$log" | tail -n +2
+        else grep -E '^ *(S[1-4] |image-steps/s|channels/s|achieved)' "$log"; fi)
+    else
+      row "sweep S1-S4 (sweep_bench)" FAIL "exit $rc, log $log"
+    fi
+  fi
+
   if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
     tar -czf "$OUT/gpu-check-logs.tar.gz" -C "$dev" logs
-    for f in "$logs"/*_bench.txt; do [ -e "$f" ] && cp "$f" "$OUT/"; done
+    for f in "$logs"/*_bench.txt "$logs/sweep.txt"; do [ -e "$f" ] && cp "$f" "$OUT/"; done
   fi
 
   {
@@ -259,5 +290,5 @@ os.remove(src)' "$f" || die "cannot unpack $f (neither xz nor python3 lzma)"
 case "${1:-}" in
   --package) shift; package "$@" ;;
   --run) shift; run_checks "$@" ;;
-  *) echo "usage: bash scripts/gpu-check.sh --package [--with-torch-baseline] [--with-cuda-libs] | --run [tests] [memcheck] [racecheck] [sanitize] [bench] [torch]" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/gpu-check.sh --package [--with-torch-baseline] [--with-cuda-libs] | --run [tests] [memcheck] [racecheck] [sanitize] [bench] [torch] [sweep]" >&2; exit 2 ;;
 esac
