@@ -16,7 +16,8 @@
 # Environment: SANITIZER_FILTER (gtest filter under the sanitizers, default skips the largest
 # shapes), SANITIZER_TIMEOUT (seconds per binary and tool, default 120), BENCH_FILTER
 # (benchmark filter), CUVIZ_BENCH_BATCH (benchmark batch, default 32), SWEEP_CONFIGS (sweep stage
-# configurations, default "S1 S2 S3 S4"), SWEEP_ROUNDS (sweep stage rounds, default 1).
+# configurations, default "S1 S2 S3 S4"), SWEEP_ROUNDS (sweep stage rounds, default 1),
+# SWEEP_E2E_ROUNDS (full S1 `cuviz sweep` runs in the sweep stage, default 1).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -252,7 +253,8 @@ os.remove(src)' "$f" || die "cannot unpack $f (neither xz nor python3 lzma)"
     [ -f "$baseline" ] && [ -f "$onnx" ] && python3 -c 'import torch, onnx' 2>/dev/null && with_torch=1
     if [ $with_torch = 1 ]; then
       CUVIZ_SHARED_DIR="$root/$dev/shared" SWEEP_CONFIGS="${SWEEP_CONFIGS:-S1 S2 S3 S4}" PYTHON=python3 \
-        bash bench/sweep_vs_torch.sh --device cuda --bin "$dev/bin" --rounds "${SWEEP_ROUNDS:-1}" >"$log" 2>&1
+        bash bench/sweep_vs_torch.sh --device cuda --bin "$dev/bin" --rounds "${SWEEP_ROUNDS:-1}" \
+        --e2e-rounds "${SWEEP_E2E_ROUNDS:-1}" >"$log" 2>&1
       rc=$?
     else
       rc=0
