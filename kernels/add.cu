@@ -2,6 +2,7 @@
 // batch stride so channel-slice views of a concat work; maths shared through add_value.
 #include "kernels/add.h"
 #include "kernels/cuda_check.cuh"
+#include "kernels/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
 
 namespace cuviz {
@@ -26,8 +27,8 @@ void add_forward_cuda(const Tensor& a, const Tensor& b, const Tensor& y) {
   if (total == 0) return;
   const int threads = 256;
   const int blocks = int(std::min<int64_t>((total + threads - 1) / threads, 65535));
-  add_forward_kernel<<<blocks, threads>>>(a.data(), a.batch_stride(), b.data(), b.batch_stride(), y.data(),
-                                          y.batch_stride(), m, a.n());
+  add_forward_kernel<<<blocks, threads, 0, current_stream()>>>(a.data(), a.batch_stride(), b.data(), b.batch_stride(),
+                                                               y.data(), y.batch_stride(), m, a.n());
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

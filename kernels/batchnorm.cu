@@ -4,6 +4,7 @@
 // flops, cheaper than a separate pass). y may be x and dx may be dy (element-wise).
 #include "kernels/batchnorm.h"
 #include "kernels/cuda_check.cuh"
+#include "kernels/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
 
 namespace cuviz {
@@ -32,8 +33,8 @@ void launch(const BatchNormWeights& w, const Tensor& x, const Tensor& y, bool wi
   const BnPtrs bn{w.scale.data(), w.bias.data(), w.mean.data(), w.var.data(), w.eps};
   const int threads = 256;
   const int blocks = int(std::min<int64_t>((total + threads - 1) / threads, 65535));
-  batchnorm_kernel<<<blocks, threads>>>(bn, x.data(), x.batch_stride(), y.data(), y.batch_stride(), x.c(),
-                                        int64_t(x.h()) * x.w(), total, with_shift);
+  batchnorm_kernel<<<blocks, threads, 0, current_stream()>>>(bn, x.data(), x.batch_stride(), y.data(), y.batch_stride(),
+                                                             x.c(), int64_t(x.h()) * x.w(), total, with_shift);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

@@ -14,7 +14,9 @@
 #include <omp.h>
 
 #include "kernels/check.h"
+#include "kernels/backend.h"
 #include "kernels/cuda_ops.h"
+#include "kernels/cudnn_oracle.h"
 #include "kernels/gemm.h"
 
 namespace cuviz {
@@ -505,7 +507,9 @@ void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w, con
   const ConvGeometry g = conv_geometry(op, p, x.shape(), w.shape());
   check_weights(op, w, b, g.o);
   check_shape(op, "y", y, g.out());
-  if (check_same_device<float>(op, {&x, &w, &b, &y}) == Device::cuda) return conv2d_forward_cuda(p, x, w, b, y);
+  if (check_same_device<float>(op, {&x, &w, &b, &y}) == Device::cuda)
+    return use_oracle(Device::cuda, cudnn_expresses(p)) ? cudnn_conv2d_forward(p, x, w, b, y)
+                                                         : conv2d_forward_cuda(p, x, w, b, y);
   if (winograd_eligible(p, g)) {
     const float* u = winograd_weights_cached(w.data(), g.o, g.c, false);
     return winograd_conv(u, x, p.pad_top, p.pad_left, y, b.data(), p.fuse_relu);
@@ -553,7 +557,9 @@ void conv2d_backward_data(const Conv2dParams& p, const Tensor& dy, const Tensor&
   const ConvGeometry g = conv_geometry(op, p, dx.shape(), w.shape());
   check_weights(op, w, Tensor(), g.o);
   check_shape(op, "dy", dy, g.out());
-  if (check_same_device<float>(op, {&dy, &w, &dx}) == Device::cuda) return conv2d_backward_data_cuda(p, dy, w, dx);
+  if (check_same_device<float>(op, {&dy, &w, &dx}) == Device::cuda)
+    return use_oracle(Device::cuda, cudnn_expresses(p)) ? cudnn_conv2d_backward_data(p, dy, w, dx)
+                                                         : conv2d_backward_data_cuda(p, dy, w, dx);
   if (winograd_eligible(p, g)) {
     const float* u = winograd_weights_cached(w.data(), g.o, g.c, true);
     return winograd_conv(u, dy, 2 - p.pad_top, 2 - p.pad_left, dx, nullptr, false);
@@ -604,7 +610,8 @@ void conv2d_backward_weight(const Conv2dParams& p, const Tensor& x, const Tensor
   check_weights(op, dw, db, g.o);
   check_shape(op, "dy", dy, g.out());
   if (check_same_device<float>(op, {&x, &dy, &dw, &db}) == Device::cuda)
-    return conv2d_backward_weight_cuda(p, x, dy, dw, db);
+    return use_oracle(Device::cuda, cudnn_expresses(p)) ? cudnn_conv2d_backward_weight(p, x, dy, dw, db)
+                                                         : conv2d_backward_weight_cuda(p, x, dy, dw, db);
   const bool pointwise = is_pointwise(p, g);
   const int64_t rows = g.k * g.groups, wsize = g.o * g.k;
   const Tiling t = make_tiling(g, rows, omp_get_max_threads());

@@ -5,6 +5,7 @@
 //   backward-weight  dw[o, (c,p,q)]   = sum_{(n,i,j)}   dy[n, o, i, j] * x[n, c, i*sh - pt + p*dh, j*sw - pl + q*dw]
 // one product per (image, group) for the first two and per (K split, group) for the last.
 #include "kernels/conv2d.h"
+#include "kernels/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
 #include "kernels/gemm_tile.cuh"
 #include "kernels/relu.h"
@@ -182,6 +183,29 @@ __global__ void bias_grad_kernel(const float* dy, int64_t dy_stride, int n, int 
 // Images per launch so that images x groups fits the grid's z dimension (65535).
 int images_per_launch(int groups) { return std::max(1, 65535 / groups); }
 
+// Chunks of the weight gradient's K = batch x output pixels reduction, each summed into its own
+// partial dw: enough that the grid covers the GPU about twice (264 blocks of 64 x 64), but at
+// least 8 chunks of K per split so that each block does real work.
+int weight_grad_splits(const ConvBackwardWeight& prob, int groups) {
+  const int64_t tiles = int64_t((prob.M + 63) / 64) * ((prob.N + 63) / 64) * groups;
+  const int64_t max_splits = std::max<int64_t>(1, prob.K / (8 * gemm::kBK));
+  const int64_t grid_cap = std::max(1, 65535 / groups);
+  return int(std::clamp<int64_t>((264 + tiles - 1) / tiles, 1, std::min<int64_t>({max_splits, 256, grid_cap})));
+}
+
+// The weight-gradient problem of x -> dy: geometry and GEMM sizes, without pointers.
+ConvBackwardWeight weight_grad_problem(const Conv2dParams& p, Shape x, Shape dw, Shape dy) {
+  ConvBackwardWeight prob;
+  prob.g = make_geom(p, x, dw, dy);
+  prob.M = prob.g.Og;
+  prob.N = prob.g.Cg * prob.g.KH * prob.g.KW;
+  const int64_t k_total = int64_t(x.n) * prob.g.OH * prob.g.OW;
+  CUVIZ_CHECK(k_total < (int64_t(1) << 31), "conv2d_backward_weight (CUDA): batch x output pixels = ", k_total,
+              " exceeds the 32-bit reduction index");
+  prob.K = int(k_total);
+  return prob;
+}
+
 }  // namespace
 
 // kernel launchers
@@ -226,40 +250,30 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const Tensor& dy, const Te
   }
 }
 
+size_t conv2d_backward_weight_cuda_workspace(const Conv2dParams& p, Shape x, Shape dw, Shape dy) {
+  const ConvBackwardWeight prob = weight_grad_problem(p, x, dw, dy);
+  return size_t(weight_grad_splits(prob, p.groups)) * prob.g.O * prob.N * sizeof(float);
+}
+
 void conv2d_backward_weight_cuda(const Conv2dParams& p, const Tensor& x, const Tensor& dy, const Tensor& dw,
                                  const Tensor& db) {
-  ConvBackwardWeight prob;
-  prob.g = make_geom(p, x.shape(), dw.shape(), dy.shape());
-  prob.M = prob.g.Og;
-  prob.N = prob.g.Cg * prob.g.KH * prob.g.KW;
-  const int64_t k_total = int64_t(x.n()) * prob.g.OH * prob.g.OW;
-  CUVIZ_CHECK(k_total < (int64_t(1) << 31), "conv2d_backward_weight (CUDA): batch x output pixels = ", k_total,
-              " exceeds the 32-bit reduction index");
-  prob.K = int(k_total);
-  // Split K so that the grid covers the GPU about twice (264 blocks of 64 x 64), but keep at
-  // least 8 chunks of K per split so that each block does real work.
-  const int64_t tiles = int64_t((prob.M + 63) / 64) * ((prob.N + 63) / 64) * p.groups;
-  const int64_t max_splits = std::max<int64_t>(1, prob.K / (8 * gemm::kBK));
-  const int64_t grid_cap = std::max(1, 65535 / p.groups);
-  const int splits =
-      int(std::clamp<int64_t>((264 + tiles - 1) / tiles, 1, std::min<int64_t>({max_splits, 256, grid_cap})));
-  prob.split_len = int((k_total + splits - 1) / splits);
+  ConvBackwardWeight prob = weight_grad_problem(p, x.shape(), dw.shape(), dy.shape());
+  const int splits = weight_grad_splits(prob, p.groups);
+  prob.split_len = int((int64_t(prob.K) + splits - 1) / splits);
   prob.x = x.data();
   prob.x_stride = x.batch_stride();
   prob.dy = dy.data();
   prob.dy_stride = dy.batch_stride();
   const int64_t count = int64_t(prob.g.O) * prob.N;
-  float* partial = nullptr;
-  CUVIZ_CUDA_CHECK(cudaMallocAsync(&partial, size_t(splits) * count * sizeof(float), 0));
-  prob.partial = partial;
+  const DeviceScratch partial(size_t(splits) * count * sizeof(float));  // the plan's workspace inside a plan
+  prob.partial = partial.data();
   gemm::launch(prob, splits * p.groups, gemm::Tile::t64x64);
-  const int threads = 256;
-  reduce_splits_kernel<<<int(std::min<int64_t>((count + threads - 1) / threads, 65535)), threads>>>(partial, splits,
-                                                                                                     count, dw.data());
+  const int threads = 256, blocks = int(std::min<int64_t>((count + threads - 1) / threads, 65535));
+  reduce_splits_kernel<<<blocks, threads, 0, current_stream()>>>(partial.data(), splits, count, dw.data());
   CUVIZ_CUDA_LAUNCH_CHECK();
-  CUVIZ_CUDA_CHECK(cudaFreeAsync(partial, 0));
   if (db.defined()) {
-    bias_grad_kernel<<<prob.g.O, 256>>>(dy.data(), dy.batch_stride(), dy.n(), prob.g.OH * prob.g.OW, db.data());
+    bias_grad_kernel<<<prob.g.O, 256, 0, current_stream()>>>(dy.data(), dy.batch_stride(), dy.n(),
+                                                             prob.g.OH * prob.g.OW, db.data());
     CUVIZ_CUDA_LAUNCH_CHECK();
   }
 }

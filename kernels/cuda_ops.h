@@ -22,6 +22,9 @@ void conv2d_forward_cuda(const Conv2dParams& p, const Tensor& x, const Tensor& w
 void conv2d_backward_data_cuda(const Conv2dParams& p, const Tensor& dy, const Tensor& w, const Tensor& dx);
 void conv2d_backward_weight_cuda(const Conv2dParams& p, const Tensor& x, const Tensor& dy, const Tensor& dw,
                                  const Tensor& db);
+// Device scratch bytes conv2d_backward_weight_cuda needs for these shapes (its split-K partial
+// sums); a plan reserves the largest in its arena so that backward allocates nothing.
+size_t conv2d_backward_weight_cuda_workspace(const Conv2dParams& p, Shape x, Shape dw, Shape dy);
 
 void linear_forward_cuda(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y);
 void linear_backward_data_cuda(const Tensor& dy, const Tensor& w, const Tensor& dx);

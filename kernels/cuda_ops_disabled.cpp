@@ -25,6 +25,9 @@ void conv2d_backward_data_cuda(const Conv2dParams&, const Tensor&, const Tensor&
 void conv2d_backward_weight_cuda(const Conv2dParams&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
   no_cuda("conv2d_backward_weight");
 }
+size_t conv2d_backward_weight_cuda_workspace(const Conv2dParams&, Shape, Shape, Shape) {
+  no_cuda("conv2d_backward_weight");
+}
 void linear_forward_cuda(const Tensor&, const Tensor&, const Tensor&, const Tensor&) { no_cuda("linear_forward"); }
 void linear_backward_data_cuda(const Tensor&, const Tensor&, const Tensor&) { no_cuda("linear_backward_data"); }
 void linear_backward_weight_cuda(const Tensor&, const Tensor&, const Tensor&, const Tensor&) {

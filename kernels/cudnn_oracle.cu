@@ -1,6 +1,6 @@
 // The cuDNN / cuBLAS oracle of kernels/cudnn_oracle.h: every call builds its descriptors, runs
-// NVIDIA's implementation in strict FP32 (CUDNN_FMA_MATH: no TF32 tensor cores) on the default
-// stream and throws cuviz::Error naming the call on any failure. Built without cuDNN (CMake did
+// NVIDIA's implementation in strict FP32 (CUDNN_FMA_MATH: no TF32 tensor cores) on the current
+// stream (kernels/cuda_context.cuh) and throws cuviz::Error naming the call on any failure. Built without cuDNN (CMake did
 // not find it), only the cuBLAS linear remains and the cuDNN entry points throw.
 #include <cublas_v2.h>
 
@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/cuda_check.cuh"
+#include "kernels/cuda_context.cuh"
 #include "kernels/cudnn_oracle.h"
 
 #if CUVIZ_HAS_CUDNN
@@ -23,8 +24,8 @@ void cublas_check(cublasStatus_t s, const char* call, const char* file, int line
 }
 #define CUVIZ_CUBLAS_CHECK(call) cublas_check((call), #call, __FILE__, __LINE__)
 
-// The process-wide cuBLAS handle. Never destroyed: destroying it from a static destructor would
-// race the CUDA runtime's own teardown at exit.
+// The process-wide cuBLAS handle, bound to the calling thread's current stream. Never destroyed:
+// destroying it from a static destructor would race the CUDA runtime's own teardown at exit.
 cublasHandle_t blas_handle() {
   static cublasHandle_t h = [] {
     cublasHandle_t b = nullptr;
@@ -32,6 +33,7 @@ cublasHandle_t blas_handle() {
     CUVIZ_CUBLAS_CHECK(cublasSetMathMode(b, CUBLAS_DEFAULT_MATH));
     return b;
   }();
+  CUVIZ_CUBLAS_CHECK(cublasSetStream(h, current_stream()));
   return h;
 }
 
@@ -56,8 +58,8 @@ void cublas_linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, co
   CUVIZ_CUBLAS_CHECK(cublasSgemm(blas_handle(), CUBLAS_OP_T, CUBLAS_OP_N, O, n, K, &one, w.data(), K, x.data(), ldx,
                                  &zero, y.data(), ldy));
   if (b.defined()) {
-    add_bias_kernel<<<int(std::min<int64_t>((int64_t(n) * O + 255) / 256, 65535)), 256>>>(y.data(), y.batch_stride(),
-                                                                                         b.data(), n, O);
+    const int blocks = int(std::min<int64_t>((int64_t(n) * O + 255) / 256, 65535));
+    add_bias_kernel<<<blocks, 256, 0, current_stream()>>>(y.data(), y.batch_stride(), b.data(), n, O);
     CUVIZ_CUDA_LAUNCH_CHECK();
   }
 }
@@ -72,7 +74,9 @@ void cudnn_check(cudnnStatus_t s, const char* call, const char* file, int line) 
 }
 #define CUVIZ_CUDNN_CHECK(call) cudnn_check((call), #call, __FILE__, __LINE__)
 
-// The process-wide cuDNN handle and a workspace that only grows (never freed, as above).
+// The process-wide cuDNN handle and a workspace that only grows (never freed, as above): it is
+// allocated by the first calls of each size, so a loop over the same shapes allocates nothing after
+// its first pass.
 struct Dnn {
   cudnnHandle_t handle = nullptr;
   void* ws = nullptr;
@@ -87,12 +91,14 @@ struct Dnn {
     return ws;
   }
 };
+// The handle, bound to the calling thread's current stream.
 Dnn& dnn() {
   static Dnn* d = [] {
     auto* s = new Dnn;
     CUVIZ_CUDNN_CHECK(cudnnCreate(&s->handle));
     return s;
   }();
+  CUVIZ_CUDNN_CHECK(cudnnSetStream(d->handle, current_stream()));
   return *d;
 }
 

@@ -12,6 +12,23 @@ namespace cuviz {
 
 // True when cuviz was built with cuDNN and a CUDA device can be used.
 bool cudnn_oracle_available();
+
+// Whether the oracle computes exactly what the op computes with these parameters; where it cannot,
+// Backend::cudnn (kernels/backend.h) runs the native kernel. cuDNN's legacy API pads symmetrically,
+// has no ceil-mode pooling (GoogLeNet's stride-2 max pools add a last window that floor mode drops)
+// and takes LRN windows of 1..16 channels (odd here, so that the window is centred as in Caffe).
+inline bool cudnn_expresses(const Conv2dParams& p) {
+  return p.pad_top == p.pad_bottom && p.pad_left == p.pad_right;
+}
+// p as resolved by pool2d_forward (global pooling as an explicit window); y the op's output shape.
+inline bool cudnn_expresses(const Pool2dParams& p, Shape x, Shape y) {
+  if (p.pad_top != p.pad_bottom || p.pad_left != p.pad_right || p.dilation_h != 1 || p.dilation_w != 1) return false;
+  return (x.h + 2 * p.pad_top - p.kernel_h) / p.stride_h + 1 == y.h &&
+         (x.w + 2 * p.pad_left - p.kernel_w) / p.stride_w + 1 == y.w;
+}
+inline bool cudnn_expresses(const LrnParams& p) {
+  return p.size >= 1 && p.size <= 15 && p.size % 2 == 1 && p.k >= 1e-5f && p.beta >= 0.01f;
+}
 // True when cuviz was built with CUDA (hence cuBLAS) and a CUDA device can be used.
 bool cublas_oracle_available();
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "kernels/cuda_check.cuh"
+#include "kernels/cuda_context.cuh"
 
 namespace cuviz::gemm {
 
@@ -106,7 +107,7 @@ inline Tile choose_tile(int M, int N, int batches) {
   return big >= 264 ? Tile::t128x128 : Tile::t64x64;
 }
 
-// Launches the product for z = 0 .. batches-1 on the default stream.
+// Launches the product for z = 0 .. batches-1 on the current stream (kernels/cuda_context.cuh).
 template <class P>
 void launch(const P& p, int batches, Tile tile = Tile::automatic) {
   if (p.M <= 0 || p.N <= 0 || batches <= 0) return;
@@ -114,10 +115,10 @@ void launch(const P& p, int batches, Tile tile = Tile::automatic) {
   if (tile == Tile::automatic) tile = choose_tile(p.M, p.N, batches);
   if (tile == Tile::t128x128) {
     const dim3 grid((p.N + 127) / 128, (p.M + 127) / 128, batches);
-    gemm_kernel<128, 128, 8, 8, P><<<grid, kThreads>>>(p);
+    gemm_kernel<128, 128, 8, 8, P><<<grid, kThreads, 0, current_stream()>>>(p);
   } else {
     const dim3 grid((p.N + 63) / 64, (p.M + 63) / 64, batches);
-    gemm_kernel<64, 64, 4, 4, P><<<grid, kThreads>>>(p);
+    gemm_kernel<64, 64, 4, 4, P><<<grid, kThreads, 0, current_stream()>>>(p);
   }
   CUVIZ_CUDA_LAUNCH_CHECK();
 }

@@ -7,7 +7,9 @@
 #include <climits>
 
 #include "kernels/check.h"
+#include "kernels/backend.h"
 #include "kernels/cuda_ops.h"
+#include "kernels/cudnn_oracle.h"
 #include "kernels/gemm.h"
 
 namespace cuviz {
@@ -91,7 +93,8 @@ template void linear_backward_weight_reference<double>(const TensorD&, const Ten
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) {
   const char* op = "linear_forward";
   const int64_t k = linear_check(op, x, w, y, b, "x", "y");
-  if (check_same_device<float>(op, {&x, &w, &b, &y}) == Device::cuda) return linear_forward_cuda(x, w, b, y);
+  if (check_same_device<float>(op, {&x, &w, &b, &y}) == Device::cuda)
+    return use_oracle(Device::cuda, true) ? cublas_linear_forward(x, w, b, y) : linear_forward_cuda(x, w, b, y);
   sgemm_parallel(false, true, x.n(), w.n(), int(k), 1.f, x.data(), ld(x), w.data(), int(k), 0.f, y.data(), ld(y));
   if (b.defined())
     for (int n = 0; n < y.n(); ++n)

@@ -3,6 +3,7 @@
 //   backward-data    dx[n, k] = sum_o dy[n, o] w[o, k]          (M = batch, N = features, K = O)
 //   backward-weight  dw[o, k] = sum_n dy[n, o] x[n, k]          (M = O, N = features, K = batch)
 //   db[o] = sum_n dy[n, o]. Images are flattened (C*H*W features each) and may be batch-strided.
+#include "kernels/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
 #include "kernels/gemm_tile.cuh"
 #include "kernels/linear.h"
@@ -118,7 +119,8 @@ void linear_backward_weight_cuda(const Tensor& x, const Tensor& dy, const Tensor
   prob.dw = dw.data();
   gemm::launch(prob, 1);
   if (db.defined()) {
-    linear_bias_grad_kernel<<<(prob.M + 255) / 256, 256>>>(dy.data(), dy.batch_stride(), dy.n(), prob.M, db.data());
+    linear_bias_grad_kernel<<<(prob.M + 255) / 256, 256, 0, current_stream()>>>(dy.data(), dy.batch_stride(), dy.n(),
+                                                                                prob.M, db.data());
     CUVIZ_CUDA_LAUNCH_CHECK();
   }
 }

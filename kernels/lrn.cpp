@@ -10,7 +10,9 @@
 #include <immintrin.h>
 
 #include "kernels/check.h"
+#include "kernels/backend.h"
 #include "kernels/cuda_ops.h"
+#include "kernels/cudnn_oracle.h"
 
 namespace cuviz {
 
@@ -133,7 +135,8 @@ template void lrn_backward_data_reference<double>(const LrnParams&, const Tensor
 // scales into a per-thread scratch before writing, so y may be x (in place).
 void lrn_forward(const LrnParams& p, const Tensor& x, const Tensor& y) {
   check_forward("lrn_forward", p, x, y);
-  if (check_same_device<float>("lrn_forward", {&x, &y}) == Device::cuda) return lrn_forward_cuda(p, x, y);
+  if (check_same_device<float>("lrn_forward", {&x, &y}) == Device::cuda)
+    return use_oracle(Device::cuda, cudnn_expresses(p)) ? cudnn_lrn_forward(p, x, y) : lrn_forward_cuda(p, x, y);
   const int C = x.c();
   const int64_t HW = int64_t(x.h()) * x.w();
   const int64_t tiles = (HW + kTile - 1) / kTile;

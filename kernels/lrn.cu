@@ -4,8 +4,11 @@
 // (c lies in window(c') exactly for those c'). Sums run in increasing channel order, as on the
 // CPU. When the output overlaps an input (in-place use), the inputs are staged in a temporary first.
 #include "kernels/cuda_check.cuh"
+#include "kernels/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
 #include "kernels/lrn.h"
+
+#include <utility>
 
 namespace cuviz {
 
@@ -65,14 +68,13 @@ bool overlaps(const Tensor& a, const Tensor& b) {
   return a.data() < end(b) && b.data() < end(a);
 }
 
-// A dense device copy of t in memory from the stream-ordered pool (freed by the caller).
-Tensor stage(const Tensor& t) {
-  float* p = nullptr;
-  CUVIZ_CUDA_CHECK(cudaMallocAsync(&p, size_t(t.numel()) * sizeof(float), 0));
+// A dense device copy of t in `scratch` (which holds at least t.numel() floats).
+Tensor stage(const Tensor& t, float* scratch) {
   const size_t width = size_t(t.shape().image_size()) * sizeof(float);
   const size_t pitch = t.n() > 1 ? size_t(t.batch_stride()) * sizeof(float) : width;
-  CUVIZ_CUDA_CHECK(cudaMemcpy2DAsync(p, width, t.data(), pitch, width, t.n(), cudaMemcpyDeviceToDevice, 0));
-  return Tensor(p, t.shape(), Device::cuda);
+  CUVIZ_CUDA_CHECK(cudaMemcpy2DAsync(scratch, width, t.data(), pitch, width, t.n(), cudaMemcpyDeviceToDevice,
+                                     current_stream()));
+  return Tensor(scratch, t.shape(), Device::cuda);
 }
 
 int blocks_for(int64_t total, int threads) { return int(std::min<int64_t>((total + threads - 1) / threads, 65535)); }
@@ -81,29 +83,32 @@ int blocks_for(int64_t total, int threads) { return int(std::min<int64_t>((total
 
 // kernel launchers
 
+// In place (or overlapping) calls read staged copies, since every output depends on a window of
+// inputs that other threads overwrite. Networks never overlap them (LRN writes a fresh blob).
 void lrn_forward_cuda(const LrnParams& p, const Tensor& x, const Tensor& y) {
   const int64_t total = x.numel();
   if (total == 0) return;
-  const Tensor xs = overlaps(x, y) ? stage(x) : x;
-  lrn_forward_kernel<<<blocks_for(total, 256), 256>>>(make_geom(p, x), xs.data(), xs.batch_stride(), y.data(),
-                                                      y.batch_stride(), total);
+  const bool staged = overlaps(x, y);
+  const DeviceScratch scratch(staged ? size_t(total) * sizeof(float) : 0);
+  const Tensor xs = staged ? stage(x, scratch.data()) : x;
+  lrn_forward_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(make_geom(p, x), xs.data(),
+                                                                           xs.batch_stride(), y.data(),
+                                                                           y.batch_stride(), total);
   CUVIZ_CUDA_LAUNCH_CHECK();
-  if (xs.data() != x.data()) CUVIZ_CUDA_CHECK(cudaFreeAsync(xs.data(), 0));
 }
 
 void lrn_backward_data_cuda(const LrnParams& p, const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& dx) {
   const int64_t total = x.numel();
   if (total == 0) return;
-  const Tensor xs = overlaps(x, dx) ? stage(x) : x;
-  const Tensor ys = overlaps(y, dx) ? stage(y) : y;
-  const Tensor dys = overlaps(dy, dx) ? stage(dy) : dy;
-  lrn_backward_kernel<<<blocks_for(total, 256), 256>>>(make_geom(p, x), xs.data(), xs.batch_stride(), ys.data(),
-                                                       ys.batch_stride(), dys.data(), dys.batch_stride(), dx.data(),
-                                                       dx.batch_stride(), total);
+  const bool sx = overlaps(x, dx), sy = overlaps(y, dx), sdy = overlaps(dy, dx);
+  const DeviceScratch scratch(size_t(sx + sy + sdy) * size_t(total) * sizeof(float));
+  float* next = scratch.data();
+  auto staged = [&](bool s, const Tensor& t) { return s ? stage(t, std::exchange(next, next + total)) : t; };
+  const Tensor xs = staged(sx, x), ys = staged(sy, y), dys = staged(sdy, dy);
+  lrn_backward_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(
+      make_geom(p, x), xs.data(), xs.batch_stride(), ys.data(), ys.batch_stride(), dys.data(), dys.batch_stride(),
+      dx.data(), dx.batch_stride(), total);
   CUVIZ_CUDA_LAUNCH_CHECK();
-  for (const Tensor* t : {&xs, &ys, &dys})
-    if (t->data() != x.data() && t->data() != y.data() && t->data() != dy.data())
-      CUVIZ_CUDA_CHECK(cudaFreeAsync(t->data(), 0));
 }
 
 }  // namespace cuviz

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "kernels/check.h"
+#include "kernels/backend.h"
 #include "kernels/cuda_ops.h"
+#include "kernels/cudnn_oracle.h"
 
 namespace cuviz {
 
@@ -217,7 +219,9 @@ template void pool2d_backward_data_reference<double>(const Pool2dParams&, const 
 // touch only real input elements, with no bounds tests; planes (n, c) run in parallel.
 void pool2d_forward(const Pool2dParams& p0, const Tensor& x, const Tensor& y) {
   const Pool2dParams p = check_forward("pool2d_forward", p0, x, y);
-  if (check_same_device<float>("pool2d_forward", {&x, &y}) == Device::cuda) return pool2d_forward_cuda(p, x, y);
+  if (check_same_device<float>("pool2d_forward", {&x, &y}) == Device::cuda)
+    return use_oracle(Device::cuda, cudnn_expresses(p, x.shape(), y.shape())) ? cudnn_pool2d_forward(p, x, y)
+                                                                               : pool2d_forward_cuda(p, x, y);
   const int H = x.h(), W = x.w(), OH = y.h(), OW = y.w(), C = x.c();
   const AxisPlan rows = plan_axis(OH, H, p.kernel_h, p.stride_h, p.pad_top, p.pad_bottom, p.dilation_h,
                                   p.count_include_pad);

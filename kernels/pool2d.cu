@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "kernels/cuda_check.cuh"
+#include "kernels/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
 #include "kernels/host_device.h"
 #include "kernels/pool2d.h"
@@ -149,7 +150,7 @@ void pool2d_forward_cuda(const Pool2dParams& p, const Tensor& x, const Tensor& y
   const PoolGeom g = make_geom(p, x, y);
   const int64_t total = y.numel();
   if (total == 0) return;
-  pool_forward_kernel<<<blocks_for(total, 256), 256>>>(g, x.data(), y.data(), total);
+  pool_forward_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(g, x.data(), y.data(), total);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 
@@ -160,7 +161,8 @@ void pool2d_backward_data_cuda(const Pool2dParams& p, const Tensor& x, const Ten
   g.dx_stride = dx.batch_stride();
   const int64_t total = dx.numel();
   if (total == 0) return;
-  pool_backward_kernel<<<blocks_for(total, 256), 256>>>(g, x.data(), y.data(), dy.data(), dx.data(), total);
+  pool_backward_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(g, x.data(), y.data(), dy.data(),
+                                                                             dx.data(), total);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

@@ -1,6 +1,7 @@
 // ReLU CUDA kernels: one thread per element (grid-stride), the maths shared with the CPU loop
 // through relu_value / relu_grad in kernels/relu.h.
 #include "kernels/cuda_check.cuh"
+#include "kernels/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
 #include "kernels/relu.h"
 
@@ -49,24 +50,24 @@ int blocks_for(int64_t total, int threads) { return int(std::min<int64_t>((total
 void relu_forward_cuda(const Tensor& x, const Tensor& y) {
   const int64_t m = x.shape().image_size(), total = m * x.n();
   if (total == 0) return;
-  relu_forward_kernel<<<blocks_for(total, 256), 256>>>(x.data(), x.batch_stride(), y.data(), y.batch_stride(), m,
-                                                       x.n());
+  relu_forward_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(x.data(), x.batch_stride(), y.data(),
+                                                                            y.batch_stride(), m, x.n());
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 
 void relu_backward_data_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx) {
   const int64_t m = y.shape().image_size(), total = m * y.n();
   if (total == 0) return;
-  relu_backward_kernel<<<blocks_for(total, 256), 256>>>(y.data(), y.batch_stride(), dy.data(), dy.batch_stride(),
-                                                        dx.data(), dx.batch_stride(), m, y.n());
+  relu_backward_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(
+      y.data(), y.batch_stride(), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m, y.n());
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 
 void relu_backward_data_redirected_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx) {
   const int64_t m = y.shape().image_size();
   if (m == 0 || y.n() == 0) return;
-  relu_backward_redirected_kernel<<<y.n(), 512>>>(y.data(), y.batch_stride(), dy.data(), dy.batch_stride(), dx.data(),
-                                                  dx.batch_stride(), m);
+  relu_backward_redirected_kernel<<<y.n(), 512, 0, current_stream()>>>(
+      y.data(), y.batch_stride(), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

@@ -7,7 +7,9 @@
 #include <cmath>
 
 #include "kernels/check.h"
+#include "kernels/backend.h"
 #include "kernels/cuda_ops.h"
+#include "kernels/cudnn_oracle.h"
 
 namespace cuviz {
 
@@ -125,7 +127,8 @@ template void log_softmax_backward_data_reference<double>(const TensorD&, const 
 
 void softmax_forward(const Tensor& x, const Tensor& y) {
   check_pair("softmax_forward", x, y, "y");
-  if (check_same_device<float>("softmax_forward", {&x, &y}) == Device::cuda) return softmax_forward_cuda(x, y);
+  if (check_same_device<float>("softmax_forward", {&x, &y}) == Device::cuda)
+    return use_oracle(Device::cuda, true) ? cudnn_softmax_forward(x, y, false) : softmax_forward_cuda(x, y);
   const int64_t HW = int64_t(x.h()) * x.w();
   for_each_tile(x.shape(), [&](int n, int64_t j0, int len) {
     softmax_tile(x.image(n) + j0, y.image(n) + j0, x.c(), HW, len, false);
@@ -135,7 +138,7 @@ void softmax_forward(const Tensor& x, const Tensor& y) {
 void log_softmax_forward(const Tensor& x, const Tensor& y) {
   check_pair("log_softmax_forward", x, y, "y");
   if (check_same_device<float>("log_softmax_forward", {&x, &y}) == Device::cuda)
-    return log_softmax_forward_cuda(x, y);
+    return use_oracle(Device::cuda, true) ? cudnn_softmax_forward(x, y, true) : log_softmax_forward_cuda(x, y);
   const int64_t HW = int64_t(x.h()) * x.w();
   for_each_tile(x.shape(), [&](int n, int64_t j0, int len) {
     softmax_tile(x.image(n) + j0, y.image(n) + j0, x.c(), HW, len, true);

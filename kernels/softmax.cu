@@ -4,6 +4,7 @@
 //   dx = y (dy - <dy, y>)                       or   dx = dy - exp(y) sum_c' dy_c'
 // Each thread reads element c of its pixel before it writes element c, so y may be x and dx may be dy.
 #include "kernels/cuda_check.cuh"
+#include "kernels/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
 #include "kernels/softmax.h"
 
@@ -49,16 +50,16 @@ int blocks_for(int64_t total, int threads) { return int(std::min<int64_t>((total
 void forward(const Tensor& x, const Tensor& y, bool log) {
   const int64_t HW = int64_t(x.h()) * x.w(), pixels = HW * x.n();
   if (pixels == 0 || x.c() == 0) return;
-  softmax_forward_kernel<<<blocks_for(pixels, 128), 128>>>(x.data(), x.batch_stride(), y.data(), y.batch_stride(),
-                                                           x.c(), HW, pixels, log);
+  softmax_forward_kernel<<<blocks_for(pixels, 128), 128, 0, current_stream()>>>(
+      x.data(), x.batch_stride(), y.data(), y.batch_stride(), x.c(), HW, pixels, log);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 
 void backward(const Tensor& y, const Tensor& dy, const Tensor& dx, bool log) {
   const int64_t HW = int64_t(y.h()) * y.w(), pixels = HW * y.n();
   if (pixels == 0 || y.c() == 0) return;
-  softmax_backward_kernel<<<blocks_for(pixels, 128), 128>>>(y.data(), y.batch_stride(), dy.data(), dy.batch_stride(),
-                                                            dx.data(), dx.batch_stride(), y.c(), HW, pixels, log);
+  softmax_backward_kernel<<<blocks_for(pixels, 128), 128, 0, current_stream()>>>(
+      y.data(), y.batch_stride(), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), y.c(), HW, pixels, log);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

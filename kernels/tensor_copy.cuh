@@ -3,6 +3,7 @@
 #pragma once
 
 #include "kernels/cuda_check.cuh"
+#include "kernels/cuda_context.cuh"
 #include "nn/tensor.h"
 
 namespace cuviz {
@@ -15,7 +16,7 @@ inline void copy_view_cuda(const Tensor& src, const Tensor& dst) {
   const size_t spitch = src.n() > 1 ? size_t(src.batch_stride()) * sizeof(float) : width;
   const size_t dpitch = dst.n() > 1 ? size_t(dst.batch_stride()) * sizeof(float) : width;
   CUVIZ_CUDA_CHECK(cudaMemcpy2DAsync(dst.data(), dpitch, src.data(), spitch, width, size_t(src.n()),
-                                     cudaMemcpyDeviceToDevice, 0));
+                                     cudaMemcpyDeviceToDevice, current_stream()));
 }
 
 }  // namespace cuviz

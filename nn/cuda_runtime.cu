@@ -1,5 +1,9 @@
-// CUDA runtime services for Buffer, copy and fill (see nn/cuda_runtime.h).
+// CUDA runtime services for Buffer, copy and fill, streams, pinned memory and the profiler range
+// (see nn/cuda_runtime.h).
+#include <cuda_profiler_api.h>
+
 #include "kernels/cuda_check.cuh"
+#include "kernels/cuda_context.cuh"
 #include "nn/cuda_runtime.h"
 
 namespace cuviz::cuda_rt {
@@ -40,13 +44,51 @@ void fill(float* p, int64_t n, float v) {
   if (n == 0) return;
   const int threads = 256;
   const int blocks = int(std::min<int64_t>((n + threads - 1) / threads, 4096));
-  fill_kernel<<<blocks, threads>>>(p, n, v);
+  fill_kernel<<<blocks, threads, 0, cuviz::current_stream()>>>(p, n, v);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 
 void synchronize() { CUVIZ_CUDA_CHECK(cudaDeviceSynchronize()); }
 
-void memory_info(size_t& free_bytes, size_t& total_bytes) { CUVIZ_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes)); }
+void* stream_create() {
+  cudaStream_t s = nullptr;
+  CUVIZ_CUDA_CHECK(cudaStreamCreate(&s));
+  return s;
+}
+
+void stream_destroy(void* stream) noexcept { cudaStreamDestroy(static_cast<cudaStream_t>(stream)); }
+
+void stream_synchronize(void* stream) { CUVIZ_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(stream))); }
+
+void memcpy_2d(void* dst, bool dst_on_device, size_t dst_pitch, const void* src, bool src_on_device,
+               size_t src_pitch, size_t width, size_t rows) {
+  const cudaMemcpyKind kind = dst_on_device ? (src_on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
+                                            : (src_on_device ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
+  const cudaStream_t stream = cuviz::current_stream();
+  CUVIZ_CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows, kind, stream));
+  if (!dst_on_device || !src_on_device) CUVIZ_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+void memcpy_to_device_async(void* dst, const void* pinned_src, size_t bytes) {
+  CUVIZ_CUDA_CHECK(cudaMemcpyAsync(dst, pinned_src, bytes, cudaMemcpyHostToDevice, cuviz::current_stream()));
+}
+
+void* host_alloc(size_t bytes) {
+  void* p = nullptr;
+  const cudaError_t err = cudaHostAlloc(&p, bytes, cudaHostAllocDefault);
+  if (err != cudaSuccess)
+    throw Error(cat("CUDA error: cudaHostAlloc of ", bytes, " pinned bytes failed: ", cudaGetErrorString(err)));
+  return p;
+}
+
+void host_free(void* p) noexcept { cudaFreeHost(p); }
+
+void profiler_start() { CUVIZ_CUDA_CHECK(cudaProfilerStart()); }
+void profiler_stop() { CUVIZ_CUDA_CHECK(cudaProfilerStop()); }
+
+void memory_info(size_t& free_bytes, size_t& total_bytes) {
+  CUVIZ_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+}
 
 const char* device_name() {
   static cudaDeviceProp prop{};

@@ -1,6 +1,6 @@
 // The handful of CUDA runtime services the CPU-side code needs (allocation, copies, fills).
 // Implemented in nn/cuda_runtime.cu when cuviz is built with CUDA and in
-// nn/cuda_runtime_disabled.cpp otherwise, where every call but device_count throws.
+// nn/cuda_runtime_disabled.cpp otherwise, where every call but device_count and the frees throws.
 #pragma once
 
 #include <cstddef>
@@ -20,6 +20,29 @@ void memcpy(void* dst, bool dst_on_device, const void* src, bool src_on_device, 
 void fill(float* p, int64_t n, float v);
 // Waits for all work on the device (used by copies to the host and by tests).
 void synchronize();
+// A new stream (cudaStreamCreate). It is a BLOCKING stream on purpose: work on the legacy default
+// stream (copies and kernels launched outside any plan) waits for it and it waits for them, so
+// code that does not know about plan streams stays correctly ordered with them.
+void* stream_create();
+// cudaStreamDestroy; never throws (pending work still completes).
+void stream_destroy(void* stream) noexcept;
+// Waits for the work queued on `stream` (null: the legacy default stream).
+void stream_synchronize(void* stream);
+// cudaMemcpy2DAsync on the current stream: `rows` rows of `width` bytes, `*_pitch` bytes apart.
+// When either side is host memory it waits for the copy before returning, so pageable memory is
+// safe to reuse; device-to-device copies return at once.
+void memcpy_2d(void* dst, bool dst_on_device, size_t dst_pitch, const void* src, bool src_on_device,
+               size_t src_pitch, size_t width, size_t rows);
+// Async host -> device copy on the current stream from page-locked memory (returns at once).
+void memcpy_to_device_async(void* dst, const void* pinned_src, size_t bytes);
+// Page-locked host memory (cudaHostAlloc) for copies that overlap with work; throws on failure.
+void* host_alloc(size_t bytes);
+// cudaFreeHost; never throws.
+void host_free(void* p) noexcept;
+// cudaProfilerStart / cudaProfilerStop: the capture range of `nsys --capture-range=cudaProfilerApi`
+// and of `ncu --profile-from-start off`.
+void profiler_start();
+void profiler_stop();
 // Free and total bytes of the current device's memory.
 void memory_info(size_t& free_bytes, size_t& total_bytes);
 // The current device's name, e.g. "NVIDIA H100 80GB HBM3".

@@ -16,6 +16,15 @@ void free(void*) noexcept {}
 void memcpy(void*, bool, const void*, bool, size_t) { unavailable(); }
 void fill(float*, int64_t, float) { unavailable(); }
 void synchronize() { unavailable(); }
+void* stream_create() { unavailable(); }
+void stream_destroy(void*) noexcept {}
+void stream_synchronize(void*) { unavailable(); }
+void memcpy_2d(void*, bool, size_t, const void*, bool, size_t, size_t, size_t) { unavailable(); }
+void memcpy_to_device_async(void*, const void*, size_t) { unavailable(); }
+void* host_alloc(size_t) { unavailable(); }
+void host_free(void*) noexcept {}
+void profiler_start() { unavailable(); }
+void profiler_stop() { unavailable(); }
 void memory_info(size_t&, size_t&) { unavailable(); }
 const char* device_name() { unavailable(); }
 

@@ -14,6 +14,7 @@
 #include "kernels/batchnorm.h"
 #include "kernels/concat.h"
 #include "kernels/conv2d.h"
+#include "kernels/cuda_ops.h"
 #include "kernels/dropout.h"
 #include "kernels/linear.h"
 #include "kernels/lrn.h"
@@ -21,6 +22,7 @@
 #include "kernels/pool2d.h"
 #include "kernels/relu.h"
 #include "kernels/softmax.h"
+#include "nn/cuda_runtime.h"
 
 namespace cuviz {
 
@@ -201,6 +203,19 @@ Network::Network(Graph graph, Device device) : graph_(std::move(graph)), device_
     if (vs.size() > 1) names[blob + ":pre"] = vs[vs.size() - 2];
   for (const auto& [blob, v] : latest) names[blob] = v;
   names_.assign(names.begin(), names.end());
+}
+
+Plan::OwnedStream::~OwnedStream() {
+  if (handle) cuda_rt::stream_destroy(handle);
+}
+
+void Network::set_backend(Backend b) {
+  check_backend(b, device_);
+  backend_ = b;
+}
+
+ExecContext Network::context_of(const Plan& p) const {
+  return ExecContext{backend_, p.stream_.handle, p.workspace_.data(), size_t(p.workspace_.numel()) * sizeof(float)};
 }
 
 int Network::value_of(std::string_view name) const {
@@ -388,6 +403,19 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
   for (const auto& s : p.steps_)
     if (trainable(s.layer))
       for (const auto& w : graph_.layers[s.layer].weights) bytes += Arena::bytes_for(w.shape());
+  // The conv weight gradient's split-K partial sums on a GPU, so that backward allocates nothing.
+  size_t workspace_bytes = 0;
+  if (device_ == Device::cuda)
+    for (const auto& s : p.steps_)
+      if (trainable(s.layer) && graph_.layers[s.layer].kind == LayerKind::conv) {
+        Conv2dParams c = graph_.layers[s.layer].conv;
+        c.fuse_relu = false;
+        workspace_bytes = std::max(workspace_bytes, conv2d_backward_weight_cuda_workspace(
+                                                        c, p.shape_[s.in[0]], graph_.layers[s.layer].weights[0].shape(),
+                                                        p.shape_[s.out]));
+      }
+  const int64_t workspace_floats = int64_t(Arena::round_up(workspace_bytes) / sizeof(float));
+  if (workspace_floats > 0) bytes += Arena::round_up(workspace_bytes);
   p.arena_ = Arena(bytes, device_);
 
   p.act_.assign(nv, Tensor{});
@@ -406,6 +434,16 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
   for (const auto& s : p.steps_)
     if (trainable(s.layer))
       for (const auto& w : graph_.layers[s.layer].weights) p.dweights_[s.layer].push_back(p.arena_.alloc(w.shape()));
+  if (workspace_floats > 0) p.workspace_ = p.arena_.alloc(Shape{1, 1, 1, int(workspace_floats)});
+
+  // A GPU plan's stream, and pinned staging for the input, the outputs and d(input).
+  if (device_ == Device::cuda) {
+    p.stream_.handle = cuda_rt::stream_create();
+    int64_t staged = input.numel();
+    for (int v = 0; v < nv; ++v)
+      if (requested[v]) staged = std::max(staged, p.shape_[v].numel());
+    p.staging_ = Buffer::pinned(size_t(staged) * sizeof(float));
+  }
 
   // Views: placed roots are slices of their concat (which comes later, so resolve backwards);
   // aliases share their source's memory (resolve forwards). Gradients mirror activations, and
@@ -443,9 +481,20 @@ void Network::forward(Plan& p, const Tensor& x) const {
   CUVIZ_CHECK(x.shape() == p.input_, "forward: input ", x.shape().str(), " does not match the plan's input ",
               p.input_.str());
   CUVIZ_NVTX_RANGE("forward");
-  copy(x, p.act_[0]);
+  const ExecScope scope(context_of(p));
+  if (device_ == Device::cuda && x.device() == Device::cpu) {
+    // Host input: into pinned memory, then an asynchronous copy on the plan's stream. The stream
+    // is drained first, so the previous copy out of the staging buffer has finished.
+    cuda_rt::stream_synchronize(p.stream_.handle);
+    const Tensor staged(static_cast<float*>(p.staging_.data()), x.shape(), Device::cpu);
+    copy(x, staged);
+    cuda_rt::memcpy_to_device_async(p.act_[0].data(), staged.data(), size_t(x.numel()) * sizeof(float));
+  } else {
+    copy(x, p.act_[0]);
+  }
   if (p.has_backward()) zero_grads(p);
   p.ops_run_ = 0;
+  const int64_t oracle_ops_before = oracle_ops_count();
   for (const auto& s : p.steps_) {
     const LayerDesc& l = graph_.layers[s.layer];
     const Tensor& x0 = p.act_[s.in[0]];
@@ -488,7 +537,26 @@ void Network::forward(Plan& p, const Tensor& x) const {
     }
     ++p.ops_run_;
   }
+  p.oracle_ops_run_ = oracle_ops_count() - oracle_ops_before;
   p.forward_ran_ = true;
+}
+
+void Network::download(Plan& p, const Tensor& src, const Tensor& dst) const {
+  CUVIZ_CHECK(src.shape() == dst.shape(), "read_activation: destination ", dst.shape().str(), " does not match ",
+              src.shape().str());
+  const ExecScope scope(context_of(p));
+  const bool fits = size_t(src.numel()) * sizeof(float) <= p.staging_.bytes();
+  if (device_ == Device::cuda && dst.device() == Device::cpu && fits) {
+    const Tensor staged(static_cast<float*>(p.staging_.data()), src.shape(), Device::cpu);
+    copy(src, staged);  // device -> pinned host on the plan's stream, waited for
+    copy(staged, dst);
+  } else {
+    copy(src, dst);
+  }
+}
+
+void Network::read_activation(Plan& p, std::string_view name, const Tensor& dst) const {
+  download(p, p.act_[plan_value(p, name, "read_activation")], dst);
 }
 
 Tensor Network::activation(const Plan& p, std::string_view name) const {
@@ -506,6 +574,7 @@ Tensor Network::activation_grad(Plan& p, std::string_view name) const {
 void Network::zero_grads(Plan& p) const {
   check_owner(p, "zero_grads");
   CUVIZ_CHECK(p.has_backward(), "zero_grads: the plan was made without PlanOptions::backward");
+  const ExecScope scope(context_of(p));
   fill(p.grad_block_, 0.f);
   p.grads_used_ = false;
 }
@@ -515,7 +584,7 @@ void Network::backward_to_input(Plan& p, const Tensor& dx) const {
   CUVIZ_CHECK(dx.shape() == p.input_, "backward_to_input: dx ", dx.shape().str(), " does not match the plan's input ",
               p.input_.str());
   run_backward(p);
-  copy(p.grad_[0], dx);
+  download(p, p.grad_[0], dx);
 }
 
 void Network::backward(Plan& p) const {
@@ -535,6 +604,7 @@ void Network::run_backward(Plan& p) const {
               "backward: the gradients of the previous backward are still in place; run forward (or zero_grads) "
               "and seed again");
   CUVIZ_NVTX_RANGE("backward");
+  const ExecScope scope(context_of(p));
   const int nv = int(p.in_plan_.size());
   std::vector<char> dirty(nv, 0);
   auto mark = [&](int v) {

@@ -3,14 +3,18 @@
 // backward, every gradient) out of ONE arena; concat branches write straight into their channel
 // slice of the concat output, and in-place ReLUs overwrite their input. Backward to the input
 // applies the chain rule in reverse layer order, d(blob) = seed + sum over its readers.
+// On a GPU each plan has its own CUDA stream, which every op of its forward and backward is
+// launched on, and a pinned host buffer through which host inputs and read-back results travel.
 // Naming of blobs, pre-activations and layers: docs/network.md.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "kernels/backend.h"
 #include "nn/graph.h"
 #include "nn/tensor.h"
 
@@ -44,10 +48,12 @@ class Plan {
   Shape input_shape() const { return input_; }
   // Names of the layers the plan runs, in order.
   const std::vector<std::string>& layers() const { return layer_names_; }
-  // Bytes of the plan's one arena (activations, gradients, scratch, weight gradients).
+  // Bytes of the plan's one arena (activations, gradients, scratch, weight gradients, op workspace).
   size_t arena_bytes() const { return arena_.capacity(); }
   // Ops launched by the last forward (layers that only alias memory launch none).
   int64_t ops_run() const { return ops_run_; }
+  // Of those, the ops that ran on the cuDNN/cuBLAS oracle (Network::set_backend(Backend::cudnn)).
+  int64_t oracle_ops_run() const { return oracle_ops_run_; }
   bool has_backward() const { return options_.backward || options_.weight_grads; }
   bool has_weight_grads() const { return options_.weight_grads; }
   // Backward through ReLUs with Lucid's redirected gradient (kernels/relu.h
@@ -68,6 +74,18 @@ class Plan {
     std::vector<char> placed;       // concat: input already lives in its slice (no copy)
   };
 
+  // Owner of the plan's CUDA stream (null on the CPU).
+  struct OwnedStream {
+    void* handle = nullptr;
+    OwnedStream() = default;
+    OwnedStream(OwnedStream&& o) noexcept : handle(o.handle) { o.handle = nullptr; }
+    OwnedStream& operator=(OwnedStream&& o) noexcept {
+      std::swap(handle, o.handle);  // o destroys the old stream
+      return *this;
+    }
+    ~OwnedStream();
+  };
+
   uint64_t network_id_ = 0;
   Shape input_{};
   PlanOptions options_{};
@@ -83,7 +101,11 @@ class Plan {
   Arena arena_;
   Tensor grad_block_;                    // all activation gradients, as one flat tensor to zero
   Tensor scratch_;                       // a contribution to a gradient that already holds values
+  Tensor workspace_;                     // ops' device temporaries (conv weight-gradient partial sums)
+  OwnedStream stream_;                   // GPU: the stream of every op of the plan
+  Buffer staging_;                       // GPU: pinned host memory for input copies and read-backs
   int64_t ops_run_ = 0;
+  int64_t oracle_ops_run_ = 0;
   bool forward_ran_ = false;
   bool grads_used_ = false;              // backward ran since the gradients were last zeroed
   bool relu_redirect_ = false;           // set_relu_gradient_override
@@ -97,6 +119,10 @@ class Network {
 
   const Graph& graph() const { return graph_; }
   Device device() const { return device_; }
+  // Runs the GPU ops of later forwards and backwards on `b` (kernels/backend.h). Throws when `b`
+  // cannot run here (cudnn on the CPU, or without cuDNN).
+  void set_backend(Backend b);
+  Backend backend() const { return backend_; }
 
   // A plan for inputs of `input` shape computing `outputs` (blob, `blob:pre` or layer names;
   // empty = the graph's final blobs). Computes every shape (Error naming the layer on mismatch).
@@ -109,6 +135,9 @@ class Network {
   Tensor activation(const Plan& plan, std::string_view name) const;
   // The gradient of a blob: objectives ADD their seeds here after forward (names may share memory).
   Tensor activation_grad(Plan& plan, std::string_view name) const;
+  // Copies a blob's value into dst (same shape, any device), through the plan's pinned staging
+  // buffer when dst is on the host and the blob is one of the plan's outputs or smaller.
+  void read_activation(Plan& plan, std::string_view name, const Tensor& dst) const;
   // Sets every activation gradient to zero (forward does this too).
   void zero_grads(Plan& plan) const;
   // Backpropagates the seeds to the input and writes d(input) into dx (shape of the plan's input,
@@ -131,9 +160,12 @@ class Network {
   int plan_value(const Plan& plan, std::string_view name, const char* what) const;
   void check_owner(const Plan& plan, const char* what) const;
   void run_backward(Plan& plan) const;
+  ExecContext context_of(const Plan& plan) const;
+  void download(Plan& plan, const Tensor& src, const Tensor& dst) const;
 
   Graph graph_;
   Device device_;
+  Backend backend_ = Backend::native;
   uint64_t id_ = 0;
   // Values: every write of a blob is a new value (in-place layers make several per blob).
   std::vector<std::string> value_blob_;        // blob name of each value

@@ -22,9 +22,19 @@ Buffer::Buffer(size_t bytes, Device device) : bytes_(bytes), device_(device) {
   }
 }
 
+Buffer Buffer::pinned(size_t bytes) {
+  Buffer b;
+  b.bytes_ = bytes;
+  b.pinned_ = true;
+  if (bytes > 0) b.data_ = cuda_rt::host_alloc(bytes);
+  return b;
+}
+
 Buffer::~Buffer() {
   if (!data_) return;
-  if (device_ == Device::cpu)
+  if (pinned_)
+    cuda_rt::host_free(data_);
+  else if (device_ == Device::cpu)
     std::free(data_);
   else
     cuda_rt::free(data_);
@@ -36,6 +46,7 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
     data_ = std::exchange(o.data_, nullptr);
     bytes_ = std::exchange(o.bytes_, 0);
     device_ = o.device_;
+    pinned_ = o.pinned_;
   }
   return *this;
 }
@@ -54,23 +65,20 @@ bool cuda_available() { return cuda_rt::device_count() > 0; }
 void copy(const Tensor& src, const Tensor& dst) {
   CUVIZ_CHECK(src.shape() == dst.shape(), "copy: shape mismatch, source ", src.shape().str(),
               " vs destination ", dst.shape().str());
+  if (src.numel() == 0) return;
   const size_t image_bytes = size_t(src.shape().image_size()) * sizeof(float);
-  const bool both_cpu = src.device() == Device::cpu && dst.device() == Device::cpu;
-  if (src.contiguous() && dst.contiguous()) {
-    if (both_cpu)
+  if (src.device() == Device::cpu && dst.device() == Device::cpu) {
+    if (src.contiguous() && dst.contiguous()) {
       std::memmove(dst.data(), src.data(), image_bytes * size_t(src.n()));
-    else
-      cuda_rt::memcpy(dst.data(), dst.device() == Device::cuda, src.data(),
-                      src.device() == Device::cuda, image_bytes * size_t(src.n()));
+      return;
+    }
+    for (int i = 0; i < src.n(); ++i) std::memmove(dst.image(i), src.image(i), image_bytes);
     return;
   }
-  for (int i = 0; i < src.n(); ++i) {
-    if (both_cpu)
-      std::memmove(dst.image(i), src.image(i), image_bytes);
-    else
-      cuda_rt::memcpy(dst.image(i), dst.device() == Device::cuda, src.image(i),
-                      src.device() == Device::cuda, image_bytes);
-  }
+  // One 2-D copy: rows are images, the pitch is the batch stride (any stride of a single image).
+  auto pitch = [&](const Tensor& t) { return t.n() > 1 ? size_t(t.batch_stride()) * sizeof(float) : image_bytes; };
+  cuda_rt::memcpy_2d(dst.data(), dst.device() == Device::cuda, pitch(dst), src.data(), src.device() == Device::cuda,
+                     pitch(src), image_bytes, size_t(src.n()));
 }
 
 void fill(const Tensor& t, float v) {

@@ -105,6 +105,8 @@ class Buffer {
  public:
   Buffer() = default;
   Buffer(size_t bytes, Device device);
+  // Page-locked host memory (device cpu) for asynchronous copies to and from a GPU; needs CUDA.
+  static Buffer pinned(size_t bytes);
   ~Buffer();
   Buffer(Buffer&& o) noexcept { *this = std::move(o); }
   Buffer& operator=(Buffer&& o) noexcept;
@@ -119,6 +121,7 @@ class Buffer {
   void* data_ = nullptr;
   size_t bytes_ = 0;
   Device device_ = Device::cpu;
+  bool pinned_ = false;
 };
 
 // A tensor together with the buffer that holds it (tests, weights, small owned results).
@@ -170,7 +173,9 @@ class Arena {
 // Any error from the runtime (no driver, no device) counts as "no device".
 bool cuda_available();
 
-// Copies src into dst (same shape; any pair of devices; strided views allowed).
+// Copies src into dst (same shape; any pair of devices; strided views allowed). GPU copies run on
+// the calling thread's current stream (kernels/backend.h); a copy that involves the host returns
+// when it is done, a device-to-device copy is queued.
 void copy(const Tensor& src, const Tensor& dst);
 // Sets every element of t to v.
 void fill(const Tensor& t, float v);

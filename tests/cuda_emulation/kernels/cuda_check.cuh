@@ -24,6 +24,8 @@ inline int __syncthreads_and(int p) { return p != 0; }
 inline int __syncthreads_count(int p) { return p != 0; }
 
 enum cudaError_t { cudaSuccess = 0 };
+// Streams exist only as handles: everything runs in order on the host.
+using cudaStream_t = struct CUstream_st*;
 enum cudaMemcpyKind { cudaMemcpyDeviceToDevice };
 struct int2 {
   int x, y;
@@ -43,7 +45,8 @@ using emu::gridDim;
 using emu::threadIdx;
 inline int min(int a, int b) { return a < b ? a : b; }
 
-// kernel<<<grid, block>>>(args) is rewritten to emu_launch(grid, block, [&] { kernel(args); }).
+// kernel<<<grid, block>>>(args) is rewritten to emu_launch(grid, block, [&] { kernel(args); }),
+// kernel<<<grid, block, smem, stream>>>(args) to emu_launch(grid, block, smem, stream, [&] { ... }).
 template <class F>
 void emu_launch(dim3 grid, dim3, F run_block) {
   emu::blockDim = dim3(1);
@@ -54,20 +57,24 @@ void emu_launch(dim3 grid, dim3, F run_block) {
     run_block();
   }
 }
+template <class F>
+void emu_launch(dim3 grid, dim3 block, size_t, cudaStream_t, F run_block) {
+  emu_launch(grid, block, run_block);
+}
 
 // Fresh allocations are filled with NaN bytes, so reading unwritten workspace shows up.
 template <class T>
-cudaError_t cudaMallocAsync(T** p, size_t bytes, int) {
+cudaError_t cudaMallocAsync(T** p, size_t bytes, cudaStream_t) {
   *p = static_cast<T*>(std::malloc(bytes));
   std::memset(static_cast<void*>(*p), 0xff, bytes);
   return cudaSuccess;
 }
-inline cudaError_t cudaFreeAsync(void* p, int) {
+inline cudaError_t cudaFreeAsync(void* p, cudaStream_t) {
   std::free(p);
   return cudaSuccess;
 }
 inline cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
-                                     size_t height, cudaMemcpyKind, int) {
+                                     size_t height, cudaMemcpyKind, cudaStream_t) {
   CUVIZ_CHECK(dpitch >= width && spitch >= width, "cudaMemcpy2DAsync (emulated): pitch smaller than width");
   for (size_t r = 0; r < height; ++r)
     std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);

@@ -1,0 +1,43 @@
+// The thread's execution context (kernels/backend.h) and the backend choice with its errors.
+#include "kernels/backend.h"
+
+#include "kernels/cudnn_oracle.h"
+
+namespace cuviz {
+
+namespace {
+thread_local ExecContext current;
+thread_local int64_t oracle_ops = 0;
+}  // namespace
+
+const char* backend_name(Backend b) { return b == Backend::native ? "native" : "cudnn"; }
+
+Backend parse_backend(std::string_view name) {
+  if (name == "native") return Backend::native;
+  if (name == "cudnn") return Backend::cudnn;
+  throw Error(cat("unknown backend '", name, "' (choices: native, cudnn)"));
+}
+
+void check_backend(Backend b, Device device) {
+  if (b == Backend::native) return;
+  CUVIZ_CHECK(CUVIZ_HAS_CUDA, "backend cudnn: this cuviz was built without CUDA, so there is no cuDNN/cuBLAS path");
+  CUVIZ_CHECK(device == Device::cuda, "backend cudnn needs a CUDA device, and the network runs on the ",
+              device_name(device), " (--device cpu, or no usable GPU); use --backend native");
+  CUVIZ_CHECK(cudnn_oracle_available(), "backend cudnn: cuDNN cannot be used here (cuviz was built without cuDNN, ",
+              "or libcudnn or a device is missing)");
+}
+
+const ExecContext& exec_context() { return current; }
+
+ExecScope::ExecScope(const ExecContext& context) : saved_(current) { current = context; }
+ExecScope::~ExecScope() { current = saved_; }
+
+bool use_oracle(Device device, bool expressible) {
+  const bool yes = current.backend == Backend::cudnn && device == Device::cuda && expressible;
+  oracle_ops += yes;
+  return yes;
+}
+
+int64_t oracle_ops_count() { return oracle_ops; }
+
+}  // namespace cuviz

@@ -1,0 +1,39 @@
+// The device side of kernels/backend.h for the launchers: the stream to launch on and scratch
+// memory for an op's temporaries, taken from the plan's workspace (no allocation) when the op runs
+// inside a plan, else from CUDA's stream-ordered pool (direct calls: tests, benchmarks).
+#pragma once
+
+#include "kernels/backend.h"
+#include "kernels/cuda_check.cuh"
+
+namespace cuviz {
+
+// The stream of the calling thread's context (0: the legacy default stream).
+inline cudaStream_t current_stream() { return static_cast<cudaStream_t>(exec_context().stream); }
+
+// `bytes` of device memory for the lifetime of the object, on the current stream.
+class DeviceScratch {
+ public:
+  explicit DeviceScratch(size_t bytes) {
+    const ExecContext& c = exec_context();
+    if (bytes <= c.workspace_bytes) {
+      data_ = c.workspace;
+    } else {
+      CUVIZ_CUDA_CHECK(cudaMallocAsync(&data_, bytes, current_stream()));
+      owned_ = true;
+    }
+  }
+  ~DeviceScratch() {
+    if (owned_) cudaFreeAsync(data_, current_stream());
+  }
+  DeviceScratch(const DeviceScratch&) = delete;
+  DeviceScratch& operator=(const DeviceScratch&) = delete;
+
+  float* data() const { return data_; }
+
+ private:
+  float* data_ = nullptr;
+  bool owned_ = false;
+};
+
+}  // namespace cuviz
