@@ -24,7 +24,7 @@ struct ClassifyOptions {
   std::vector<std::string> images;
   int top = 5;
   std::string labels;
-  std::string device = "auto";
+  std::string device = "auto", backend = "native";
 };
 
 // Softmax over the channels of image i of a CPU tensor {N, K, 1, 1}, in double.
@@ -50,7 +50,7 @@ void run_classify(const ClassifyOptions& o) {
   const OwnedTensor x = preprocess(images, graph.meta);
   const std::string last_name = graph.layers.back().name, last_output = graph.layers.back().output;
   const bool is_softmax = graph.layers.back().kind == LayerKind::softmax;
-  const Network net(std::move(graph), resolve_device(o.device));
+  const Network net = make_network(std::move(graph), o.device, o.backend);
   Plan plan = net.plan(x.shape(), {last_output});
   // The plan knows the output shape: check it and the labels before spending time on the forward.
   const Tensor out = net.activation(plan, last_output);
@@ -58,9 +58,10 @@ void run_classify(const ClassifyOptions& o) {
               ", not one score per class");
   CUVIZ_CHECK(labels.empty() || int(labels.size()) == out.c(), "classify: ", labels_path, " has ", labels.size(),
               " labels but the model has ", out.c(), " classes");
+  print_device_notice();
   net.forward(plan, x);
   OwnedTensor scores(out.shape());
-  copy(out, scores);
+  net.read_activation(plan, last_output, scores);
 
   const int k = std::min(o.top, out.c());
   for (int i = 0; i < scores.n(); ++i) {
@@ -92,6 +93,7 @@ Command add_classify_command(CLI::App& app) {
   cmd->add_option("--top", o->top, "How many classes to print per image")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--labels", o->labels, "Labels file (default: the one found beside the model)");
   add_device_option(cmd, o->device);
+  add_backend_option(cmd, o->backend);
   return {cmd, [o] { run_classify(*o); }};
 }
 

@@ -38,13 +38,42 @@ void add_device_option(CLI::App* cmd, std::string& device) {
       ->capture_default_str();
 }
 
+namespace {
+std::string pending_notice;  // resolve_device's fallback notice, until printed
+bool notice_printed = false;
+}  // namespace
+
 Device resolve_device(const std::string& device) {
   if (device == "cpu") return Device::cpu;
   if (cuda_available()) return Device::cuda;
   if (device == "cuda")
-    std::fprintf(stderr, "cuviz: note: no usable CUDA device%s; running on the CPU\n",
-                 CUVIZ_HAS_CUDA ? "" : " (built without CUDA)");
+    pending_notice = cat("cuviz: note: no usable CUDA device", CUVIZ_HAS_CUDA ? "" : " (built without CUDA)",
+                         "; running on the CPU");
+  else
+    pending_notice = "cuviz: no usable CUDA device, running on the CPU";
   return Device::cpu;
+}
+
+void print_device_notice() {
+  if (pending_notice.empty() || notice_printed) return;
+  std::fprintf(stderr, "%s\n", pending_notice.c_str());
+  notice_printed = true;
+}
+
+void add_backend_option(CLI::App* cmd, std::string& backend) {
+  cmd->add_option("--backend", backend,
+                  "GPU ops: native (cuviz's kernels) or cudnn (cuDNN/cuBLAS for conv, pool, LRN, softmax, linear)")
+      ->check(CLI::IsMember({"native", "cudnn"}))
+      ->capture_default_str();
+}
+
+Network make_network(Graph graph, const std::string& device, const std::string& backend) {
+  const Backend b = parse_backend(backend);
+  // Checked before the device is resolved, so that a cudnn request fails without a fallback notice.
+  if (b == Backend::cudnn) check_backend(b, device != "cpu" && cuda_available() ? Device::cuda : Device::cpu);
+  Network net(std::move(graph), resolve_device(device));
+  net.set_backend(b);
+  return net;
 }
 
 void add_model_options(CLI::App* cmd, ModelOptions& options) {

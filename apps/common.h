@@ -1,6 +1,7 @@
 // What every cuviz subcommand shares: the command registry used by main.cpp, the one-line error
 // report (`cuviz: error: ...`, exit code 1), the --device option with its CPU fallback notice,
-// and the model options (MODEL positional, --format, --model-dir) with model loading.
+// the --backend option, and the model options (MODEL positional, --format, --model-dir) with
+// model loading.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "nn/graph.h"
+#include "nn/network.h"
 #include "nn/tensor.h"
 
 namespace cuviz::app {
@@ -35,9 +37,18 @@ int report_error(const std::string& message);
 
 // --device auto|cpu|cuda (default auto: the GPU when one can be used, else the CPU).
 void add_device_option(CLI::App* cmd, std::string& device);
-// The device to run on. `cuda` without a usable GPU falls back to the CPU with a one-line notice
-// on stderr; `auto` falls back silently.
+// The device to run on. Without a usable GPU, `cuda` and `auto` fall back to the CPU; the one-line
+// notice saying so is held until the command starts its work (print_device_notice), so that a
+// command that fails on its arguments still prints exactly one line, its error.
 Device resolve_device(const std::string& device);
+// Prints the CPU fallback notice of resolve_device, if there is one, once per process.
+void print_device_notice();
+
+// --backend native|cudnn: GPU ops on cuviz's kernels or on the cuDNN/cuBLAS oracle.
+void add_backend_option(CLI::App* cmd, std::string& backend);
+// The network of a command on the --device and --backend chosen. `cudnn` never falls back: it is
+// an error (one line) when no GPU will run the network.
+Network make_network(Graph graph, const std::string& device, const std::string& backend);
 
 // The model a subcommand runs: a name ("googlenet") or a path, and how to find and read it.
 struct ModelOptions {

@@ -19,7 +19,7 @@ namespace {
 struct ForwardOptions {
   ModelOptions model;
   std::string input, layer, out;
-  std::string device = "auto";
+  std::string device = "auto", backend = "native";
 };
 
 void run_forward(const ForwardOptions& o) {
@@ -29,12 +29,13 @@ void run_forward(const ForwardOptions& o) {
   const int channels = graph.input_shape.c > 0 ? graph.input_shape.c : 3;
   CUVIZ_CHECK(x.c() == channels && x.h() > 0 && x.w() > 0, "forward: input ", o.input, " has shape ",
               x.shape().str(), "; model ", graph.name, " takes ", channels, " channels (N, C, H, W)");
-  const Network net(std::move(graph), resolve_device(o.device));
+  const Network net = make_network(std::move(graph), o.device, o.backend);
   Plan plan = net.plan(x.shape(), {o.layer});
+  print_device_notice();
   net.forward(plan, x);
   const Tensor y = net.activation(plan, o.layer);
   OwnedTensor host(y.shape());
-  copy(y, host);
+  net.read_activation(plan, o.layer, host);
   write_npy(o.out, host);
   std::printf("%s %s -> %s\n", o.layer.c_str(), y.shape().str().c_str(), o.out.c_str());
 }
@@ -51,6 +52,7 @@ Command add_forward_command(CLI::App& app) {
       ->required();
   cmd->add_option("--out", o->out, "Output .npy file (written atomically)")->required();
   add_device_option(cmd, o->device);
+  add_backend_option(cmd, o->backend);
   return {cmd, [o] { run_forward(*o); }};
 }
 

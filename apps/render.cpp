@@ -11,6 +11,7 @@
 #include <string>
 
 #include "apps/common.h"
+#include "apps/profile.h"
 #include "loaders/atomic_file.h"
 #include "loaders/image.h"
 #include "loaders/npy.h"
@@ -24,8 +25,8 @@ namespace {
 struct RenderCliOptions {
   ModelOptions model;
   std::vector<std::string> objectives;
-  int size = 224, steps = 512, batch = 1, save_every = 0, relu_override = 0;
-  std::string param = "fourier", transforms = "standard", device = "auto", out, npy;
+  int size = 224, steps = 512, batch = 1, save_every = 0, relu_override = 0, profile = 0;
+  std::string param = "fourier", transforms = "standard", device = "auto", backend = "native", out, npy;
   double lr = 0.05;
   uint64_t seed = 0;
   bool quiet = false;
@@ -91,8 +92,8 @@ class ProgressBar {
 };
 
 void run_render(const RenderCliOptions& o) {
-  CUVIZ_CHECK(!o.out.empty(), "render: -o out.png is required");
-  check_output_dir(o.out);
+  CUVIZ_CHECK(!o.out.empty() || o.profile > 0, "render: -o out.png is required");
+  if (!o.out.empty()) check_output_dir(o.out);
   if (!o.npy.empty()) check_output_dir(o.npy);
   CUVIZ_CHECK(o.batch >= 1, "render: --batch ", o.batch, " must be >= 1");
   CUVIZ_CHECK(o.objectives.size() == 1 || int(o.objectives.size()) == o.batch, "render: ", o.objectives.size(),
@@ -111,11 +112,13 @@ void run_render(const RenderCliOptions& o) {
   ro.adam.lr = float(o.lr);
   ro.seed = o.seed;
   ro.relu_override_steps = o.relu_override;
-  ro.device = resolve_device(o.device);
+  const Network net = make_network(std::move(graph), o.device, o.backend);
+  print_device_notice();
+  ro.device = net.device();
+  if (o.profile > 0) return profile_render(net, objectives, ro, o.profile);
   if (o.save_every > 0)
     for (int s = o.save_every; s < o.steps; s += o.save_every) ro.checkpoints.push_back(s);
   ro.progress_every = std::max(1, std::min(16, o.save_every > 0 ? o.save_every : 16));
-  const Network net(std::move(graph), ro.device);
 
   ProgressBar bar(o.quiet);
   const RenderResult r = render(net, objectives, ro, [&](const RenderProgress& p) {
@@ -139,6 +142,7 @@ void run_render(const RenderCliOptions& o) {
   j["seed"] = o.seed;
   j["relu_override_steps"] = o.relu_override;
   j["device"] = device_name(ro.device);
+  j["backend"] = o.backend;
   j["objective_final"] = r.objective;  // per image, without transforms
   j["history_steps"] = r.history_steps;
   j["history"] = r.history;           // per recorded step, per image, with transforms
@@ -181,10 +185,12 @@ Command add_render_command(CLI::App& app) {
                   "Steps with Lucid's redirected ReLU gradient (Lucid uses 16; 0 = off)")
       ->capture_default_str();
   cmd->add_option("--save-every", o->save_every, "Also write out_step<K>.png every K steps")->capture_default_str();
-  cmd->add_option("-o,--out", o->out, "Output PNG (written atomically; out.json beside it)")->required();
+  cmd->add_option("-o,--out", o->out, "Output PNG (written atomically; out.json beside it); required unless --profile");
   cmd->add_option("--npy", o->npy, "Also write the final images as float32 .npy (N, 3, H, W) in [0, 1]");
   cmd->add_flag("-q,--quiet", o->quiet, "No progress bar");
   add_device_option(cmd, o->device);
+  add_backend_option(cmd, o->backend);
+  add_profile_option(cmd, o->profile);
   return {cmd, [o] { run_render(*o); }};
 }
 

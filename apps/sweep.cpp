@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "apps/common.h"
+#include "apps/profile.h"
 #include "loaders/model.h"
 #include "nn/network.h"
 #include "viz/sweep.h"
@@ -19,9 +20,10 @@ namespace {
 
 struct SweepCliOptions {
   ModelOptions model;
-  std::string layer, channels, batch = "auto", out, device = "auto";
+  std::string layer, channels, batch = "auto", out, device = "auto", backend = "native";
   SweepSettings settings;
   bool overwrite = false, quiet = false;
+  int profile = 0;
 };
 
 std::string format_seconds(double s) {
@@ -57,7 +59,33 @@ class ProgressBar {
   double last_ = -1e9;
 };
 
+// --profile: the first batch of the sweep (the requested channels, --batch of them), as run_sweep
+// would render it, without touching the output directory.
+void profile_sweep(const Network& net, const SweepSettings& s, const SweepOptions& so, int steps) {
+  std::vector<int> channels = so.channels;
+  if (channels.empty()) {
+    const Plan plan = net.plan(Shape{1, 3, s.size, s.size}, {s.layer});
+    for (int c = 0; c < net.activation(plan, s.layer).c(); ++c) channels.push_back(c);
+  }
+  const int batch = so.batch > 0 ? so.batch : auto_sweep_batch(net, s, int(channels.size()));
+  std::vector<Objective> objectives;
+  for (int i = 0; i < std::min<int>(batch, int(channels.size())); ++i)
+    objectives.push_back(s.objective == "channel" ? channel(s.layer, channels[size_t(i)])
+                                                  : neuron(s.layer, channels[size_t(i)]));
+  RenderOptions ro;
+  ro.size = s.size;
+  ro.steps = s.steps;
+  ro.batch = int(objectives.size());
+  ro.param = parse_param_kind(s.param.c_str());
+  ro.transforms = TransformSpec::parse(s.transforms);
+  ro.adam.lr = float(s.lr);
+  ro.seed = s.seed;
+  ro.device = net.device();
+  profile_render(net, objectives, ro, steps);
+}
+
 void run_sweep_command(SweepCliOptions& o) {
+  CUVIZ_CHECK(!o.out.empty() || o.profile > 0, "sweep: -o DIR is required");
   Graph graph = load_model(o.model);
   o.settings.model = o.model.model;
   const ModelFiles files = resolve_model(o.model.model, parse_model_format(o.model.format));
@@ -75,7 +103,9 @@ void run_sweep_command(SweepCliOptions& o) {
                 "'");
     so.batch = int(b);
   }
-  const Network net(std::move(graph), resolve_device(o.device));
+  const Network net = make_network(std::move(graph), o.device, o.backend);
+  print_device_notice();
+  if (o.profile > 0) return profile_sweep(net, o.settings, so, o.profile);
   ProgressBar bar(o.quiet);
   const SweepManifest m = run_sweep(net, so, [&](const SweepProgress& p) { bar.update(p); });
   std::fprintf(stderr, "%zu channels of %s in %s (%s, %.1f s rendering in all)\n", m.channels.size(), o.layer.c_str(),
@@ -110,7 +140,9 @@ Command add_sweep_command(CLI::App& app) {
   cmd->add_option("--precision", o->settings.precision, "fp32 (tf32 and bf16 are not available yet)")
       ->capture_default_str();
   add_device_option(cmd, o->device);
-  cmd->add_option("-o,--out", o->out, "Output directory")->required();
+  add_backend_option(cmd, o->backend);
+  add_profile_option(cmd, o->profile);
+  cmd->add_option("-o,--out", o->out, "Output directory; required unless --profile");
   cmd->add_flag("--overwrite", o->overwrite, "Start afresh when DIR holds a sweep with other settings");
   cmd->add_flag("-q,--quiet", o->quiet, "No progress bar");
   return {cmd, [o] { run_sweep_command(*o); }};
