@@ -436,13 +436,12 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
       for (const auto& w : graph_.layers[s.layer].weights) p.dweights_[s.layer].push_back(p.arena_.alloc(w.shape()));
   if (workspace_floats > 0) p.workspace_ = p.arena_.alloc(Shape{1, 1, 1, int(workspace_floats)});
 
-  // A GPU plan's stream, and pinned staging for the input, the outputs and d(input).
+  // A GPU plan's stream, and the size of its pinned staging: the input, the outputs, d(input).
   if (device_ == Device::cuda) {
     p.stream_.handle = cuda_rt::stream_create();
-    int64_t staged = input.numel();
+    p.staging_floats_ = input.numel();
     for (int v = 0; v < nv; ++v)
-      if (requested[v]) staged = std::max(staged, p.shape_[v].numel());
-    p.staging_ = Buffer::pinned(size_t(staged) * sizeof(float));
+      if (requested[v]) p.staging_floats_ = std::max(p.staging_floats_, p.shape_[v].numel());
   }
 
   // Views: placed roots are slices of their concat (which comes later, so resolve backwards);
@@ -486,7 +485,7 @@ void Network::forward(Plan& p, const Tensor& x) const {
     // Host input: into pinned memory, then an asynchronous copy on the plan's stream. The stream
     // is drained first, so the previous copy out of the staging buffer has finished.
     cuda_rt::stream_synchronize(p.stream_.handle);
-    const Tensor staged(static_cast<float*>(p.staging_.data()), x.shape(), Device::cpu);
+    const Tensor staged(staging(p), x.shape(), Device::cpu);
     copy(x, staged);
     cuda_rt::memcpy_to_device_async(p.act_[0].data(), staged.data(), size_t(x.numel()) * sizeof(float));
   } else {
@@ -545,14 +544,18 @@ void Network::download(Plan& p, const Tensor& src, const Tensor& dst) const {
   CUVIZ_CHECK(src.shape() == dst.shape(), "read_activation: destination ", dst.shape().str(), " does not match ",
               src.shape().str());
   const ExecScope scope(context_of(p));
-  const bool fits = size_t(src.numel()) * sizeof(float) <= p.staging_.bytes();
-  if (device_ == Device::cuda && dst.device() == Device::cpu && fits) {
-    const Tensor staged(static_cast<float*>(p.staging_.data()), src.shape(), Device::cpu);
+  if (device_ == Device::cuda && dst.device() == Device::cpu && src.numel() <= p.staging_floats_) {
+    const Tensor staged(staging(p), src.shape(), Device::cpu);
     copy(src, staged);  // device -> pinned host on the plan's stream, waited for
     copy(staged, dst);
   } else {
     copy(src, dst);
   }
+}
+
+float* Network::staging(Plan& p) const {
+  if (!p.staging_.data()) p.staging_ = Buffer::pinned(size_t(p.staging_floats_) * sizeof(float));
+  return static_cast<float*>(p.staging_.data());
 }
 
 void Network::read_activation(Plan& p, std::string_view name, const Tensor& dst) const {

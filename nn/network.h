@@ -103,7 +103,8 @@ class Plan {
   Tensor scratch_;                       // a contribution to a gradient that already holds values
   Tensor workspace_;                     // ops' device temporaries (conv weight-gradient partial sums)
   OwnedStream stream_;                   // GPU: the stream of every op of the plan
-  Buffer staging_;                       // GPU: pinned host memory for input copies and read-backs
+  Buffer staging_;                       // GPU: pinned host memory for input copies and read-backs,
+  int64_t staging_floats_ = 0;           //   allocated by the first host transfer (render loops make none)
   int64_t ops_run_ = 0;
   int64_t oracle_ops_run_ = 0;
   bool forward_ran_ = false;
@@ -162,6 +163,7 @@ class Network {
   void run_backward(Plan& plan) const;
   ExecContext context_of(const Plan& plan) const;
   void download(Plan& plan, const Tensor& src, const Tensor& dst) const;
+  float* staging(Plan& plan) const;
 
   Graph graph_;
   Device device_;
