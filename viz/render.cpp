@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "kernels/nvtx.h"
 #include "viz/objective_eval.h"
 
 namespace cuviz {
@@ -68,16 +69,30 @@ Renderer::Renderer(const Network& net, const std::vector<Objective>& per_image, 
 
 Renderer::~Renderer() = default;
 
+// Each stage is an NVTX range (docs/profiling.md); forward and backward name their layers inside.
 void Renderer::gradient(int t, bool relu_override) {
-  param_.forward(params_, image_);
-  transform_forward(o_.transforms, pre_, o_.seed, uint64_t(t), image_, x_);
+  {
+    CUVIZ_NVTX_RANGE("param");
+    param_.forward(params_, image_);
+  }
+  {
+    CUVIZ_NVTX_RANGE("transform");
+    transform_forward(o_.transforms, pre_, o_.seed, uint64_t(t), image_, x_);
+  }
   plan_.set_relu_gradient_override(relu_override);
   net_.forward(plan_, x_);
-  eval_->compute_values(image_);
-  eval_->seed();
+  {
+    CUVIZ_NVTX_RANGE("objective");
+    eval_->compute_values(image_);
+    eval_->seed();
+  }
   net_.backward_to_input(plan_, dx_);
   plan_.set_relu_gradient_override(false);
-  transform_backward(o_.transforms, pre_, o_.seed, uint64_t(t), dx_, dimage_);
+  {
+    CUVIZ_NVTX_RANGE("transform_backward");
+    transform_backward(o_.transforms, pre_, o_.seed, uint64_t(t), dx_, dimage_);
+  }
+  CUVIZ_NVTX_RANGE("param_backward");
   eval_->add_image_gradients(image_, dimage_);
   param_.backward(image_, dimage_, dparams_);
 }
