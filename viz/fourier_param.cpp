@@ -1,11 +1,13 @@
-// Image parameterizations on the CPU (plain loops over the shared per-element maths, OpenMP
-// over images x channels) and the device dispatch of ImageParam.
+// Image parameterizations on the CPU: templated plain loops over the shared per-element maths
+// (OpenMP over images x channels; the double reference), ImageParam's float path with both DFT
+// passes as SGEMMs, t = [Re Im](M1 (Z * scale)) M2, and the device dispatch of ImageParam.
 #include "viz/fourier_param.h"
 
 #include <cstring>
 #include <string>
 
 #include "kernels/check.h"
+#include "kernels/gemm.h"
 #include "nn/cuda_runtime.h"
 #include "viz/random.h"
 #include "viz/viz_cuda.h"
@@ -64,6 +66,29 @@ void check_dense(const char* op, const char* what, const BasicTensor<T>& t, Shap
               t.shape().str());
 }
 
+// rgb = sigmoid(C t) in place over the {N, 3, H, W} planes, OpenMP over all pixels of the batch.
+template <class T>
+void color_stage_forward(const ImageParamSpec& spec, T* t) {
+  const int64_t plane = int64_t(spec.h) * spec.w;
+  const bool decorrelate = spec.decorrelate;
+#pragma omp parallel for collapse(2) if (spec.n * plane > 16384)
+  for (int i = 0; i < spec.n; ++i)
+    for (int64_t p = 0; p < plane; ++p) rgb_from_t_at(t + i * 3 * plane + p, t + i * 3 * plane + p, plane, decorrelate);
+}
+
+// dt = C^T (drgb * s (1 - s)) over the batch; dt may not alias image or dimage.
+template <class T>
+void color_stage_backward(const ImageParamSpec& spec, const T* image, const T* dimage, T* dt) {
+  const int64_t plane = int64_t(spec.h) * spec.w;
+  const bool decorrelate = spec.decorrelate;
+#pragma omp parallel for collapse(2) if (spec.n * plane > 16384)
+  for (int i = 0; i < spec.n; ++i)
+    for (int64_t p = 0; p < plane; ++p) {
+      const int64_t o = i * 3 * plane + p;
+      rgb_from_t_backward_at(image + o, dimage + o, dt + o, plane, decorrelate);
+    }
+}
+
 }  // namespace
 
 template <class T>
@@ -92,11 +117,7 @@ void image_param_forward_cpu(const ImageParamSpec& spec, const BasicTensor<T>& p
   } else {
     std::memmove(t, params.data(), sizeof(T) * size_t(params.numel()));
   }
-  for (int i = 0; i < spec.n; ++i) {
-    T* ti = t + int64_t(i) * 3 * plane;
-#pragma omp parallel for if (plane > 16384)
-    for (int64_t p = 0; p < plane; ++p) rgb_from_t_at(ti + p, ti + p, plane, spec.decorrelate);
-  }
+  color_stage_forward(spec, t);
 }
 
 template <class T>
@@ -115,12 +136,7 @@ void image_param_backward_cpu(const ImageParamSpec& spec, const BasicTensor<T>& 
     dt_storage.resize(size_t(image.numel()));
     dt = dt_storage.data();
   }
-  for (int i = 0; i < spec.n; ++i) {
-    const int64_t o = int64_t(i) * 3 * plane;
-#pragma omp parallel for if (plane > 16384)
-    for (int64_t p = 0; p < plane; ++p)
-      rgb_from_t_backward_at(image.data() + o + p, dimage.data() + o + p, dt + o + p, plane, spec.decorrelate);
-  }
+  color_stage_backward(spec, image.data(), dimage.data(), dt);
   if (spec.kind != ParamKind::fourier) return;
   const FourierTables<T> tab(spec);
 #pragma omp parallel for schedule(dynamic)
@@ -146,6 +162,34 @@ template void image_param_backward_cpu<double>(const ImageParamSpec&, const Tens
 
 ImageParam::ImageParam(const ImageParamSpec& spec, Device device) : spec_(spec), device_(device) {
   check_spec("ImageParam", spec);
+  if (device == Device::cpu && spec.kind == ParamKind::fourier) {
+    // The twiddles come from the same exact-at-quarter-turn tables as the loops (so the DC and
+    // Nyquist imaginary parts meet exact zeros here too); products are formed in double and
+    // rounded once.
+    const FourierTables<double> tab(spec);
+    const int h = spec.h, w = spec.w, wh = spec.wh();
+    m1_.resize(size_t(4) * h * h);
+    for (int r = 0; r < h; ++r)
+      for (int ky = 0; ky < h; ++ky) {
+        const int k = int(int64_t(ky) * r % h);
+        const float c = float(tab.cos_h[k]), sn = float(tab.sin_h[k]);
+        m1_[size_t(r) * 2 * h + ky] = c;
+        m1_[size_t(r) * 2 * h + h + ky] = -sn;
+        m1_[size_t(h + r) * 2 * h + ky] = sn;
+        m1_[size_t(h + r) * 2 * h + h + ky] = c;
+      }
+    m2_.resize(size_t(2) * wh * w);
+    for (int kx = 0; kx < wh; ++kx)
+      for (int c = 0; c < w; ++c) {
+        const int k = int(int64_t(kx) * c % w);
+        const double g = tab.norm * rdft_weight(kx, w);
+        m2_[size_t(kx) * w + c] = float(g * tab.cos_w[k]);
+        m2_[size_t(wh + kx) * w + c] = float(-g * tab.sin_w[k]);
+      }
+    scale_.assign(tab.scale.begin(), tab.scale.end());
+    buf_a_.resize(size_t(2) * h * 3 * spec.n * wh);
+    buf_b_.resize(buf_a_.size());
+  }
   if (device != Device::cuda) return;
   const FourierTables<float> tab(spec);
   std::vector<float> packed;
@@ -179,6 +223,7 @@ void ImageParam::forward(const Tensor& params, const Tensor& image) {
   if (device_ == Device::cuda)
     return image_param_forward_cuda(spec_, static_cast<const float*>(tables_.data()),
                                     static_cast<float*>(workspace_.data()), params, image);
+  if (spec_.kind == ParamKind::fourier) return forward_cpu(params, image);
   image_param_forward_cpu<float>(spec_, params, image);
 }
 
@@ -189,7 +234,76 @@ void ImageParam::backward(const Tensor& image, const Tensor& dimage, const Tenso
   if (device_ == Device::cuda)
     return image_param_backward_cuda(spec_, static_cast<const float*>(tables_.data()),
                                      static_cast<float*>(workspace_.data()), image, dimage, dparams);
+  if (spec_.kind == ParamKind::fourier) return backward_cpu(image, dimage, dparams);
   image_param_backward_cpu<float>(spec_, image, dimage, dparams);
+}
+
+// Layouts: Z planes {2H, 3N Wh} (Re rows, then Im rows; plane nc in columns nc Wh ..), so pass 1
+// is one GEMM for the whole batch; Y regrouped to {3N H, 2Wh} ([Re | Im] per row) so pass 2 is one
+// GEMM writing t straight into the {N, 3, H, W} image.
+void ImageParam::forward_cpu(const Tensor& params, const Tensor& image) {
+  const int h = spec_.h, w = spec_.w, wh = spec_.wh(), planes = 3 * spec_.n, cols = planes * wh;
+  float* z = buf_a_.data();
+  float* y = buf_b_.data();
+  const float* src = params.data();
+#pragma omp parallel for collapse(2) if (int64_t(cols) * h > 16384)
+  for (int nc = 0; nc < planes; ++nc)
+    for (int ky = 0; ky < h; ++ky) {
+      const float* in = src + (int64_t(nc) * h + ky) * wh * 2;
+      const float* sc = scale_.data() + int64_t(ky) * wh;
+      float* zr = z + int64_t(ky) * cols + int64_t(nc) * wh;
+      float* zi = zr + int64_t(h) * cols;
+      for (int kx = 0; kx < wh; ++kx) {
+        zr[kx] = in[2 * kx] * sc[kx];
+        zi[kx] = in[2 * kx + 1] * sc[kx];
+      }
+    }
+  sgemm_parallel(false, false, 2 * h, cols, 2 * h, 1.f, m1_.data(), 2 * h, z, cols, 0.f, y, cols);
+  float* ys = buf_a_.data();
+#pragma omp parallel for collapse(2) if (int64_t(cols) * h > 16384)
+  for (int nc = 0; nc < planes; ++nc)
+    for (int r = 0; r < h; ++r) {
+      float* row = ys + (int64_t(nc) * h + r) * 2 * wh;
+      std::memcpy(row, y + int64_t(r) * cols + int64_t(nc) * wh, sizeof(float) * size_t(wh));
+      std::memcpy(row + wh, y + int64_t(h + r) * cols + int64_t(nc) * wh, sizeof(float) * size_t(wh));
+    }
+  sgemm_parallel(false, false, planes * h, w, 2 * wh, 1.f, ys, 2 * wh, m2_.data(), w, 0.f, image.data(), w);
+  color_stage_forward(spec_, image.data());
+}
+
+// The adjoint runs the same steps backwards with the transposed matrices: dY = dt M2^T,
+// dZ = M1^T dY (M1^T = [[C, S], [-S, C]] since C, S are symmetric), then dZ * scale interleaved.
+void ImageParam::backward_cpu(const Tensor& image, const Tensor& dimage, const Tensor& dparams) {
+  const int h = spec_.h, w = spec_.w, wh = spec_.wh(), planes = 3 * spec_.n, cols = planes * wh;
+  // dt {N, 3, H, W} lives in dparams (H 2Wh >= H W floats per plane): it is read by the first
+  // GEMM only, before the last step overwrites dparams.
+  float* dt = dparams.data();
+  color_stage_backward(spec_, image.data(), dimage.data(), dt);
+  float* dys = buf_a_.data();
+  sgemm_parallel(false, true, planes * h, 2 * wh, w, 1.f, dt, w, m2_.data(), w, 0.f, dys, 2 * wh);
+  float* dy = buf_b_.data();
+#pragma omp parallel for collapse(2) if (int64_t(cols) * h > 16384)
+  for (int nc = 0; nc < planes; ++nc)
+    for (int r = 0; r < h; ++r) {
+      const float* row = dys + (int64_t(nc) * h + r) * 2 * wh;
+      std::memcpy(dy + int64_t(r) * cols + int64_t(nc) * wh, row, sizeof(float) * size_t(wh));
+      std::memcpy(dy + int64_t(h + r) * cols + int64_t(nc) * wh, row + wh, sizeof(float) * size_t(wh));
+    }
+  float* dz = buf_a_.data();
+  sgemm_parallel(true, false, 2 * h, cols, 2 * h, 1.f, m1_.data(), 2 * h, dy, cols, 0.f, dz, cols);
+  float* out = dparams.data();
+#pragma omp parallel for collapse(2) if (int64_t(cols) * h > 16384)
+  for (int nc = 0; nc < planes; ++nc)
+    for (int ky = 0; ky < h; ++ky) {
+      float* o = out + (int64_t(nc) * h + ky) * wh * 2;
+      const float* sc = scale_.data() + int64_t(ky) * wh;
+      const float* zr = dz + int64_t(ky) * cols + int64_t(nc) * wh;
+      const float* zi = zr + int64_t(h) * cols;
+      for (int kx = 0; kx < wh; ++kx) {
+        o[2 * kx] = zr[kx] * sc[kx];
+        o[2 * kx + 1] = zi[kx] * sc[kx];
+      }
+    }
 }
 
 }  // namespace cuviz

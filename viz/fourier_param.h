@@ -1,6 +1,7 @@
 // Image parameterizations (Lucid's param/spatial.py + param/color.py): parameters -> RGB image in
-// [0, 1], forward and exact adjoint, on the CPU (templated, so double serves as the reference)
-// and on CUDA (viz/fourier_param.cu), sharing the per-element maths below.
+// [0, 1], forward and exact adjoint, on the CPU (templated loops, so double serves as the
+// reference; ImageParam's float path runs both DFT passes as SGEMMs over twiddle matrices) and on
+// CUDA (viz/fourier_param.cu), sharing the per-element maths below.
 //   fourier: t = irfft2_ortho(Z * scale) / 4,  scale = 1 / max(|f|, 1/max(H, W))^decay_power
 //   pixel  : t = P
 //   both   : rgb = sigmoid(C t) per pixel, C = Lucid's colour correlation / its max column norm
@@ -205,8 +206,14 @@ class ImageParam {
 
  private:
   void check(const char* op, const Tensor& a, Shape want, const char* what) const;
+  void forward_cpu(const Tensor& params, const Tensor& image);
+  void backward_cpu(const Tensor& image, const Tensor& dimage, const Tensor& dparams);
   ImageParamSpec spec_;
   Device device_;
+  // CPU Fourier: pass 1 as M1 (2H x 2H) = [[C, -S], [S, C]] with C, S = cos, sin(2 pi ky h / H);
+  // pass 2 as M2 (2Wh x W) = norm weight(kx) [cos; -sin](2 pi kx w / W); the spectrum scale
+  // {H, Wh}; two scratch planes of 2H x (3N Wh) floats.
+  std::vector<float> m1_, m2_, scale_, buf_a_, buf_b_;
   Buffer tables_;     // CUDA: cos_h | sin_h | cos_w | sin_w | scale (floats)
   Buffer workspace_;  // CUDA: Y / dY {N, 3, H, Wh, 2} then dt {N, 3, H, W}
 };
