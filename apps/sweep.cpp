@@ -137,6 +137,10 @@ Command add_sweep_command(CLI::App& app) {
       ->check(CLI::IsMember({"standard", "none"}));
   cmd->add_option("--lr", o->settings.lr, "Adam learning rate")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--seed", o->settings.seed, "Random seed")->capture_default_str();
+  cmd->add_option("--relu-override", o->settings.relu_override,
+                  "Steps at the start with Lucid's ReLU gradient override (0 = off; revives channels dead on grey)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
   cmd->add_option("--precision", o->settings.precision, "fp32 (tf32 and bf16 are not available yet)")
       ->capture_default_str();
   add_device_option(cmd, o->device);

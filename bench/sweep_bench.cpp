@@ -208,16 +208,11 @@ double layer_macs(const Network& net, const Config& c) {
 
 // The sweep's render options, as run_sweep derives them from default SweepSettings.
 RenderOptions sweep_render_options(const Config& c, const Args& a, int batch) {
-  const SweepSettings s;
-  RenderOptions ro;
-  ro.size = c.size;
-  ro.steps = a.steps;
+  SweepSettings s;
+  s.size = c.size;
+  s.steps = a.steps;
+  RenderOptions ro = cuviz::sweep_render_options(s, a.device);
   ro.batch = batch;
-  ro.param = parse_param_kind(s.param.c_str());
-  ro.transforms = TransformSpec::parse(s.transforms);
-  ro.adam.lr = float(s.lr);
-  ro.seed = s.seed;
-  ro.device = a.device;
   return ro;
 }
 

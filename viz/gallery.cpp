@@ -17,7 +17,7 @@ using nlohmann::json;
 json SweepSettings::to_json() const {
   return json{{"model", model},   {"model_file", model_file}, {"layer", layer},           {"objective", objective},
               {"size", size},     {"steps", steps},           {"param", param},           {"transforms", transforms},
-              {"lr", lr},         {"seed", seed},             {"precision", precision}};
+              {"lr", lr},         {"seed", seed},             {"precision", precision},   {"relu_override", relu_override}};
 }
 
 SweepSettings SweepSettings::from_json(const json& j) {
@@ -33,6 +33,7 @@ SweepSettings SweepSettings::from_json(const json& j) {
   s.lr = j.at("lr");
   s.seed = j.at("seed");
   s.precision = j.at("precision");
+  s.relu_override = j.at("relu_override");
   return s;
 }
 
@@ -209,7 +210,7 @@ void write_gallery_html(const std::string& dir, const SweepManifest& m) {
   replace_all(page, "@META@",
               html_escape(cat(m.channels.size(), " of ", m.total_channels, " channels · ", s.objective, " objective · ",
                               s.size, " px · ", s.steps, " steps · ", s.param, " parameterization · ", s.transforms,
-                              " transforms · Adam lr ", s.lr, " · seed ", s.seed, " · ", s.precision, " · ", m.device)));
+                              " transforms · ReLU override ", s.relu_override, " steps · Adam lr ", s.lr, " · seed ", s.seed, " · ", s.precision, " · ", m.device)));
   replace_all(page, "@DATA@", data);
   write_file_atomic(dir + "/index.html", page);
 }

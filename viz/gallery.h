@@ -23,6 +23,10 @@ struct SweepSettings {
   double lr = 0.05;
   uint64_t seed = 0;
   std::string precision = "fp32";
+  // Lucid's relu_gradient_override (on by default in its render_vis): the first N steps pass
+  // gradient through inactive ReLUs, so channels that are zero on the initial grey image (a
+  // third or more of inception_4a's) are not stuck at a grey, zero-objective result.
+  int relu_override = 16;
 
   nlohmann::json to_json() const;
   static SweepSettings from_json(const nlohmann::json& j);

@@ -13,7 +13,6 @@
 #include "loaders/image.h"
 #include "nn/cuda_runtime.h"
 #include "viz/objective.h"
-#include "viz/render.h"
 
 namespace cuviz {
 
@@ -62,6 +61,19 @@ std::string device_description(const Network& net) {
 }
 
 }  // namespace
+
+RenderOptions sweep_render_options(const SweepSettings& s, Device device) {
+  RenderOptions ro;
+  ro.size = s.size;
+  ro.steps = s.steps;
+  ro.param = parse_param_kind(s.param.c_str());
+  ro.transforms = TransformSpec::parse(s.transforms);
+  ro.adam.lr = float(s.lr);
+  ro.seed = s.seed;
+  ro.relu_override_steps = s.relu_override;
+  ro.device = device;
+  return ro;
+}
 
 int auto_sweep_batch(const Network& net, const SweepSettings& s, int todo) {
   if (todo <= 0) return 1;
@@ -117,14 +129,7 @@ SweepManifest run_sweep(const Network& net, const SweepOptions& o,
   m.total_channels = int(requested.size());
 
   const int batch = o.batch > 0 ? o.batch : auto_sweep_batch(net, s, int(todo.size()));
-  RenderOptions ro;
-  ro.size = s.size;
-  ro.steps = s.steps;
-  ro.param = parse_param_kind(s.param.c_str());
-  ro.transforms = TransformSpec::parse(s.transforms);
-  ro.adam.lr = float(s.lr);
-  ro.seed = s.seed;
-  ro.device = net.device();
+  RenderOptions ro = sweep_render_options(s, net.device());
 
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };

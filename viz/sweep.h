@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nn/network.h"
+#include "viz/render.h"
 #include "viz/gallery.h"
 
 namespace cuviz {
@@ -38,6 +39,9 @@ std::vector<int> parse_channel_list(const std::string& text);
 // batch); on a GPU as many as fit in 70% of free memory, measured from the plan's arena per
 // image, capped at 512 and at `todo`.
 int auto_sweep_batch(const Network& net, const SweepSettings& s, int todo);
+
+// The render loop's options for a sweep's settings (batch left at 1: set per batch).
+RenderOptions sweep_render_options(const SweepSettings& s, Device device);
 
 // Runs (or resumes) a sweep and returns the final manifest. Throws before rendering anything
 // when the layer is unknown, a channel is out of range, or the directory holds a sweep with

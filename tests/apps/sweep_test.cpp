@@ -142,6 +142,31 @@ TEST(SweepCommand, BadArgumentsAreOneErrorLine) {
   EXPECT_FALSE(fs::exists(tmp.file("b") + "/manifest.json"));
 }
 
+// Channels 0 and 2 of inception_4a/output are zero on the grey initial image, so their ReLU
+// passes no gradient and plain ascent never leaves grey (PyTorch's pipeline gives 0.0 too). The
+// sweep's default ReLU gradient override (Lucid's, 16 steps) revives them.
+TEST(SweepCommand, DefaultReluOverrideRevivesChannelsDeadOnGrey) {
+  TempDir tmp("sweep_dead");
+  auto objectives = [&](const std::string& out, std::vector<std::string> extra) {
+    auto args = sweep_args(out, "0,2", "inception_4a/output");
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto r = run_cli(args, tmp);
+    EXPECT_EQ(r.code, 0) << r.err;
+    std::vector<double> v;
+    if (auto m = SweepManifest::load(out))
+      for (const auto& [c, res] : m->channels) v.push_back(res.objective);
+    return v;
+  };
+  const auto plain = objectives(tmp.file("plain"), {"--relu-override", "0"});
+  const auto revived = objectives(tmp.file("revived"), {});
+  ASSERT_EQ(plain.size(), 2u);
+  ASSERT_EQ(revived.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(plain[size_t(i)], 0.0) << "channel " << 2 * i << " is not dead on grey any more";
+    EXPECT_GT(revived[size_t(i)], 10.0) << "channel " << 2 * i << " stayed grey";
+  }
+}
+
 // Finds Debian's chromium (installed by scripts/install-deps.sh).
 std::string chromium_binary() {
   for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser"})
