@@ -122,6 +122,20 @@ void im2col(const Conv2dParams& p, const ConvGeometry& g, const float* x, int c0
   }
 }
 
+// The column matrix of image x for output pixels [s, e) as a pointer and its row stride: for a
+// pointwise conv (1x1, stride 1, no padding) the image itself (rows g.pix apart), otherwise
+// im2col into `scratch` (rows e - s apart).
+const float* column_tile(const Conv2dParams& p, const ConvGeometry& g, bool pointwise, const float* x, int64_t s,
+                         int64_t e, float* scratch, int64_t& ldb) {
+  if (pointwise) {
+    ldb = g.pix;
+    return x + s;
+  }
+  im2col(p, g, x, 0, g.c, s, e, scratch);
+  ldb = e - s;
+  return scratch;
+}
+
 // The adjoint of im2col for the same channels and pixels: dx[c, ih, iw] += every col entry that
 // im2col would have copied from it. Rows of one channel add into the same plane, so callers
 // split work between threads by channel, never by pixel.
@@ -526,14 +540,9 @@ void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w, con
   for (int it = 0; it < items; ++it) {
     const int n = it / t.tiles;
     const int64_t s = (it % t.tiles) * t.tile, e = std::min(s + t.tile, g.pix), len = e - s;
-    const float* col = x.image(n) + s;
-    int64_t ldb = g.pix;
-    if (!pointwise) {
-      float* c = col_base + omp_get_thread_num() * rows * t.tile;
-      im2col(p, g, x.image(n), 0, g.c, s, e, c);
-      col = c;
-      ldb = len;
-    }
+    int64_t ldb = 0;
+    const float* col = column_tile(p, g, pointwise, x.image(n), s, e,
+                                   pointwise ? nullptr : col_base + omp_get_thread_num() * rows * t.tile, ldb);
     float* yn = y.image(n);
     for (int gr = 0; gr < g.groups; ++gr)
       sgemm(false, false, g.og, int(len), int(g.k), 1.f, w.data() + gr * g.og * g.k, int(g.k), col + gr * g.k * ldb,
@@ -629,14 +638,9 @@ void conv2d_backward_weight(const Conv2dParams& p, const Tensor& x, const Tensor
     for (int it = 0; it < items; ++it) {
       const int n = it / t.tiles;
       const int64_t s = (it % t.tiles) * t.tile, e = std::min(s + t.tile, g.pix), len = e - s;
-      const float* col = x.image(n) + s;
-      int64_t ldb = g.pix;
-      if (!pointwise) {
-        float* c = col_base + omp_get_thread_num() * rows * t.tile;
-        im2col(p, g, x.image(n), 0, g.c, s, e, c);
-        col = c;
-        ldb = len;
-      }
+      int64_t ldb = 0;
+      const float* col = column_tile(p, g, pointwise, x.image(n), s, e,
+                                     pointwise ? nullptr : col_base + omp_get_thread_num() * rows * t.tile, ldb);
       for (int gr = 0; gr < g.groups; ++gr)
         sgemm(false, true, g.og, int(g.k), int(len), 1.f, dy.image(n) + gr * g.og * g.pix + s, int(g.pix),
               col + gr * g.k * ldb, int(ldb), 1.f, acc + gr * g.og * g.k, int(g.k));
