@@ -20,14 +20,11 @@ void add_profile_option(CLI::App* cmd, int& steps) {
 void profile_render(const Network& net, const std::vector<Objective>& per_image, const RenderOptions& options,
                     int steps) {
   Renderer r(net, per_image, options);
+  // The loop's own step: eager stages (param, transform, forward, ..., update ranges), or on a GPU
+  // after the ReLU-override steps one CUDA graph launch (RenderOptions::cuda_graph).
   auto step = [&](int t) {
     CUVIZ_NVTX_RANGE(cat("step ", t));
-    {
-      CUVIZ_NVTX_RANGE("gradient");
-      r.gradient(t, t < options.relu_override_steps);
-    }
-    CUVIZ_NVTX_RANGE("update");
-    r.update();
+    r.step(t < options.relu_override_steps);
   };
   const bool gpu = net.device() == Device::cuda;
   for (int t = 0; t < kProfileWarmupSteps; ++t) step(t);
@@ -38,9 +35,10 @@ void profile_render(const Network& net, const std::vector<Objective>& per_image,
   if (gpu) cuda_rt::synchronize();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (gpu) cuda_rt::profiler_stop();
-  std::fprintf(stderr, "cuviz: profiled %d steps (batch %d, %d px) after %d warm-up steps on the %s: %.3f ms/step%s\n",
+  std::fprintf(stderr, "cuviz: profiled %d steps (batch %d, %d px) after %d warm-up steps on the %s: %.3f ms/step%s%s\n",
                steps, options.batch, options.size, kProfileWarmupSteps, device_name(net.device()),
-               steps > 0 ? 1e3 * seconds / steps : 0.0, gpu ? "" : " (no CUDA profiler range on the CPU)");
+               steps > 0 ? 1e3 * seconds / steps : 0.0, r.graph_active() ? " (CUDA graph)" : "",
+               gpu ? "" : " (no CUDA profiler range on the CPU)");
 }
 
 }  // namespace cuviz::app

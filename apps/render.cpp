@@ -29,7 +29,7 @@ struct RenderCliOptions {
   std::string param = "fourier", transforms = "standard", device = "auto", backend = "native", out, npy;
   double lr = 0.05;
   uint64_t seed = 0;
-  bool quiet = false;
+  bool quiet = false, no_cuda_graph = false;
 };
 
 // "out.png" -> "out" + suffix.
@@ -115,6 +115,7 @@ void run_render(const RenderCliOptions& o) {
   const Network net = make_network(std::move(graph), o.device, o.backend);
   print_device_notice();
   ro.device = net.device();
+  ro.cuda_graph = !o.no_cuda_graph;
   if (o.profile > 0) return profile_render(net, objectives, ro, o.profile);
   if (o.save_every > 0)
     for (int s = o.save_every; s < o.steps; s += o.save_every) ro.checkpoints.push_back(s);
@@ -188,6 +189,8 @@ Command add_render_command(CLI::App& app) {
   cmd->add_option("-o,--out", o->out, "Output PNG (written atomically; out.json beside it); required unless --profile");
   cmd->add_option("--npy", o->npy, "Also write the final images as float32 .npy (N, 3, H, W) in [0, 1]");
   cmd->add_flag("-q,--quiet", o->quiet, "No progress bar");
+  cmd->add_flag("--no-cuda-graph", o->no_cuda_graph,
+                "GPU: launch every kernel of every step instead of replaying one CUDA graph per step (profiling)");
   add_device_option(cmd, o->device);
   add_backend_option(cmd, o->backend);
   add_profile_option(cmd, o->profile);

@@ -22,7 +22,7 @@ struct SweepCliOptions {
   ModelOptions model;
   std::string layer, channels, batch = "auto", out, device = "auto", backend = "native";
   SweepSettings settings;
-  bool overwrite = false, quiet = false;
+  bool overwrite = false, quiet = false, no_cuda_graph = false;
   int profile = 0;
 };
 
@@ -81,6 +81,7 @@ void profile_sweep(const Network& net, const SweepSettings& s, const SweepOption
   ro.adam.lr = float(s.lr);
   ro.seed = s.seed;
   ro.device = net.device();
+  ro.cuda_graph = so.cuda_graph;
   profile_render(net, objectives, ro, steps);
 }
 
@@ -95,6 +96,7 @@ void run_sweep_command(SweepCliOptions& o) {
   so.settings = o.settings;
   so.channels = o.channels.empty() ? std::vector<int>{} : parse_channel_list(o.channels);
   so.overwrite = o.overwrite;
+  so.cuda_graph = !o.no_cuda_graph;
   so.dir = o.out;
   if (o.batch != "auto") {
     char* end = nullptr;
@@ -148,6 +150,8 @@ Command add_sweep_command(CLI::App& app) {
   add_profile_option(cmd, o->profile);
   cmd->add_option("-o,--out", o->out, "Output directory; required unless --profile");
   cmd->add_flag("--overwrite", o->overwrite, "Start afresh when DIR holds a sweep with other settings");
+  cmd->add_flag("--no-cuda-graph", o->no_cuda_graph,
+                "GPU: launch every kernel of every step instead of replaying one CUDA graph per step (profiling)");
   cmd->add_flag("-q,--quiet", o->quiet, "No progress bar");
   return {cmd, [o] { run_sweep_command(*o); }};
 }

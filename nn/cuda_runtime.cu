@@ -90,6 +90,70 @@ void memory_info(size_t& free_bytes, size_t& total_bytes) {
   CUVIZ_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
 }
 
+namespace {
+__global__ void increment_kernel(int64_t* p) { *p += 1; }
+}  // namespace
+
+void increment(int64_t* p) {
+  increment_kernel<<<1, 1, 0, cuviz::current_stream()>>>(p);
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+CudaGraph::~CudaGraph() { reset(); }
+
+CudaGraph& CudaGraph::operator=(CudaGraph&& o) noexcept {
+  std::swap(graph_, o.graph_);
+  std::swap(exec_, o.exec_);
+  return *this;  // o frees what this held
+}
+
+void CudaGraph::reset() noexcept {
+  if (exec_) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(exec_));
+  if (graph_) cudaGraphDestroy(static_cast<cudaGraph_t>(graph_));
+  exec_ = graph_ = nullptr;
+}
+
+void CudaGraph::begin_capture(void* stream) {
+  reset();
+  CUVIZ_CUDA_CHECK(cudaStreamBeginCapture(static_cast<cudaStream_t>(stream), cudaStreamCaptureModeThreadLocal));
+}
+
+std::string CudaGraph::end_capture(void* stream) {
+  cudaGraph_t g = nullptr;
+  cudaError_t err = cudaStreamEndCapture(static_cast<cudaStream_t>(stream), &g);
+  if (err != cudaSuccess) {
+    cudaGetLastError();  // capture errors are not sticky: clear them so later calls start clean
+    if (g) cudaGraphDestroy(g);
+    return cat("cudaStreamEndCapture failed: ", cudaGetErrorName(err), " (", cudaGetErrorString(err), ")");
+  }
+  graph_ = g;
+  cudaGraphExec_t exec = nullptr;
+  err = cudaGraphInstantiate(&exec, g, 0);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    reset();
+    return cat("cudaGraphInstantiate failed: ", cudaGetErrorName(err), " (", cudaGetErrorString(err), ")");
+  }
+  exec_ = exec;
+  return {};
+}
+
+void CudaGraph::abandon_capture(void* stream) noexcept {
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(s, &status) == cudaSuccess && status != cudaStreamCaptureStatusNone) {
+    cudaGraph_t g = nullptr;
+    cudaStreamEndCapture(s, &g);
+    if (g) cudaGraphDestroy(g);
+  }
+  cudaGetLastError();
+}
+
+void CudaGraph::launch(void* stream) {
+  CUVIZ_CHECK(ready(), "CUDA graph: launch before a successful capture");
+  CUVIZ_CUDA_CHECK(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec_), static_cast<cudaStream_t>(stream)));
+}
+
 const char* device_name() {
   static cudaDeviceProp prop{};
   static bool known = false;

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <utility>
 
 namespace cuviz::cuda_rt {
 
@@ -47,5 +49,42 @@ void profiler_stop();
 void memory_info(size_t& free_bytes, size_t& total_bytes);
 // The current device's name, e.g. "NVIDIA H100 80GB HBM3".
 const char* device_name();
+// Adds 1 to the int64 at p (device memory) with a one-thread kernel on the current stream: a step
+// counter that later kernels of the same stream read, advanced without the host.
+void increment(int64_t* p);
+
+// A CUDA graph: the kernels and copies one thread queues on a stream, recorded once
+// (cudaStreamBeginCapture ... cudaStreamEndCapture), instantiated once, then replayed with one
+// cudaGraphLaunch. The recorded launches keep their arguments, so what changes from replay to
+// replay must live in device memory. Move-only; destroying it frees the graph.
+class CudaGraph {
+ public:
+  CudaGraph() = default;
+  ~CudaGraph();
+  CudaGraph(CudaGraph&& o) noexcept { *this = std::move(o); }
+  CudaGraph& operator=(CudaGraph&& o) noexcept;
+  CudaGraph(const CudaGraph&) = delete;
+  CudaGraph& operator=(const CudaGraph&) = delete;
+
+  // Starts recording what the calling thread queues on `stream` (cudaStreamCaptureModeThreadLocal:
+  // other threads' CUDA calls are not affected). Throws when capture cannot start.
+  void begin_capture(void* stream);
+  // Stops recording and instantiates. Returns "" on success; otherwise the reason, with the
+  // capture ended, the error cleared and the graph empty, so the stream can be used eagerly.
+  std::string end_capture(void* stream);
+  // Ends a capture that an exception interrupted; discards what was recorded and clears the
+  // error. Never throws.
+  static void abandon_capture(void* stream) noexcept;
+  // True once end_capture succeeded.
+  bool ready() const { return exec_ != nullptr; }
+  // Replays the graph on `stream` (asynchronous, like the launches it recorded).
+  void launch(void* stream);
+  // Frees the graph (ready() becomes false).
+  void reset() noexcept;
+
+ private:
+  void* graph_ = nullptr;  // cudaGraph_t
+  void* exec_ = nullptr;   // cudaGraphExec_t
+};
 
 }  // namespace cuviz::cuda_rt

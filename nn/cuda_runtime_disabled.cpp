@@ -27,5 +27,18 @@ void profiler_start() { unavailable(); }
 void profiler_stop() { unavailable(); }
 void memory_info(size_t&, size_t&) { unavailable(); }
 const char* device_name() { unavailable(); }
+void increment(int64_t*) { unavailable(); }
+
+CudaGraph::~CudaGraph() = default;
+CudaGraph& CudaGraph::operator=(CudaGraph&& o) noexcept {
+  std::swap(graph_, o.graph_);
+  std::swap(exec_, o.exec_);
+  return *this;
+}
+void CudaGraph::begin_capture(void*) { unavailable(); }
+std::string CudaGraph::end_capture(void*) { return "this cuviz was built without CUDA"; }
+void CudaGraph::abandon_capture(void*) noexcept {}
+void CudaGraph::launch(void*) { unavailable(); }
+void CudaGraph::reset() noexcept {}
 
 }  // namespace cuviz::cuda_rt

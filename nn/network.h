@@ -152,6 +152,11 @@ class Network {
   // Gradient of that weight computed by the last backward of a weight_grads plan.
   Tensor weight_grad(const Plan& plan, std::string_view layer, int index) const;
 
+  // Where the plan's ops run (its stream, its workspace, this network's backend): callers that
+  // queue their own work between forward and backward (render loops) install it with ExecScope,
+  // so everything lands on the plan's stream in order.
+  ExecContext context_of(const Plan& plan) const;
+
   // Name, type, output shape, parameters and MACs of every layer the plan runs.
   std::vector<LayerInfo> describe(const Plan& plan) const;
 
@@ -161,7 +166,6 @@ class Network {
   int plan_value(const Plan& plan, std::string_view name, const char* what) const;
   void check_owner(const Plan& plan, const char* what) const;
   void run_backward(Plan& plan) const;
-  ExecContext context_of(const Plan& plan) const;
   void download(Plan& plan, const Tensor& src, const Tensor& dst) const;
   float* staging(Plan& plan) const;
 

@@ -10,10 +10,7 @@ namespace cuviz {
 
 AdamStep adam_step_scalars(const AdamConfig& c, int64_t t) {
   CUVIZ_CHECK(t >= 1, "adam: step ", t, " must be >= 1");
-  const double bc1 = 1.0 - std::pow(double(c.beta1), double(t));
-  const double bc2 = 1.0 - std::pow(double(c.beta2), double(t));
-  return AdamStep{float(1.0 - double(c.beta1)), c.beta2, float(1.0 - double(c.beta2)), float(double(c.lr) / bc1),
-                  float(std::sqrt(bc2)), c.eps};
+  return adam_step_at(c, t);
 }
 
 namespace {
@@ -67,6 +64,18 @@ void Adam::step(const Tensor& params, const Tensor& grads) {
   float *p = params.data(), *m = m_.data(), *v = v_.data();
   const float* g = grads.data();
   if (device_ == Device::cuda) return adam_update_cuda(p, g, m, v, size_, s);
+#pragma omp parallel for simd schedule(static) if (size_ > 65536)
+  for (int64_t k = 0; k < size_; ++k) adam_update(p[k], g[k], m[k], v[k], s);
+}
+
+void Adam::step_counted(const Tensor& params, const Tensor& grads, const int64_t* steps_done) {
+  check_flat("adam", params, size_, device_, "params");
+  check_flat("adam", grads, size_, device_, "grads");
+  CUVIZ_CHECK(steps_done != nullptr, "adam: no step counter");
+  float *p = params.data(), *m = m_.data(), *v = v_.data();
+  const float* g = grads.data();
+  if (device_ == Device::cuda) return adam_update_counted_cuda(p, g, m, v, size_, config_, steps_done);
+  const AdamStep s = adam_step_scalars(config_, *steps_done + 1);
 #pragma omp parallel for simd schedule(static) if (size_ > 65536)
   for (int64_t k = 0; k < size_; ++k) adam_update(p[k], g[k], m[k], v[k], s);
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "kernels/cuda_check.cuh"
+#include "kernels/cuda_context.cuh"
 #include "optim/optimizer.h"
 
 namespace cuviz {
@@ -14,6 +15,15 @@ constexpr int kThreads = 256;
 int blocks_for(int64_t total) { return int(std::min<int64_t>((total + kThreads - 1) / kThreads, 65535)); }
 
 __global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_t n, AdamStep s) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    adam_update(p[i], g[i], m[i], v[i], s);
+}
+
+// The step's scalars from the counter in device memory: every thread computes the same values
+// (a few double operations, negligible next to the update it then applies).
+__global__ void adam_counted_kernel(float* p, const float* g, float* m, float* v, int64_t n, AdamConfig c,
+                                    const int64_t* steps_done) {
+  const AdamStep s = adam_step_at(c, *steps_done + 1);
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     adam_update(p[i], g[i], m[i], v[i], s);
 }
@@ -46,17 +56,23 @@ __global__ void normalize_kernel(GradNorm kind, float* g, int64_t len) {
 // kernel launchers
 
 void adam_update_cuda(float* p, const float* g, float* m, float* v, int64_t n, const AdamStep& s) {
-  adam_kernel<<<blocks_for(n), kThreads>>>(p, g, m, v, n, s);
+  adam_kernel<<<blocks_for(n), kThreads, 0, current_stream()>>>(p, g, m, v, n, s);
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+void adam_update_counted_cuda(float* p, const float* g, float* m, float* v, int64_t n, const AdamConfig& c,
+                              const int64_t* steps_done) {
+  adam_counted_kernel<<<blocks_for(n), kThreads, 0, current_stream()>>>(p, g, m, v, n, c, steps_done);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 
 void sgd_update_cuda(float* p, const float* g, float* buf, int64_t n, bool first, const SgdConfig& c) {
-  sgd_kernel<<<blocks_for(n), kThreads>>>(p, g, buf, n, first, c);
+  sgd_kernel<<<blocks_for(n), kThreads, 0, current_stream()>>>(p, g, buf, n, first, c);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 
 void normalize_gradient_cuda(GradNorm kind, int segments, float* g, int64_t n) {
-  normalize_kernel<<<segments, kThreads>>>(kind, g, n / segments);
+  normalize_kernel<<<segments, kThreads, 0, current_stream()>>>(kind, g, n / segments);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

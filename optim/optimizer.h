@@ -37,7 +37,17 @@ struct AdamStep {
   float eps;
 };
 
-// Adam for step t (1-based).
+// Adam's scalars for step t (1-based), in double as torch does. Shared by the host and by the
+// CUDA kernel that reads t from device memory (Adam::step_counted), so a captured CUDA graph
+// needs nothing from the host per step.
+CUVIZ_HD AdamStep adam_step_at(const AdamConfig& c, int64_t t) {
+  const double bc1 = 1.0 - pow(double(c.beta1), double(t));
+  const double bc2 = 1.0 - pow(double(c.beta2), double(t));
+  return AdamStep{float(1.0 - double(c.beta1)), c.beta2, float(1.0 - double(c.beta2)), float(double(c.lr) / bc1),
+                  float(sqrt(bc2)), c.eps};
+}
+
+// adam_step_at for step t, checked (t >= 1).
 AdamStep adam_step_scalars(const AdamConfig& c, int64_t t);
 
 // One element of torch.optim.Adam (lerp_, mul_.addcmul_, sqrt / bc2_sqrt + eps, addcdiv_).
@@ -66,6 +76,10 @@ class Adam {
   Adam(int64_t size, Device device, AdamConfig config = {});
   // params -= update(grads); both dense with `size` elements. Steps count from 1.
   void step(const Tensor& params, const Tensor& grads);
+  // The update of step *steps_done + 1, where the count lives in memory on the optimizer's
+  // device and the caller advances it: on a GPU the kernel reads it, so the launch can be
+  // captured into a CUDA graph and replayed. steps() does not count these updates.
+  void step_counted(const Tensor& params, const Tensor& grads, const int64_t* steps_done);
   int64_t steps() const { return t_; }
   const AdamConfig& config() const { return config_; }
   // Zeroes the moments and the step count.
@@ -96,6 +110,8 @@ class Sgd {
 
 // CUDA entry points (optim/optimizer.cu, or throwing stand-ins in optimizer_disabled.cpp).
 void adam_update_cuda(float* p, const float* g, float* m, float* v, int64_t n, const AdamStep& s);
+void adam_update_counted_cuda(float* p, const float* g, float* m, float* v, int64_t n, const AdamConfig& c,
+                              const int64_t* steps_done);
 void sgd_update_cuda(float* p, const float* g, float* buf, int64_t n, bool first, const SgdConfig& c);
 void normalize_gradient_cuda(GradNorm kind, int segments, float* g, int64_t n);
 

@@ -11,6 +11,9 @@ namespace {
 }  // namespace
 
 void adam_update_cuda(float*, const float*, float*, float*, int64_t, const AdamStep&) { no_cuda("adam"); }
+void adam_update_counted_cuda(float*, const float*, float*, float*, int64_t, const AdamConfig&, const int64_t*) {
+  no_cuda("adam");
+}
 void sgd_update_cuda(float*, const float*, float*, int64_t, bool, const SgdConfig&) { no_cuda("sgd"); }
 void normalize_gradient_cuda(GradNorm, int, float*, int64_t) { no_cuda("normalize_gradient"); }
 

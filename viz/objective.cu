@@ -3,6 +3,7 @@
 // (two tasks of one image may touch the same activation). Diversity: naive Gram kernels, one
 // thread per Gram entry, since C x C x HW per image is small next to the network.
 #include "kernels/cuda_check.cuh"
+#include "kernels/cuda_context.cuh"
 #include "viz/objective_eval.h"
 
 namespace cuviz {
@@ -130,14 +131,14 @@ int blocks_for(int64_t total) { return int(std::min<int64_t>((total + kThreads -
 // kernel launchers
 
 void leaf_values_cuda(const LeafTask* tasks, int n_tasks, const float* vecs, const Tensor& act, float* values) {
-  leaf_values_kernel<<<n_tasks, kThreads>>>(tasks, vecs, act.data(), act.batch_stride(), act.c(), act.h(), act.w(),
+  leaf_values_kernel<<<n_tasks, kThreads, 0, current_stream()>>>(tasks, vecs, act.data(), act.batch_stride(), act.c(), act.h(), act.w(),
                                            values);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 
 void leaf_seeds_cuda(const LeafTask* tasks, int n_tasks, const float* vecs, const Tensor& act, const float* weights,
                      const Tensor& grad) {
-  leaf_seeds_kernel<<<n_tasks, kThreads>>>(tasks, vecs, act.data(), act.batch_stride(), act.c(), act.h(), act.w(),
+  leaf_seeds_kernel<<<n_tasks, kThreads, 0, current_stream()>>>(tasks, vecs, act.data(), act.batch_stride(), act.c(), act.h(), act.w(),
                                           weights, grad.data(), grad.batch_stride());
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
@@ -146,11 +147,11 @@ void diversity_values_cuda(const Tensor& act, float* gram, float* inv_norm, cons
                            float* values) {
   const int n = act.n(), c = act.c(), hw = act.h() * act.w();
   const int64_t cc = int64_t(c) * c;
-  gram_kernel<<<blocks_for(cc * n), kThreads>>>(act.data(), act.batch_stride(), n, c, hw, gram);
+  gram_kernel<<<blocks_for(cc * n), kThreads, 0, current_stream()>>>(act.data(), act.batch_stride(), n, c, hw, gram);
   CUVIZ_CUDA_LAUNCH_CHECK();
-  gram_normalize_kernel<<<n, kThreads>>>(gram, cc, inv_norm);
+  gram_normalize_kernel<<<n, kThreads, 0, current_stream()>>>(gram, cc, inv_norm);
   CUVIZ_CUDA_LAUNCH_CHECK();
-  diversity_value_kernel<<<n_pairs, kThreads>>>(gram, n, cc, pairs, values);
+  diversity_value_kernel<<<n_pairs, kThreads, 0, current_stream()>>>(gram, n, cc, pairs, values);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 
@@ -158,9 +159,9 @@ void diversity_seeds_cuda(const Tensor& act, const float* gram, const float* inv
                           float* dgram, const Tensor& grad) {
   const int n = act.n(), c = act.c(), hw = act.h() * act.w();
   const int64_t cc = int64_t(c) * c;
-  diversity_dgram_kernel<<<n, kThreads>>>(gram, inv_norm, upstream, n, cc, dgram);
+  diversity_dgram_kernel<<<n, kThreads, 0, current_stream()>>>(gram, inv_norm, upstream, n, cc, dgram);
   CUVIZ_CUDA_LAUNCH_CHECK();
-  diversity_grad_kernel<<<blocks_for(int64_t(c) * hw * n), kThreads>>>(act.data(), act.batch_stride(), dgram, n, c,
+  diversity_grad_kernel<<<blocks_for(int64_t(c) * hw * n), kThreads, 0, current_stream()>>>(act.data(), act.batch_stride(), dgram, n, c,
                                                                       hw, grad.data(), grad.batch_stride());
   CUVIZ_CUDA_LAUNCH_CHECK();
 }

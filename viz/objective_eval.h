@@ -127,6 +127,9 @@ class ObjectiveEvaluator {
   void add_image_gradients(const Tensor& image, const Tensor& dimage);
   // Reads the slot values back and returns objective_i for every image (a host sync).
   std::vector<double> read_objectives();
+  // True when seed() reads the values back every step (products of objectives): such a step
+  // waits for the host and cannot be captured as a CUDA graph.
+  bool reads_values_every_step() const { return needs_values_; }
   // Number of value slots (tests).
   int slots() const { return n_slots_; }
 

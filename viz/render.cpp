@@ -5,7 +5,9 @@
 #include "viz/render.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 
 #include "kernels/nvtx.h"
 #include "viz/objective_eval.h"
@@ -59,25 +61,70 @@ Renderer::Renderer(const Network& net, const std::vector<Objective>& per_image, 
       dimage_(param_spec(options).image_shape(), options.device),
       x_(param_spec(options).image_shape(), options.device),
       dx_(param_spec(options).image_shape(), options.device),
-      adam_(params_.numel(), options.device, options.adam) {
+      adam_(params_.numel(), options.device, options.adam),
+      counter_(sizeof(int64_t), options.device) {
   std::vector<std::string> outputs = eval_->layers();
   if (outputs.empty()) outputs.push_back(net.graph().input);  // image-only objectives (regularizers)
   plan_ = net.plan(image_.shape(), outputs, PlanOptions{.backward = true});
+  const ExecScope scope(net_.context_of(plan_));
   eval_->bind(net, plan_, o_.device);
   param_.init(params_, o_.seed);
+  reset_counter();
 }
 
 Renderer::~Renderer() = default;
 
+void Renderer::restart(const std::vector<Objective>& per_image) {
+  auto next = std::make_unique<ObjectiveEvaluator>(resolved(per_image, net_.graph()), o_.batch);
+  auto sorted = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  auto listed = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+    return out.empty() ? std::string("no layer") : out;
+  };
+  CUVIZ_CHECK(sorted(next->layers()) == sorted(eval_->layers()), "render: restart with objectives on ",
+              listed(next->layers()), ", but the renderer was planned for ", listed(eval_->layers()),
+              " (a restart keeps the plan; make a new Renderer for other layers)");
+  const ExecScope scope(net_.context_of(plan_));
+  next->bind(net_, plan_, o_.device);
+  eval_ = std::move(next);
+  param_.init(params_, o_.seed);
+  adam_.reset();
+  reset_counter();
+  // The captured step holds the old evaluator's buffers in its launches: capture again.
+  graph_.reset();
+}
+
+void Renderer::reset_counter() {
+  const int64_t zero = 0;
+  if (o_.device == Device::cuda)
+    cuda_rt::memcpy(counter(), true, &zero, false, sizeof zero);
+  else
+    *counter() = zero;
+}
+
+int64_t Renderer::steps_done() const {
+  if (o_.device == Device::cpu) return *counter();
+  const ExecScope scope(net_.context_of(plan_));
+  int64_t t = 0;
+  cuda_rt::memcpy(&t, false, counter(), true, sizeof t);
+  return t;
+}
+
 // Each stage is an NVTX range (docs/profiling.md); forward and backward name their layers inside.
-void Renderer::gradient(int t, bool relu_override) {
+// Every stage runs on the plan's stream (the ExecScope of the caller), so nothing between them
+// waits for the host.
+void Renderer::gradient_at(StepIndex t, bool relu_override) {
   {
     CUVIZ_NVTX_RANGE("param");
     param_.forward(params_, image_);
   }
   {
     CUVIZ_NVTX_RANGE("transform");
-    transform_forward(o_.transforms, pre_, o_.seed, uint64_t(t), image_, x_);
+    transform_forward(o_.transforms, pre_, o_.seed, t, image_, x_);
   }
   plan_.set_relu_gradient_override(relu_override);
   net_.forward(plan_, x_);
@@ -90,16 +137,72 @@ void Renderer::gradient(int t, bool relu_override) {
   plan_.set_relu_gradient_override(false);
   {
     CUVIZ_NVTX_RANGE("transform_backward");
-    transform_backward(o_.transforms, pre_, o_.seed, uint64_t(t), dx_, dimage_);
+    transform_backward(o_.transforms, pre_, o_.seed, t, dx_, dimage_);
   }
   CUVIZ_NVTX_RANGE("param_backward");
   eval_->add_image_gradients(image_, dimage_);
   param_.backward(image_, dimage_, dparams_);
 }
 
-void Renderer::update() { adam_.step(params_, dparams_); }
+void Renderer::gradient(int t, bool relu_override) {
+  const ExecScope scope(net_.context_of(plan_));
+  gradient_at(StepIndex(uint64_t(t)), relu_override);
+}
+
+void Renderer::update() {
+  const ExecScope scope(net_.context_of(plan_));
+  CUVIZ_NVTX_RANGE("update");
+  adam_.step_counted(params_, dparams_, counter());
+  if (o_.device == Device::cuda)
+    cuda_rt::increment(counter());
+  else
+    ++*counter();
+}
+
+// The step reads its index from the counter, never from the host: the same launches serve every
+// step, which is what lets one captured graph replay them all.
+void Renderer::step_eager(bool relu_override) {
+  gradient_at(StepIndex::at(counter()), relu_override);
+  update();
+}
+
+bool Renderer::graph_allowed() const {
+  return o_.device == Device::cuda && o_.cuda_graph && !graph_failed_ && net_.backend() == Backend::native &&
+         !eval_->reads_values_every_step();
+}
+
+// Records one step. Launches queued during capture do not run: the graph's first replay is the
+// step itself. On failure the capture is ended and its error cleared, and the loop goes on eagerly.
+void Renderer::capture_step() {
+  void* stream = net_.context_of(plan_).stream;
+  std::string why;
+  try {
+    graph_.begin_capture(stream);
+    step_eager(false);
+    why = graph_.end_capture(stream);
+  } catch (const Error& e) {
+    cuda_rt::CudaGraph::abandon_capture(stream);
+    graph_.reset();
+    why = e.what();
+  }
+  if (why.empty()) return;
+  graph_failed_ = true;
+  static std::atomic<bool> told{false};
+  if (!told.exchange(true))
+    std::fprintf(stderr, "cuviz: CUDA graph capture of the render step failed, running eagerly: %s\n", why.c_str());
+}
+
+void Renderer::step(bool relu_override) {
+  const ExecScope scope(net_.context_of(plan_));
+  if (relu_override || !graph_allowed()) return step_eager(relu_override);
+  if (!graph_.ready()) capture_step();
+  if (!graph_.ready()) return step_eager(false);
+  CUVIZ_NVTX_RANGE("step (graph)");
+  graph_.launch(net_.context_of(plan_).stream);
+}
 
 std::vector<double> Renderer::evaluate(int t, bool transforms) {
+  const ExecScope scope(net_.context_of(plan_));
   param_.forward(params_, image_);
   transform_forward(transforms ? o_.transforms : TransformSpec::none(), pre_, o_.seed, uint64_t(t), image_, x_);
   net_.forward(plan_, x_);
@@ -107,25 +210,24 @@ std::vector<double> Renderer::evaluate(int t, bool transforms) {
   return eval_->read_objectives();
 }
 
-std::vector<double> Renderer::last_objectives() { return eval_->read_objectives(); }
+std::vector<double> Renderer::last_objectives() {
+  const ExecScope scope(net_.context_of(plan_));
+  return eval_->read_objectives();
+}
 
 void Renderer::images(const Tensor& out) {
+  const ExecScope scope(net_.context_of(plan_));
   param_.forward(params_, image_);
   copy(image_, out);
 }
 
-RenderResult render(const Network& net, const std::vector<Objective>& per_image, const RenderOptions& o,
-                    const std::function<void(const RenderProgress&)>& progress) {
-  const auto t_setup = std::chrono::steady_clock::now();
-  Renderer r(net, per_image, o);
+RenderResult render_loop(Renderer& r, const std::function<void(const RenderProgress&)>& progress) {
+  const RenderOptions& o = r.options();
   RenderResult result;
   result.images = OwnedTensor(Shape{o.batch, 3, o.size, o.size});
-  result.setup_seconds = seconds_since(t_setup);
-
   const auto t0 = std::chrono::steady_clock::now();
   for (int t = 0; t < o.steps; ++t) {
-    r.gradient(t, t < o.relu_override_steps);
-    r.update();
+    r.step(t < o.relu_override_steps);
     const int done = t + 1;
     const bool checkpoint = std::find(o.checkpoints.begin(), o.checkpoints.end(), done) != o.checkpoints.end();
     if (done % o.progress_every == 0 || done == o.steps || checkpoint) {
@@ -148,6 +250,16 @@ RenderResult render(const Network& net, const std::vector<Objective>& per_image,
   // The final images, and their objectives without transforms (preprocessing only).
   result.objective = r.evaluate(o.steps, false);
   r.images(result.images);
+  return result;
+}
+
+RenderResult render(const Network& net, const std::vector<Objective>& per_image, const RenderOptions& o,
+                    const std::function<void(const RenderProgress&)>& progress) {
+  const auto t_setup = std::chrono::steady_clock::now();
+  Renderer r(net, per_image, o);
+  const double setup = seconds_since(t_setup);
+  RenderResult result = render_loop(r, progress);
+  result.setup_seconds = setup;
   return result;
 }
 

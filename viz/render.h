@@ -3,8 +3,11 @@
 //   params -> image (viz/fourier_param.h) -> transforms + preprocessing (viz/transform.h)
 //   -> forward to the deepest layer read -> objective seeds -> backward_to_input
 //   -> transform adjoint -> param adjoint (+ regularizer gradients) -> Adam on -mean_i objective_i.
-// Everything is planned and allocated once; the step loop allocates nothing and reads nothing back
-// from the device except the objective values handed to the progress callback every K steps.
+// Everything is planned and allocated once (and reused batch after batch by sweeps, restart); the
+// step loop allocates nothing and reads nothing back from the device except the objective values
+// handed to the progress callback every K steps. Every per-step value the kernels need (the step
+// index of the transform draws, Adam's bias corrections) comes from a step counter in device
+// memory, so on a GPU one step is captured once as a CUDA graph and replayed.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "nn/cuda_runtime.h"
 #include "nn/network.h"
 #include "nn/tensor.h"
 #include "optim/optimizer.h"
@@ -40,6 +44,10 @@ struct RenderOptions {
   std::vector<int> checkpoints;
   int progress_every = 16;  // objective readback (and callback) every K steps, and at the last
   Device device = Device::cpu;
+  // GPU, native backend: run the steps after the ReLU-override ones as one captured CUDA graph
+  // (same results; one launch per step instead of one per kernel). false: launch eagerly (for
+  // profiling comparisons).
+  bool cuda_graph = true;
 };
 
 // What the progress callback sees.
@@ -61,8 +69,9 @@ struct RenderResult {
 
 class ObjectiveEvaluator;
 
-// The loop's state and its stages, for render() and for tests and tools that need one step's
-// gradient: everything is planned and allocated by the constructor.
+// The loop's state and its stages, for render(), for sweeps (one Renderer for every batch,
+// restart) and for tests and tools that need one step's gradient: everything is planned and
+// allocated by the constructor.
 class Renderer {
  public:
   // Checks the objectives against the network (clear errors), plans, allocates, initialises P.
@@ -71,14 +80,31 @@ class Renderer {
   Renderer(const Renderer&) = delete;
   Renderer& operator=(const Renderer&) = delete;
 
+  // A new batch on the same plan and buffers: binds `per_image` (N objectives or one; they must
+  // read the same layers as the constructor's, since the plan computes only those: Error
+  // otherwise), re-initialises P from the seed, zeroes Adam's moments and the step counter. The
+  // Renderer is then in exactly the state a new Renderer for these objectives starts in.
+  void restart(const std::vector<Objective>& per_image);
+  const RenderOptions& options() const { return o_; }
+
   // The parameters P (on the device) and the gradient of the last gradient() call.
   const Tensor& params() const { return params_; }
   const Tensor& param_grad() const { return dparams_; }
   // dP of L = -(1/N) sum_i objective_i at step t's transforms, into param_grad(); relu_override
   // switches the redirected ReLU gradient on for this pass.
   void gradient(int t, bool relu_override = false);
-  // One Adam update of P with param_grad().
+  // One Adam update of P with param_grad(): update number steps_done() + 1. Advances the counter.
   void update();
+  // One step of the loop: gradient at the transforms of step steps_done(), then update(). On a
+  // GPU with the native backend and options.cuda_graph, the first step without relu_override is
+  // captured as a CUDA graph and every later one replays it (objectives with products read
+  // values back every step and stay eager). Never fails for want of a graph: when capture or
+  // instantiation fails it prints one notice and continues eagerly.
+  void step(bool relu_override = false);
+  // Steps done since construction or restart (reads the counter: a host sync on a GPU).
+  int64_t steps_done() const;
+  // True once a captured graph replays the steps (tests, profiling).
+  bool graph_active() const { return graph_.ready(); }
   // Evaluates the objectives at step t's transforms (transforms = false: preprocessing only);
   // returns them per image (a host sync).
   std::vector<double> evaluate(int t, bool transforms);
@@ -88,6 +114,13 @@ class Renderer {
   void images(const Tensor& out);
 
  private:
+  void gradient_at(StepIndex t, bool relu_override);
+  void step_eager(bool relu_override);
+  void capture_step();
+  bool graph_allowed() const;
+  int64_t* counter() const { return static_cast<int64_t*>(counter_.data()); }
+  void reset_counter();
+
   const Network& net_;
   RenderOptions o_;
   std::unique_ptr<ObjectiveEvaluator> eval_;
@@ -96,7 +129,14 @@ class Renderer {
   Preprocess pre_;
   OwnedTensor params_, dparams_, image_, dimage_, x_, dx_;
   Adam adam_;
+  Buffer counter_;                // int64 steps done, on the render's device
+  cuda_rt::CudaGraph graph_;     // one step, captured by the first step() that may use it
+  bool graph_failed_ = false;    // capture failed once: stay eager
 };
+
+// Runs options.steps steps of the loop on `r` (fresh, or restarted) and returns its images and
+// objectives; setup_seconds is left 0 (the caller planned). render() and sweeps call it.
+RenderResult render_loop(Renderer& r, const std::function<void(const RenderProgress&)>& progress = {});
 
 // Renders N = options.batch images; per_image has N objectives (objective i for image i) or one
 // for every image. Objectives are checked against the network's graph first (clear errors).

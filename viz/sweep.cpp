@@ -1,4 +1,4 @@
-// Channel sweeps: plan the work from the manifest, render batches with the render loop, and
+// Channel sweeps: plan the work from the manifest, render batches with one Renderer, and
 // after each batch write its PNGs, then the manifest, then the gallery page — each atomically,
 // in that order, so an interruption loses at most the batch in flight and a rerun continues.
 #include "viz/sweep.h"
@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <set>
+#include <utility>
 
 #include "loaders/image.h"
 #include "nn/cuda_runtime.h"
@@ -130,6 +132,7 @@ SweepManifest run_sweep(const Network& net, const SweepOptions& o,
 
   const int batch = o.batch > 0 ? o.batch : auto_sweep_batch(net, s, int(todo.size()));
   RenderOptions ro = sweep_render_options(s, net.device());
+  ro.cuda_graph = o.cuda_graph;
 
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
@@ -156,22 +159,37 @@ SweepManifest run_sweep(const Network& net, const SweepOptions& o,
   };
   report(0, 0, s.steps);
 
-  for (size_t first = 0; first < todo.size(); first += size_t(batch)) {
-    const int n = int(std::min<size_t>(size_t(batch), todo.size() - first));
+  // One Renderer (one plan, one arena, one set of buffers) for the whole sweep, restarted for
+  // every batch. A last batch with fewer channels is padded with repeats of its last channel,
+  // whose images are discarded: it costs (batch - n) images' work once per sweep, and keeps the
+  // plan, the buffers and the captured CUDA graph of the step shape the same for every batch.
+  auto batch_objectives = [&](size_t first) {
     std::vector<Objective> objectives;
-    for (int i = 0; i < n; ++i) {
-      const int c = todo[first + i];
+    for (size_t i = first; i < first + size_t(ro.batch); ++i) {
+      const int c = todo[std::min(i, todo.size() - 1)];
       objectives.push_back(s.objective == "channel" ? channel(s.layer, c) : neuron(s.layer, c));
     }
-    ro.batch = n;
-    const RenderResult r = render(net, objectives, ro, [&](const RenderProgress& rp) { report(n, rp.step, rp.steps); });
+    return objectives;
+  };
+  ro.batch = int(std::min<size_t>(size_t(batch), todo.size()));
+  std::unique_ptr<Renderer> renderer;
+  double setup_seconds = 0;
+  if (!todo.empty()) {
+    const auto t_setup = std::chrono::steady_clock::now();
+    renderer = std::make_unique<Renderer>(net, batch_objectives(0), ro);
+    setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_setup).count();
+  }
+  for (size_t first = 0; first < todo.size(); first += size_t(ro.batch)) {
+    const int n = int(std::min<size_t>(size_t(ro.batch), todo.size() - first));
+    if (first > 0) renderer->restart(batch_objectives(first));
+    const RenderResult r = render_loop(*renderer, [&](const RenderProgress& rp) { report(n, rp.step, rp.steps); });
     for (int i = 0; i < n; ++i) {
       const int c = todo[first + i];
       ChannelResult cr{c, r.objective[i], channel_file(s.layer, c)};
       write_png((fs::path(o.dir) / cr.file).string(), tensor_to_image(r.images, i));
       m.channels[c] = cr;
     }
-    m.render_seconds += r.seconds + r.setup_seconds;
+    m.render_seconds += r.seconds + std::exchange(setup_seconds, 0.0);
     m.save(o.dir);
     write_gallery_html(o.dir, m);
     done_this_run += n;

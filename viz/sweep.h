@@ -21,6 +21,7 @@ struct SweepOptions {
   bool overwrite = false;        // start afresh even when the manifest's settings differ
   std::string dir;               // output directory (created)
   int thumb = 96;                // contact sheet cell size
+  bool cuda_graph = true;        // RenderOptions::cuda_graph (not a setting: results are the same)
 };
 
 // What the progress callback sees, after every render progress report.
@@ -43,7 +44,10 @@ int auto_sweep_batch(const Network& net, const SweepSettings& s, int todo);
 // The render loop's options for a sweep's settings (batch left at 1: set per batch).
 RenderOptions sweep_render_options(const SweepSettings& s, Device device);
 
-// Runs (or resumes) a sweep and returns the final manifest. Throws before rendering anything
+// Runs (or resumes) a sweep and returns the final manifest. One Renderer of batch
+// min(batch, channels to do) renders every batch (Renderer::restart); a shorter last batch is
+// padded with repeats of its last channel, so its images equal those of a render() of the padded
+// batch. Throws before rendering anything
 // when the layer is unknown, a channel is out of range, or the directory holds a sweep with
 // other settings (unless overwrite).
 SweepManifest run_sweep(const Network& net, const SweepOptions& options,

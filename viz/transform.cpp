@@ -139,7 +139,7 @@ template void affine_resample_backward_cpu<float>(const TransformSpec&, const Pr
 template void affine_resample_backward_cpu<double>(const TransformSpec&, const Preprocess&, std::span<const Affine>,
                                                    const TensorD&, const TensorD&);
 
-void transform_forward(const TransformSpec& spec, const Preprocess& pre, uint64_t seed, uint64_t step,
+void transform_forward(const TransformSpec& spec, const Preprocess& pre, uint64_t seed, StepIndex step,
                        const Tensor& image, const Tensor& out) {
   check_draws("transform_forward", spec);
   if (check_same_device<float>("transform_forward", {&image, &out}) == Device::cuda) {
@@ -147,11 +147,11 @@ void transform_forward(const TransformSpec& spec, const Preprocess& pre, uint64_
     return transform_forward_cuda(spec, pre, seed, step, image, out);
   }
   std::vector<Affine> thetas(spec.enabled ? size_t(image.n()) : 0);
-  draw_affines(spec, image.h(), image.w(), seed, step, thetas);
+  draw_affines(spec, image.h(), image.w(), seed, step.get(), thetas);
   affine_resample_forward_cpu<float>(spec, pre, thetas, image, out);
 }
 
-void transform_backward(const TransformSpec& spec, const Preprocess& pre, uint64_t seed, uint64_t step,
+void transform_backward(const TransformSpec& spec, const Preprocess& pre, uint64_t seed, StepIndex step,
                         const Tensor& dout, const Tensor& dimage) {
   check_draws("transform_backward", spec);
   if (check_same_device<float>("transform_backward", {&dout, &dimage}) == Device::cuda) {
@@ -159,7 +159,7 @@ void transform_backward(const TransformSpec& spec, const Preprocess& pre, uint64
     return transform_backward_cuda(spec, pre, seed, step, dout, dimage);
   }
   std::vector<Affine> thetas(spec.enabled ? size_t(dout.n()) : 0);
-  draw_affines(spec, dout.h(), dout.w(), seed, step, thetas);
+  draw_affines(spec, dout.h(), dout.w(), seed, step.get(), thetas);
   affine_resample_backward_cpu<float>(spec, pre, thetas, dout, dimage);
 }
 

@@ -173,11 +173,28 @@ void affine_resample_backward_cpu(const TransformSpec& spec, const Preprocess& p
 
 // ---- the step's transform on any device ------------------------------------------------------
 
+// The step whose draws a transform uses: a value, or a counter in memory on the tensors' device
+// that the transform reads when it runs. Render loops use the counter: on a GPU the kernels read
+// it, so a step captured once as a CUDA graph draws the right transforms at every replay.
+struct StepIndex {
+  uint64_t value = 0;
+  const int64_t* counter = nullptr;  // when set, the step is *counter (and value is unused)
+
+  StepIndex(uint64_t step) : value(step) {}  // NOLINT(google-explicit-constructor): a plain step
+  static StepIndex at(const int64_t* counter) {
+    StepIndex s(0);
+    s.counter = counter;
+    return s;
+  }
+  // The step, read where it lives (call on the device the counter is on).
+  CUVIZ_HD uint64_t get() const { return counter ? uint64_t(*counter) : value; }
+};
+
 // out = preprocess(transform(image)) with the draws of (seed, step); `none` skips the resample.
-void transform_forward(const TransformSpec& spec, const Preprocess& pre, uint64_t seed, uint64_t step,
+void transform_forward(const TransformSpec& spec, const Preprocess& pre, uint64_t seed, StepIndex step,
                        const Tensor& image, const Tensor& out);
 // dimage = adjoint of transform_forward applied to dout (overwrites dimage).
-void transform_backward(const TransformSpec& spec, const Preprocess& pre, uint64_t seed, uint64_t step,
+void transform_backward(const TransformSpec& spec, const Preprocess& pre, uint64_t seed, StepIndex step,
                         const Tensor& dout, const Tensor& dimage);
 
 }  // namespace cuviz

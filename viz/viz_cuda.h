@@ -17,9 +17,9 @@ void image_param_forward_cuda(const ImageParamSpec& spec, const float* tables, f
                               const Tensor& image);
 void image_param_backward_cuda(const ImageParamSpec& spec, const float* tables, float* workspace, const Tensor& image,
                                const Tensor& dimage, const Tensor& dparams);
-void transform_forward_cuda(const TransformSpec& spec, const Preprocess& pre, uint64_t seed, uint64_t step,
+void transform_forward_cuda(const TransformSpec& spec, const Preprocess& pre, uint64_t seed, StepIndex step,
                             const Tensor& image, const Tensor& out);
-void transform_backward_cuda(const TransformSpec& spec, const Preprocess& pre, uint64_t seed, uint64_t step,
+void transform_backward_cuda(const TransformSpec& spec, const Preprocess& pre, uint64_t seed, StepIndex step,
                              const Tensor& dout, const Tensor& dimage);
 void regularizer_forward_backward_cuda(RegKind kind, float constant, const Tensor& image, const Tensor& values,
                                        float weight, const Tensor& dimage);

@@ -17,11 +17,11 @@ void image_param_backward_cuda(const ImageParamSpec&, const float*, float*, cons
                                const Tensor&) {
   no_cuda("image_param_backward");
 }
-void transform_forward_cuda(const TransformSpec&, const Preprocess&, uint64_t, uint64_t, const Tensor&,
+void transform_forward_cuda(const TransformSpec&, const Preprocess&, uint64_t, StepIndex, const Tensor&,
                             const Tensor&) {
   no_cuda("transform_forward");
 }
-void transform_backward_cuda(const TransformSpec&, const Preprocess&, uint64_t, uint64_t, const Tensor&,
+void transform_backward_cuda(const TransformSpec&, const Preprocess&, uint64_t, StepIndex, const Tensor&,
                              const Tensor&) {
   no_cuda("transform_backward");
 }
