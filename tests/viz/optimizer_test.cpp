@@ -56,6 +56,44 @@ TEST(Adam, MatchesBiasCorrectedFormulaInDouble) {
   for (int k = 0; k < 16; ++k) EXPECT_NEAR(p.data()[k], rp[k], 1e-6) << k;
 }
 
+// The scalars a CUDA kernel computes from the step counter in device memory (adam_step_at, the
+// shared CUVIZ_HD function) are torch's host values: bias corrections in double, then rounded.
+// Every field must match bit for bit, early steps (large corrections) and late ones alike.
+TEST(Adam, DeviceSideScalarsAreTheHostStepValues) {
+  for (const AdamConfig c : {AdamConfig{}, AdamConfig{0.1f, 0.8f, 0.99f, 1e-6f}}) {
+    for (int64_t t : {1, 2, 3, 7, 16, 100, 511, 512, 4096, 100000}) {
+      const AdamStep got = adam_step_at(c, t), host = adam_step_scalars(c, t);
+      const double bc1 = 1.0 - std::pow(double(c.beta1), double(t)), bc2 = 1.0 - std::pow(double(c.beta2), double(t));
+      EXPECT_EQ(got.step_size, float(double(c.lr) / bc1)) << "t " << t;
+      EXPECT_EQ(got.bc2_sqrt, float(std::sqrt(bc2))) << "t " << t;
+      EXPECT_EQ(got.one_minus_beta1, float(1.0 - double(c.beta1)));
+      EXPECT_EQ(got.one_minus_beta2, float(1.0 - double(c.beta2)));
+      EXPECT_EQ(got.beta2, c.beta2);
+      EXPECT_EQ(got.eps, c.eps);
+      EXPECT_EQ(got.step_size, host.step_size) << "t " << t;
+      EXPECT_EQ(got.bc2_sqrt, host.bc2_sqrt) << "t " << t;
+    }
+  }
+}
+
+// step_counted (the render loop's update, reading the step from a counter the caller advances)
+// is Adam::step bit for bit.
+TEST(Adam, CountedStepIsTheCountingStep) {
+  OwnedTensor p(Shape{1, 1, 1, 16}), q(p.shape()), g(p.shape());
+  fill_problem(p);
+  fill_problem(q);
+  Adam counting(16, Device::cpu), counted(16, Device::cpu);
+  int64_t steps_done = 0;
+  for (int t = 0; t < 30; ++t) {
+    fill_grad(g, t);
+    counting.step(p, g);
+    counted.step_counted(q, g, &steps_done);
+    ++steps_done;
+  }
+  for (int k = 0; k < 16; ++k) EXPECT_EQ(q.data()[k], p.data()[k]) << k;
+  EXPECT_THROW(counted.step_counted(q, g, nullptr), Error);
+}
+
 TEST(Sgd, MatchesTorchOptimSgdWithMomentum) {
   OwnedTensor p(Shape{1, 1, 1, 16}), g(p.shape()), want(p.shape());
   fill_problem(p);

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -160,6 +161,71 @@ TEST(Render, UnknownLayerAndChannelOutOfRangeAreClearErrors) {
   }
   EXPECT_THROW(Renderer(net, {parse_objective("neuron(conv1,0,40,1)")}, small_options(1)), Error);
   EXPECT_THROW(Renderer(net, {channel("conv1", 0), channel("conv1", 1)}, small_options(3)), Error);
+}
+
+// ---- the loop: counter-driven steps and restarts, bit for bit -------------------------------
+
+RenderOptions loop_options() {
+  RenderOptions o = small_options(2);
+  o.size = 24;
+  o.steps = 10;
+  o.relu_override_steps = 3;
+  o.progress_every = 4;
+  o.checkpoints = {5};
+  return o;
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), size_t(a.numel()) * sizeof(float)) == 0;
+}
+
+// render() steps read the step (transform draws, Adam's t) from the Renderer's counter; driving
+// the same render stage by stage with the step given by the host, as the loop did before the
+// counter, must give the same bits.
+TEST_F(ChainGradient, CounterDrivenLoopEqualsHostDrivenSteps) {
+  const RenderOptions o = loop_options();
+  const std::vector<Objective> obj = {parse_objective("inc/output:3"), parse_objective("conv1:1 - 0.25*tv")};
+  const RenderResult got = render(net, obj, o);
+  Renderer r(net, obj, o);
+  for (int t = 0; t < o.steps; ++t) {
+    r.gradient(t, t < o.relu_override_steps);
+    r.update();
+  }
+  EXPECT_EQ(r.steps_done(), o.steps);
+  OwnedTensor images(got.images.shape());
+  r.images(images);
+  EXPECT_TRUE(same_bits(got.images, images));
+  EXPECT_EQ(got.objective, r.evaluate(o.steps, false));
+}
+
+// A sweep reuses one Renderer: after a first batch, restart must leave nothing of it behind
+// (parameters, Adam's moments, the step counter, the objectives' buffers).
+TEST_F(ChainGradient, RestartedRendererRendersExactlyLikeANewOne) {
+  const RenderOptions o = loop_options();
+  const std::vector<Objective> second = {channel("inc/output", 7), channel("inc/output", 9)};
+  Renderer r(net, {channel("inc/output", 1), channel("inc/output", 2)}, o);
+  render_loop(r);
+  r.restart(second);
+  EXPECT_EQ(r.steps_done(), 0);
+  const RenderResult again = render_loop(r);
+  const RenderResult fresh = render(net, second, o);
+  EXPECT_TRUE(same_bits(again.images, fresh.images));
+  EXPECT_EQ(again.objective, fresh.objective);
+  EXPECT_EQ(again.history_steps, fresh.history_steps);
+  EXPECT_EQ(again.history, fresh.history);
+}
+
+TEST_F(ChainGradient, RestartKeepsThePlanSoNeedsTheSameLayers) {
+  Renderer r(net, {channel("inc/output", 1)}, loop_options());
+  try {
+    r.restart({channel("conv1", 1)});
+    FAIL() << "restart on another layer was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("conv1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("inc/output"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(r.restart({channel("inc/output", 1), channel("inc/output", 2), channel("inc/output", 3)}), Error);
+  EXPECT_THROW(r.restart({channel("inc/output", 99)}), Error);  // out of range, named by bind
 }
 
 // The redirected ReLU gradient only changes anything where no gradient passes: with every unit
