@@ -13,12 +13,17 @@ namespace cuviz {
 
 namespace {
 
-// Copies `bytes` of host memory (whole floats or ints) into a new device buffer.
-Buffer upload(const void* data, size_t bytes, Device device) {
-  Buffer b(bytes, device);
+// Copies `bytes` of host memory (whole floats or ints) into b, which is reallocated only when it
+// has another size (a rebind with the same layout reuses it).
+void upload(Buffer& b, const void* data, size_t bytes, Device device) {
+  if (b.bytes() != bytes || b.device() != device) b = Buffer(bytes, device);
   const Shape s{1, 1, 1, int(bytes / sizeof(float))};
   copy(Tensor(static_cast<float*>(const_cast<void*>(data)), s), Tensor(static_cast<float*>(b.data()), s, device));
-  return b;
+}
+
+// t, reallocated only when its shape or device differs.
+void ensure(OwnedTensor& t, Shape shape, Device device) {
+  if (!(t.shape() == shape) || t.device() != device || !t.data()) t = OwnedTensor(shape, device);
 }
 
 }  // namespace
@@ -168,25 +173,42 @@ void ObjectiveEvaluator::bind(const Network& net, Plan& plan, Device device) {
   }
   for (Group& g : groups_) {
     if (device == Device::cuda) {
-      if (!g.tasks.empty()) g.tasks_dev = upload(g.tasks.data(), g.tasks.size() * sizeof(LeafTask), device);
-      if (!g.vecs.empty()) g.vecs_dev = upload(g.vecs.data(), g.vecs.size() * sizeof(float), device);
-      if (!g.diversity.empty()) g.diversity_dev = upload(g.diversity.data(), g.diversity.size() * sizeof(int), device);
+      if (!g.tasks.empty()) upload(g.tasks_dev, g.tasks.data(), g.tasks.size() * sizeof(LeafTask), device);
+      if (!g.vecs.empty()) upload(g.vecs_dev, g.vecs.data(), g.vecs.size() * sizeof(float), device);
+      if (!g.diversity.empty()) upload(g.diversity_dev, g.diversity.data(), g.diversity.size() * sizeof(int), device);
     }
     if (!g.diversity.empty()) {
       const int c = g.act.c();
-      g.gram = OwnedTensor(Shape{n_, c, c, 1}, device);
-      g.dgram = OwnedTensor(Shape{n_, c, c, 1}, device);
-      g.inv_norm = OwnedTensor(Shape{n_, 1, 1, 1}, device);
-      g.upstream = OwnedTensor(Shape{n_, 1, 1, 1}, device);
+      ensure(g.gram, Shape{n_, c, c, 1}, device);
+      ensure(g.dgram, Shape{n_, c, c, 1}, device);
+      ensure(g.inv_norm, Shape{n_, 1, 1, 1}, device);
+      ensure(g.upstream, Shape{n_, 1, 1, 1}, device);
     }
   }
-  values_ = OwnedTensor(Shape{1, 1, 1, std::max(n_slots_, 1)}, device);
-  weights_ = OwnedTensor(Shape{1, 1, 1, std::max(n_slots_, 1)}, device);
+  ensure(values_, Shape{1, 1, 1, std::max(n_slots_, 1)}, device);
+  ensure(weights_, Shape{1, 1, 1, std::max(n_slots_, 1)}, device);
   fill(values_, 0.f);
   host_values_.assign(size_t(std::max(n_slots_, 1)), 0.f);
   host_weights_.assign(size_t(std::max(n_slots_, 1)), 0.f);
   bound_ = true;
   update_weights();  // with placeholder values: final for expressions without products
+}
+
+void ObjectiveEvaluator::take_buffers(ObjectiveEvaluator&& old) {
+  CUVIZ_CHECK(!bound_, "objective: take_buffers after bind");
+  for (Group& g : groups_)
+    for (Group& o : old.groups_) {
+      if (o.layer != g.layer) continue;
+      g.tasks_dev = std::move(o.tasks_dev);
+      g.vecs_dev = std::move(o.vecs_dev);
+      g.diversity_dev = std::move(o.diversity_dev);
+      g.gram = std::move(o.gram);
+      g.dgram = std::move(o.dgram);
+      g.inv_norm = std::move(o.inv_norm);
+      g.upstream = std::move(o.upstream);
+    }
+  values_ = std::move(old.values_);
+  weights_ = std::move(old.weights_);
 }
 
 double ObjectiveEvaluator::value(const ObjectiveNode& n, int image, const std::vector<float>& v) const {

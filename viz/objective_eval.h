@@ -117,6 +117,9 @@ class ObjectiveEvaluator {
   // Checks channels, positions and vector lengths against the plan's blob shapes (Error naming
   // the layer and the valid range) and allocates every buffer on the plan's device. Call once.
   void bind(const Network& net, Plan& plan, Device device);
+  // Before bind: takes the device buffers of `old` (an evaluator of the same batch on the same
+  // plan), so that bind reuses those of the right size instead of allocating (Renderer::restart).
+  void take_buffers(ObjectiveEvaluator&& old);
 
   // Slot values of the current forward (network leaves and regularizers on `image`, the
   // untransformed [0, 1] images {N, 3, H, W}).

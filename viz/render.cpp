@@ -88,14 +88,16 @@ void Renderer::restart(const std::vector<Objective>& per_image) {
   CUVIZ_CHECK(sorted(next->layers()) == sorted(eval_->layers()), "render: restart with objectives on ",
               listed(next->layers()), ", but the renderer was planned for ", listed(eval_->layers()),
               " (a restart keeps the plan; make a new Renderer for other layers)");
+  // The captured step baked the old objectives' launch arguments (task counts, regularizer
+  // weights) into its nodes: capture again at the next step that may replay.
+  graph_.reset();
   const ExecScope scope(net_.context_of(plan_));
-  next->bind(net_, plan_, o_.device);
-  eval_ = std::move(next);
+  next->take_buffers(std::move(*eval_));  // same layers: bind reuses the buffers, allocates nothing
+  eval_ = std::move(next);  // an error in bind leaves it unbound: steps then throw until a restart succeeds
+  eval_->bind(net_, plan_, o_.device);
   param_.init(params_, o_.seed);
   adam_.reset();
   reset_counter();
-  // The captured step holds the old evaluator's buffers in its launches: capture again.
-  graph_.reset();
 }
 
 void Renderer::reset_counter() {

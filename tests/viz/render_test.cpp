@@ -226,6 +226,11 @@ TEST_F(ChainGradient, RestartKeepsThePlanSoNeedsTheSameLayers) {
   }
   EXPECT_THROW(r.restart({channel("inc/output", 1), channel("inc/output", 2), channel("inc/output", 3)}), Error);
   EXPECT_THROW(r.restart({channel("inc/output", 99)}), Error);  // out of range, named by bind
+  // A good restart after the failed ones renders like a new Renderer.
+  r.restart({channel("inc/output", 2)});
+  const RenderResult again = render_loop(r), fresh = render(net, {channel("inc/output", 2)}, loop_options());
+  EXPECT_TRUE(same_bits(again.images, fresh.images));
+  EXPECT_EQ(again.objective, fresh.objective);
 }
 
 // The redirected ReLU gradient only changes anything where no gradient passes: with every unit
