@@ -237,10 +237,10 @@ BatchTiming time_batch(const Network& net, const Config& c, const Args& a, int f
   Renderer r(net, channel_objectives(c, first, n), ro);
   bt.setup = seconds_since(t0);
   int t = 0;
-  // One step of render(): the objectives are read back (a host sync) every progress_every steps.
+  // One step of render_loop(): Renderer::step (on a GPU a CUDA graph replay after the ReLU-override
+  // steps), the objectives read back (a host sync) every progress_every steps.
   auto step = [&] {
-    r.gradient(t, t < ro.relu_override_steps);
-    r.update();
+    r.step(t < ro.relu_override_steps);
     if (++t % ro.progress_every == 0) r.last_objectives();
   };
   for (int i = 0; i < a.warmup; ++i) step();
