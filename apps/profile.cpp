@@ -35,8 +35,9 @@ void profile_render(const Network& net, const std::vector<Objective>& per_image,
   if (gpu) cuda_rt::synchronize();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (gpu) cuda_rt::profiler_stop();
-  std::fprintf(stderr, "cuviz: profiled %d steps (batch %d, %d px) after %d warm-up steps on the %s: %.3f ms/step%s%s\n",
-               steps, options.batch, options.size, kProfileWarmupSteps, device_name(net.device()),
+  std::fprintf(stderr,
+               "cuviz: profiled %d steps (batch %d, %d px) after %d warm-up steps on the %s: %.3f ms/step%s%s\n", steps,
+               options.batch, options.size, kProfileWarmupSteps, device_name(net.device()),
                steps > 0 ? 1e3 * seconds / steps : 0.0, r.graph_active() ? " (CUDA graph)" : "",
                gpu ? "" : " (no CUDA profiler range on the CPU)");
 }

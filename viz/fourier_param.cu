@@ -97,16 +97,17 @@ void image_param_forward_cuda(const ImageParamSpec& s, const float* tables, floa
                               const Tensor& image) {
   const int64_t plane = int64_t(s.h) * s.w;
   if (s.kind == ParamKind::pixel) {
-    pixel_color_kernel<<<blocks_for(s.n * plane), kThreads, 0, current_stream()>>>(params.data(), image.data(), s.n, plane, s.decorrelate);
+    pixel_color_kernel<<<blocks_for(s.n * plane), kThreads, 0, current_stream()>>>(params.data(), image.data(), s.n,
+                                                                                   plane, s.decorrelate);
     CUVIZ_CUDA_LAUNCH_CHECK();
     return;
   }
   const Tables tab = tables_of(s, tables);
-  rows_kernel<<<blocks_for(int64_t(s.n) * 3 * s.h * s.wh()), kThreads, 0, current_stream()>>>(params.data(), workspace, tab, s.n * 3, s.h,
-                                                                          s.wh());
+  rows_kernel<<<blocks_for(int64_t(s.n) * 3 * s.h * s.wh()), kThreads, 0, current_stream()>>>(
+      params.data(), workspace, tab, s.n * 3, s.h, s.wh());
   CUVIZ_CUDA_LAUNCH_CHECK();
-  cols_color_kernel<<<blocks_for(s.n * plane), kThreads, 0, current_stream()>>>(workspace, image.data(), tab, s.n, s.h, s.w, s.wh(),
-                                                           norm_of(s), s.decorrelate);
+  cols_color_kernel<<<blocks_for(s.n * plane), kThreads, 0, current_stream()>>>(workspace, image.data(), tab, s.n, s.h,
+                                                                                s.w, s.wh(), norm_of(s), s.decorrelate);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 
@@ -115,15 +116,17 @@ void image_param_backward_cuda(const ImageParamSpec& s, const float* tables, flo
   const int64_t plane = int64_t(s.h) * s.w;
   float* dy = workspace;
   float* dt = s.kind == ParamKind::pixel ? dparams.data() : workspace + int64_t(s.n) * 3 * s.h * s.wh() * 2;
-  color_backward_kernel<<<blocks_for(s.n * plane), kThreads, 0, current_stream()>>>(image.data(), dimage.data(), dt, s.n, plane,
-                                                               s.decorrelate);
+  color_backward_kernel<<<blocks_for(s.n * plane), kThreads, 0, current_stream()>>>(image.data(), dimage.data(), dt,
+                                                                                    s.n, plane, s.decorrelate);
   CUVIZ_CUDA_LAUNCH_CHECK();
   if (s.kind == ParamKind::pixel) return;
   const Tables tab = tables_of(s, tables);
   const int64_t spectral = int64_t(s.n) * 3 * s.h * s.wh();
-  cols_adjoint_kernel<<<blocks_for(spectral), kThreads, 0, current_stream()>>>(dt, dy, tab, s.n * 3, s.h, s.w, s.wh(), norm_of(s));
+  cols_adjoint_kernel<<<blocks_for(spectral), kThreads, 0, current_stream()>>>(dt, dy, tab, s.n * 3, s.h, s.w, s.wh(),
+                                                                               norm_of(s));
   CUVIZ_CUDA_LAUNCH_CHECK();
-  rows_adjoint_kernel<<<blocks_for(spectral), kThreads, 0, current_stream()>>>(dy, dparams.data(), tab, s.n * 3, s.h, s.wh());
+  rows_adjoint_kernel<<<blocks_for(spectral), kThreads, 0, current_stream()>>>(dy, dparams.data(), tab, s.n * 3, s.h,
+                                                                               s.wh());
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

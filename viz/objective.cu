@@ -131,15 +131,16 @@ int blocks_for(int64_t total) { return int(std::min<int64_t>((total + kThreads -
 // kernel launchers
 
 void leaf_values_cuda(const LeafTask* tasks, int n_tasks, const float* vecs, const Tensor& act, float* values) {
-  leaf_values_kernel<<<n_tasks, kThreads, 0, current_stream()>>>(tasks, vecs, act.data(), act.batch_stride(), act.c(), act.h(), act.w(),
-                                           values);
+  leaf_values_kernel<<<n_tasks, kThreads, 0, current_stream()>>>(tasks, vecs, act.data(), act.batch_stride(), act.c(),
+                                                                 act.h(), act.w(), values);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 
 void leaf_seeds_cuda(const LeafTask* tasks, int n_tasks, const float* vecs, const Tensor& act, const float* weights,
                      const Tensor& grad) {
-  leaf_seeds_kernel<<<n_tasks, kThreads, 0, current_stream()>>>(tasks, vecs, act.data(), act.batch_stride(), act.c(), act.h(), act.w(),
-                                          weights, grad.data(), grad.batch_stride());
+  leaf_seeds_kernel<<<n_tasks, kThreads, 0, current_stream()>>>(tasks, vecs, act.data(), act.batch_stride(), act.c(),
+                                                                act.h(), act.w(), weights, grad.data(),
+                                                                grad.batch_stride());
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 
@@ -161,8 +162,8 @@ void diversity_seeds_cuda(const Tensor& act, const float* gram, const float* inv
   const int64_t cc = int64_t(c) * c;
   diversity_dgram_kernel<<<n, kThreads, 0, current_stream()>>>(gram, inv_norm, upstream, n, cc, dgram);
   CUVIZ_CUDA_LAUNCH_CHECK();
-  diversity_grad_kernel<<<blocks_for(int64_t(c) * hw * n), kThreads, 0, current_stream()>>>(act.data(), act.batch_stride(), dgram, n, c,
-                                                                      hw, grad.data(), grad.batch_stride());
+  diversity_grad_kernel<<<blocks_for(int64_t(c) * hw * n), kThreads, 0, current_stream()>>>(
+      act.data(), act.batch_stride(), dgram, n, c, hw, grad.data(), grad.batch_stride());
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

@@ -49,15 +49,16 @@ __global__ void reg_grad_kernel(RegKind kind, float constant, const float* image
 
 void regularizer_forward_backward_cuda(RegKind kind, float constant, const Tensor& image, const Tensor& values,
                                        float weight, const Tensor& dimage) {
-  reg_value_kernel<<<image.n(), kThreads, 0, current_stream()>>>(kind, constant, image.data(), image.batch_stride(), image.c(), image.h(),
-                                            image.w(), values.data(), values.batch_stride());
+  reg_value_kernel<<<image.n(), kThreads, 0, current_stream()>>>(kind, constant, image.data(), image.batch_stride(),
+                                                                 image.c(), image.h(), image.w(), values.data(),
+                                                                 values.batch_stride());
   CUVIZ_CUDA_LAUNCH_CHECK();
   if (!dimage.defined()) return;
   const int64_t total = image.numel();
   const int blocks = int(std::min<int64_t>((total + kThreads - 1) / kThreads, 65535));
-  reg_grad_kernel<<<blocks, kThreads, 0, current_stream()>>>(kind, constant, image.data(), image.batch_stride(), image.n(), image.c(),
-                                        image.h(), image.w(), values.data(), values.batch_stride(), weight,
-                                        dimage.data(), dimage.batch_stride());
+  reg_grad_kernel<<<blocks, kThreads, 0, current_stream()>>>(
+      kind, constant, image.data(), image.batch_stride(), image.n(), image.c(), image.h(), image.w(), values.data(),
+      values.batch_stride(), weight, dimage.data(), dimage.batch_stride());
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

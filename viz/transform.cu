@@ -66,10 +66,9 @@ __global__ void transform_backward_kernel(TransformSpec spec, Preprocess pre, ui
 
 void transform_forward_cuda(const TransformSpec& spec, const Preprocess& pre, uint64_t seed, StepIndex step,
                             const Tensor& image, const Tensor& out) {
-  transform_forward_kernel<<<blocks_for(image.numel()), kThreads, 0, current_stream()>>>(spec, pre, seed, step, image.data(),
-                                                                    image.batch_stride(), out.data(),
-                                                                    out.batch_stride(), image.n(), image.h(),
-                                                                    image.w());
+  transform_forward_kernel<<<blocks_for(image.numel()), kThreads, 0, current_stream()>>>(
+      spec, pre, seed, step, image.data(), image.batch_stride(), out.data(), out.batch_stride(), image.n(), image.h(),
+      image.w());
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 
@@ -78,10 +77,9 @@ void transform_backward_cuda(const TransformSpec& spec, const Preprocess& pre, u
   // With pad >= 1, outputs whose coordinates were clamped to the canvas border only touch pad
   // pixels, so the inverse-map window finds every output that reaches an image pixel.
   CUVIZ_CHECK(!spec.enabled || spec.pad >= 1, "transform_backward (CUDA): needs pad >= 1, got ", spec.pad);
-  transform_backward_kernel<<<blocks_for(dout.numel()), kThreads, 0, current_stream()>>>(spec, pre, seed, step, dout.data(),
-                                                                    dout.batch_stride(), dimage.data(),
-                                                                    dimage.batch_stride(), dout.n(), dout.h(),
-                                                                    dout.w());
+  transform_backward_kernel<<<blocks_for(dout.numel()), kThreads, 0, current_stream()>>>(
+      spec, pre, seed, step, dout.data(), dout.batch_stride(), dimage.data(), dimage.batch_stride(), dout.n(), dout.h(),
+      dout.w());
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 
