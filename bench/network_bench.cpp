@@ -144,8 +144,9 @@ std::vector<LayerCase>& step_layers() {
   static std::vector<LayerCase> cases;
   if (plan) return cases;
   const Network& net = googlenet();
-  plan = std::make_unique<Plan>(
-      net.plan(Shape{4, 3, 128, 128}, {"inception_4a/output"}, PlanOptions{.backward = true}));
+  // Every layer's input and output is read below: a plan that keeps them all.
+  plan = std::make_unique<Plan>(net.plan(Shape{4, 3, 128, 128}, {"inception_4a/output"},
+                                         PlanOptions{.backward = true, .compact_stash = false}));
   OwnedTensor x(plan->input_shape());
   fill_random(x, 1);
   net.forward(*plan, x);

@@ -10,6 +10,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/lrn.h"
 #include "kernels/pool2d.h"
+#include "kernels/relu.h"
 #include "nn/tensor.h"
 
 namespace cuviz {
@@ -17,6 +18,8 @@ namespace cuviz {
 void relu_forward_cuda(const Tensor& x, const Tensor& y);
 void relu_backward_data_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx);
 void relu_backward_data_redirected_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx);
+void relu_mask_forward_cuda(const Tensor& y, const MaskTensor& mask);
+void relu_backward_data_masked_cuda(const MaskTensor& mask, const Tensor& dy, const Tensor& dx, bool redirected);
 
 void conv2d_forward_cuda(const Conv2dParams& p, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y);
 void conv2d_backward_data_cuda(const Conv2dParams& p, const Tensor& dy, const Tensor& w, const Tensor& dx);
@@ -34,6 +37,9 @@ void linear_backward_weight_cuda(const Tensor& x, const Tensor& dy, const Tensor
 void pool2d_forward_cuda(const Pool2dParams& p, const Tensor& x, const Tensor& y);
 void pool2d_backward_data_cuda(const Pool2dParams& p, const Tensor& x, const Tensor& y, const Tensor& dy,
                                const Tensor& dx);
+void pool2d_forward_winners_cuda(const Pool2dParams& p, const Tensor& x, const Tensor& y, const WinnerTensor& winners);
+void pool2d_backward_data_winners_cuda(const Pool2dParams& p, const WinnerTensor& winners, const Tensor& dy,
+                                       const Tensor& dx);
 
 void lrn_forward_cuda(const LrnParams& p, const Tensor& x, const Tensor& y);
 void lrn_backward_data_cuda(const LrnParams& p, const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& dx);

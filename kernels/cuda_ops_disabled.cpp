@@ -15,6 +15,10 @@ void relu_backward_data_cuda(const Tensor&, const Tensor&, const Tensor&) { no_c
 void relu_backward_data_redirected_cuda(const Tensor&, const Tensor&, const Tensor&) {
   no_cuda("relu_backward_data_redirected");
 }
+void relu_mask_forward_cuda(const Tensor&, const MaskTensor&) { no_cuda("relu_mask_forward"); }
+void relu_backward_data_masked_cuda(const MaskTensor&, const Tensor&, const Tensor&, bool) {
+  no_cuda("relu_backward_data_masked");
+}
 
 void conv2d_forward_cuda(const Conv2dParams&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
   no_cuda("conv2d_forward");
@@ -36,6 +40,12 @@ void linear_backward_weight_cuda(const Tensor&, const Tensor&, const Tensor&, co
 void pool2d_forward_cuda(const Pool2dParams&, const Tensor&, const Tensor&) { no_cuda("pool2d_forward"); }
 void pool2d_backward_data_cuda(const Pool2dParams&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
   no_cuda("pool2d_backward_data");
+}
+void pool2d_forward_winners_cuda(const Pool2dParams&, const Tensor&, const Tensor&, const WinnerTensor&) {
+  no_cuda("pool2d_forward_winners");
+}
+void pool2d_backward_data_winners_cuda(const Pool2dParams&, const WinnerTensor&, const Tensor&, const Tensor&) {
+  no_cuda("pool2d_backward_data_winners");
 }
 void lrn_forward_cuda(const LrnParams&, const Tensor&, const Tensor&) { no_cuda("lrn_forward"); }
 void lrn_backward_data_cuda(const LrnParams&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {

@@ -355,4 +355,61 @@ void pool2d_backward_data(const Pool2dParams& p0, const Tensor& x, const Tensor&
   }
 }
 
+namespace {
+void check_winners(const char* op, const Pool2dParams& p, const WinnerTensor& winners, Shape y) {
+  CUVIZ_CHECK(p.mode == PoolMode::max, op, ": winners exist for max pooling only");
+  CUVIZ_CHECK(winners.shape() == y && winners.contiguous(), op, ": winners ", winners.shape().str(),
+              " must be a dense ", y.str());
+}
+}  // namespace
+
+void pool2d_forward_winners(const Pool2dParams& p0, const Tensor& x, const Tensor& y, const WinnerTensor& winners) {
+  const Pool2dParams p = check_forward("pool2d_forward_winners", p0, x, y);
+  check_winners("pool2d_forward_winners", p, winners, y.shape());
+  CUVIZ_CHECK(winners.device() == x.device(), "pool2d_forward_winners: x and winners on different devices");
+  if (check_same_device<float>("pool2d_forward_winners", {&x, &y}) == Device::cuda)
+    return pool2d_forward_winners_cuda(p, x, y, winners);
+  // y by the fast path above, then each window's first tap equal to it (first_match: the rule
+  // pool2d_backward_data recomputes).
+  pool2d_forward(p, x, y);
+  const int H = x.h(), W = x.w(), OH = y.h(), OW = y.w(), C = x.c();
+  const AxisPlan rows = plan_axis(OH, H, p.kernel_h, p.stride_h, p.pad_top, p.pad_bottom, p.dilation_h, true);
+  const AxisPlan cols = plan_axis(OW, W, p.kernel_w, p.stride_w, p.pad_left, p.pad_right, p.dilation_w, true);
+#pragma omp parallel for collapse(2) schedule(static) if (x.numel() > 32768)
+  for (int n = 0; n < x.n(); ++n)
+    for (int c = 0; c < C; ++c) {
+      const float* xp = x.image(n) + int64_t(c) * H * W;
+      const float* yp = y.image(n) + int64_t(c) * OH * OW;
+      int32_t* wp = winners.image(n) + int64_t(c) * OH * OW;
+      for (int i = 0; i < OH; ++i)
+        for (int j = 0; j < OW; ++j)
+          wp[int64_t(i) * OW + j] = int32_t(first_match(xp, W, rows.start[i], cols.start[j], rows.taps[i],
+                                                        cols.taps[j], p.dilation_h, p.dilation_w,
+                                                        yp[int64_t(i) * OW + j]));
+    }
+}
+
+void pool2d_backward_data_winners(const Pool2dParams& p0, const WinnerTensor& winners, const Tensor& dy,
+                                  const Tensor& dx) {
+  check_nonempty("pool2d_backward_data_winners", "dx", dx);
+  const Pool2dParams p = resolve(p0, dx.shape());
+  check_shape("pool2d_backward_data_winners", "dy", dy, pool2d_output_shape(p0, dx.shape()));
+  check_winners("pool2d_backward_data_winners", p, winners, dy.shape());
+  CUVIZ_CHECK(winners.device() == dy.device(), "pool2d_backward_data_winners: winners and dy on different devices");
+  if (check_same_device<float>("pool2d_backward_data_winners", {&dy, &dx}) == Device::cuda)
+    return pool2d_backward_data_winners_cuda(p, winners, dy, dx);
+  const int64_t plane = int64_t(dx.h()) * dx.w(), out_plane = int64_t(dy.h()) * dy.w();
+  // Each plane scatters into its own dx plane, outputs in (i, j) order as pool2d_backward_data.
+#pragma omp parallel for collapse(2) schedule(static) if (dx.numel() > 32768)
+  for (int n = 0; n < dx.n(); ++n)
+    for (int c = 0; c < dx.c(); ++c) {
+      const int32_t* wp = winners.image(n) + c * out_plane;
+      const float* dyp = dy.image(n) + c * out_plane;
+      float* dxp = dx.image(n) + c * plane;
+      std::memset(dxp, 0, sizeof(float) * size_t(plane));
+      for (int64_t o = 0; o < out_plane; ++o)
+        if (wp[o] >= 0) dxp[wp[o]] += dyp[o];
+    }
+}
+
 }  // namespace cuviz

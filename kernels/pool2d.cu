@@ -65,6 +65,27 @@ __global__ void pool_forward_kernel(PoolGeom g, const float* x, float* y, int64_
   }
 }
 
+// pool_forward_kernel for max pooling, also recording each window's winner (pool2d.h winner_step).
+__global__ void pool_forward_winners_kernel(PoolGeom g, const float* x, float* y, int32_t* winners, int64_t total) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
+    const int j = int(e % g.OW), i = int(e / g.OW % g.OH);
+    const int64_t plane = e / (int64_t(g.OW) * g.OH);
+    const int n = int(plane / g.C), c = int(plane % g.C);
+    const float* xp = x + n * g.x_stride + int64_t(c) * g.H * g.W;
+    const int h0 = i * g.sh - g.pt, w0 = j * g.sw - g.pl;
+    const Taps r = taps_inside(h0, g.kh, g.dh, 0, g.H), cc = taps_inside(w0, g.kw, g.dw, 0, g.W);
+    float acc = -INFINITY;
+    int32_t best = -1;
+    for (int a = r.begin; a < r.end; ++a)
+      for (int b = cc.begin; b < cc.end; ++b) {
+        const int32_t at = (h0 + a * g.dh) * g.W + w0 + b * g.dw;
+        winner_step(xp[at], at, acc, best);
+      }
+    y[n * g.y_stride + int64_t(c) * g.OH * g.OW + int64_t(i) * g.OW + j] = acc;
+    winners[e] = best;  // dense, in y's element order
+  }
+}
+
 // Output windows along one axis that contain input position h: i with
 // i*s - pb <= h <= i*s - pb + (k-1)*d and (h - i*s + pb) divisible by d.
 __device__ Taps windows_containing(int h, int k, int s, int pb, int d, int out) {
@@ -111,6 +132,31 @@ __global__ void pool_backward_kernel(PoolGeom g, const float* x, const float* y,
         if (first_h == h && first_w == w) sum += dyp[o];
       }
     }
+    dx[n * g.dx_stride + int64_t(c) * g.H * g.W + int64_t(h) * g.W + w] = sum;
+  }
+}
+
+// pool_backward_kernel's gather with the recorded winners: dx[h,w] sums, in (i, j) order, the
+// dy of the windows whose winner is (h, w). A gather rather than a scatter: no atomics, and the
+// same order of additions as the CPU scatter, so the results agree bitwise.
+__global__ void pool_backward_winners_kernel(PoolGeom g, const int32_t* winners, const float* dy, float* dx,
+                                             int64_t total) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
+    const int w = int(e % g.W), h = int(e / g.W % g.H);
+    const int64_t plane = e / (int64_t(g.W) * g.H);
+    const int n = int(plane / g.C), c = int(plane % g.C);
+    const int64_t out_plane = (int64_t(n) * g.C + c) * g.OH * g.OW;
+    const int32_t* wp = winners + out_plane;
+    const float* dyp = dy + n * g.dy_stride + int64_t(c) * g.OH * g.OW;
+    const Taps wi = windows_containing(h, g.kh, g.sh, g.pt, g.dh, g.OH);
+    const Taps wj = windows_containing(w, g.kw, g.sw, g.pl, g.dw, g.OW);
+    const int32_t here = h * g.W + w;
+    float sum = 0.f;
+    for (int i = wi.begin; i < wi.end; ++i)
+      for (int j = wj.begin; j < wj.end; ++j) {
+        const int64_t o = int64_t(i) * g.OW + j;
+        if (wp[o] == here) sum += dyp[o];
+      }
     dx[n * g.dx_stride + int64_t(c) * g.H * g.W + int64_t(h) * g.W + w] = sum;
   }
 }
@@ -163,6 +209,27 @@ void pool2d_backward_data_cuda(const Pool2dParams& p, const Tensor& x, const Ten
   if (total == 0) return;
   pool_backward_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(g, x.data(), y.data(), dy.data(),
                                                                              dx.data(), total);
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+void pool2d_forward_winners_cuda(const Pool2dParams& p, const Tensor& x, const Tensor& y, const WinnerTensor& winners) {
+  const PoolGeom g = make_geom(p, x, y);
+  const int64_t total = y.numel();
+  if (total == 0) return;
+  pool_forward_winners_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(g, x.data(), y.data(),
+                                                                                    winners.data(), total);
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+void pool2d_backward_data_winners_cuda(const Pool2dParams& p, const WinnerTensor& winners, const Tensor& dy,
+                                       const Tensor& dx) {
+  PoolGeom g = make_geom(p, dx, dy);
+  g.dy_stride = dy.batch_stride();
+  g.dx_stride = dx.batch_stride();
+  const int64_t total = dx.numel();
+  if (total == 0) return;
+  pool_backward_winners_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(g, winners.data(), dy.data(),
+                                                                                     dx.data(), total);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

@@ -5,8 +5,15 @@
 // Max pads with -inf; average divides by the window clipped to the padded input
 // (count_include_pad, Caffe's divisor) or to the input only (count_include_pad = false).
 // Backward-data recomputes the arg-max from x and y (no stored indices).
+//
+// The stash (nn/network.cpp, compact plans): max pooling can instead record its WINNERS in the
+// forward, the input-plane position h * W + w of each window's first tap (scan order) equal to its
+// maximum, the very tap the backward above routes to; the backward then needs neither x nor y.
 #pragma once
 
+#include <cstdint>
+
+#include "kernels/host_device.h"
 #include "nn/tensor.h"
 
 namespace cuviz {
@@ -42,6 +49,28 @@ void pool2d_forward(const Pool2dParams& p, const Tensor& x, const Tensor& y);
 // scan order), found by comparing x with y. Average: dy / divisor to every element of the window.
 void pool2d_backward_data(const Pool2dParams& p, const Tensor& x, const Tensor& y, const Tensor& dy,
                           const Tensor& dx);
+
+// Max pooling's winners: one int32 per output (y's shape, dense), -1 where no tap equals the
+// maximum (a window of NaNs).
+using WinnerTensor = BasicTensor<int32_t>;
+// y = pool2d_forward(p, x) (bitwise) and the winner of each window. Max mode only.
+void pool2d_forward_winners(const Pool2dParams& p, const Tensor& x, const Tensor& y, const WinnerTensor& winners);
+// dx from dy through the recorded winners (overwrites dx): bitwise pool2d_backward_data's result,
+// the outputs of each plane added in the same (i, j) order. Max mode only; x's shape is dx's.
+void pool2d_backward_data_winners(const Pool2dParams& p, const WinnerTensor& winners, const Tensor& dy,
+                                  const Tensor& dx);
+
+// One step of the winner search over a window's taps in scan order: keeps the running maximum
+// as std::max(acc, v) does (a NaN never wins) and the first tap equal to it, so at the end
+// `best` is the first tap equal to the maximum (also when every tap is -inf).
+CUVIZ_HD void winner_step(float v, int32_t at, float& acc, int32_t& best) {
+  if (acc < v) {
+    acc = v;
+    best = at;
+  } else if (best < 0 && v == acc) {
+    best = at;
+  }
+}
 
 template <class T>
 void pool2d_forward_reference(const Pool2dParams& p, const BasicTensor<T>& x, const BasicTensor<T>& y);

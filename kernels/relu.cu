@@ -41,6 +41,37 @@ __global__ void relu_backward_redirected_kernel(const float* y, int64_t y_stride
     dxi[k] = passes ? relu_grad(yi[k], dyi[k]) : relu_grad_redirected(yi[k], dyi[k]);
 }
 
+// One thread per mask word: 32 consecutive elements of one image.
+__global__ void relu_mask_kernel(const float* y, int64_t y_stride, uint32_t* mask, int64_t m, int64_t words,
+                                 int n) {
+  const int64_t total = words * n;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t img = i / words, w = i % words;
+    const float* yi = y + img * y_stride;
+    uint32_t bits = 0;
+    for (int64_t b = 0, k = w * 32; b < 32 && k < m; ++b, ++k) bits |= uint32_t(yi[k] > 0.f) << b;
+    mask[i] = bits;
+  }
+}
+
+// One block per image, as the redirected kernel above; `redirected` false skips the vote.
+__global__ void relu_backward_masked_kernel(const uint32_t* mask, int64_t words, const float* dy, int64_t dy_stride,
+                                            float* dx, int64_t dx_stride, int64_t m, bool redirected) {
+  const uint32_t* wi = mask + blockIdx.x * words;
+  const float* dyi = dy + blockIdx.x * dy_stride;
+  float* dxi = dx + blockIdx.x * dx_stride;
+  bool passes = true;
+  if (redirected) {
+    int any = 0;
+    for (int64_t k = threadIdx.x; k < m; k += blockDim.x) any |= relu_grad(mask_bit(wi, k) ? 1.f : 0.f, dyi[k]) != 0.f;
+    passes = __syncthreads_or(any) != 0;
+  }
+  for (int64_t k = threadIdx.x; k < m; k += blockDim.x) {
+    const float on = mask_bit(wi, k) ? 1.f : 0.f;
+    dxi[k] = passes ? relu_grad(on, dyi[k]) : relu_grad_redirected(on, dyi[k]);
+  }
+}
+
 int blocks_for(int64_t total, int threads) { return int(std::min<int64_t>((total + threads - 1) / threads, 65535)); }
 
 }  // namespace
@@ -68,6 +99,23 @@ void relu_backward_data_redirected_cuda(const Tensor& y, const Tensor& dy, const
   if (m == 0 || y.n() == 0) return;
   relu_backward_redirected_kernel<<<y.n(), 512, 0, current_stream()>>>(
       y.data(), y.batch_stride(), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m);
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+void relu_mask_forward_cuda(const Tensor& y, const MaskTensor& mask) {
+  const int64_t m = y.shape().image_size(), words = relu_mask_words(m), total = words * y.n();
+  if (total == 0) return;
+  relu_mask_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(y.data(), y.batch_stride(), mask.data(), m,
+                                                                         words, y.n());
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+void relu_backward_data_masked_cuda(const MaskTensor& mask, const Tensor& dy, const Tensor& dx, bool redirected) {
+  const int64_t m = dy.shape().image_size();
+  if (m == 0 || dy.n() == 0) return;
+  relu_backward_masked_kernel<<<dy.n(), 512, 0, current_stream()>>>(mask.data(), relu_mask_words(m), dy.data(),
+                                                                    dy.batch_stride(), dx.data(), dx.batch_stride(),
+                                                                    m, redirected);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

@@ -259,6 +259,14 @@ int Network::plan_value(const Plan& p, std::string_view name, const char* what) 
   return v;
 }
 
+int Network::kept_value(const Plan& p, std::string_view name, const char* what) const {
+  const int v = plan_value(p, name, what);
+  CUVIZ_CHECK(p.kept_[v], what, ": '", name, "' is not kept by this plan: a compact backward plan ",
+              "(PlanOptions::compact_stash) reuses its memory once the forward has read it; add '", name,
+              "' to the plan's outputs to keep it");
+  return v;
+}
+
 Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOptions options) const {
   if (options.weight_grads) options.backward = true;
   CUVIZ_CHECK(input.n > 0 && input.c > 0 && input.h > 0 && input.w > 0, "plan: input shape ", input.str(),
@@ -383,18 +391,98 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
     }
   }
 
-  // One arena: activations of every memory root, their gradients (one contiguous block),
-  // a scratch gradient, and weight gradients.
-  const bool bwd = options.backward;
+  // Memory groups: a root value (neither a view nor placed in a concat) with every value that
+  // lives inside it (its in-place/view aliases, the concat branches placed in its slices).
+  // Gradients mirror activations, and each value's memory is a channel range [c0, c1) of its
+  // group's root `top`: placed roots are slices of their concat (which comes later, so resolve
+  // backwards), aliases share their source's memory (resolve forwards).
+  std::vector<int> top(nv, -1), c0(nv, 0), c1(nv, 0);
+  for (int v = nv - 1; v >= 0; --v) {
+    if (!p.in_plan_[v] || alias_of[v] >= 0) continue;
+    const int o = placed_in[v];
+    top[v] = o < 0 ? v : top[o];
+    c0[v] = o < 0 ? 0 : c0[o] + placed_offset[v];
+    c1[v] = c0[v] + p.shape_[v].c;
+  }
+  for (int v = 0; v < nv; ++v)
+    if (p.in_plan_[v] && alias_of[v] >= 0) top[v] = top[alias_of[v]], c0[v] = c0[alias_of[v]], c1[v] = c1[alias_of[v]];
   std::vector<int> roots;
   for (int v = 0; v < nv; ++v)
-    if (p.in_plan_[v] && alias_of[v] < 0 && placed_in[v] < 0) roots.push_back(v);
-  size_t bytes = 0;
+    if (p.in_plan_[v] && top[v] == v) roots.push_back(v);
+
+  // The stash of a compact plan (backward without weight gradients, PlanOptions::compact_stash):
+  // the backward to the input needs no activation of conv, linear, affine, add, concat, dropout
+  // or flatten (their data gradients need weights only); a ReLU needs where its output is > 0,
+  // one bit per element (kernels/relu.h mask); a max pool needs each window's winner
+  // (kernels/pool2d.h); LRN needs its input and output, softmax its output. Everything else is
+  // alive from the step that writes it to the last step that reads it in the forward. A group
+  // the backward or the caller (requested outputs) needs is kept for the plan's lifetime.
+  const bool bwd = options.backward;
+  const bool compact = bwd && !options.weight_grads && options.compact_stash;
+  const int ns = int(p.steps_.size());
+  std::vector<int> first(nv, ns), last(nv, -1);  // per root: the steps of its interval (-1: the input's copy)
+  for (int v = 0; v < nv; ++v)
+    if (p.in_plan_[v]) {
+      const int def = value_producer_[v] < 0 ? -1 : step_of[value_producer_[v]];
+      first[top[v]] = std::min(first[top[v]], def);
+      last[top[v]] = std::max(last[top[v]], requested[v] || !compact ? ns : def);
+    }
+  for (int t = 0; t < ns; ++t) {
+    const Plan::Step& s = p.steps_[t];
+    const LayerKind k = graph_.layers[s.layer].kind;
+    for (int v : s.in) last[top[v]] = std::max(last[top[v]], k == LayerKind::lrn ? ns : t);
+    if (k == LayerKind::lrn || k == LayerKind::softmax) last[top[s.out]] = ns;
+  }
+
+  // Activation offsets by liveness: a textbook greedy (largest group first, each at the lowest
+  // offset free of every placed group whose interval meets its own). Over the steps (across)
+  // and the bytes (down), groups whose lifetimes do not overlap share memory:
+  //
+  //   bytes ^  [conv1 ..........]                    [inception_3a/output ...]
+  //         |  [data .]  [pool1 ........][norm1 ...kept for LRN's backward........]
+  //         +---------------------------------------------------------------------> steps
+  //
+  // Without compact every interval spans the whole plan, so every group gets its own memory.
+  std::vector<int> order = roots;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return Arena::bytes_for(p.shape_[a]) > Arena::bytes_for(p.shape_[b]); });
+  std::vector<size_t> offset(nv, 0);
+  std::vector<int> placed_groups;
+  size_t act_bytes = 0;
+  for (int r : order) {
+    const size_t size = Arena::bytes_for(p.shape_[r]);
+    std::vector<std::pair<size_t, size_t>> busy;  // [begin, end) of the groups alive with r
+    for (int q : placed_groups)
+      if (first[q] <= last[r] && first[r] <= last[q]) busy.emplace_back(offset[q], offset[q] + Arena::bytes_for(p.shape_[q]));
+    std::sort(busy.begin(), busy.end());
+    size_t at = 0;
+    for (auto [b, e] : busy) {
+      if (b >= at + size) break;  // the gap before this group fits
+      at = std::max(at, e);
+    }
+    offset[r] = at;
+    act_bytes = std::max(act_bytes, at + size);
+    placed_groups.push_back(r);
+  }
+
+  // One arena: the activations, their gradients (one contiguous block), a scratch gradient, the
+  // stash (ReLU masks, max-pool winners), weight gradients and the ops' workspace.
+  size_t bytes = act_bytes;
   int64_t max_numel = 0;
-  for (int r : roots) bytes += Arena::bytes_for(p.shape_[r]) * (bwd ? 2 : 1);
+  if (bwd)
+    for (int r : roots) bytes += Arena::bytes_for(p.shape_[r]);
   for (int v = 0; v < nv; ++v)
     if (p.in_plan_[v]) max_numel = std::max(max_numel, p.shape_[v].numel());
   if (bwd) bytes += Arena::bytes_for(Shape{1, 1, 1, int(max_numel)});
+  auto stashes_mask = [&](const Plan::Step& s) { return compact && graph_.layers[s.layer].kind == LayerKind::relu; };
+  auto stashes_winners = [&](const Plan::Step& s) {
+    const LayerDesc& l = graph_.layers[s.layer];
+    return compact && l.kind == LayerKind::pool && l.pool.mode == PoolMode::max;
+  };
+  for (const auto& s : p.steps_) {
+    if (stashes_mask(s)) bytes += Arena::bytes_for(relu_mask_shape(p.shape_[s.out]));
+    if (stashes_winners(s)) bytes += Arena::bytes_for(p.shape_[s.out]);
+  }
   p.dweights_.resize(nl);
   auto trainable = [&](int li) {
     const LayerKind k = graph_.layers[li].kind;
@@ -420,7 +508,8 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
 
   p.act_.assign(nv, Tensor{});
   p.grad_.assign(nv, Tensor{});
-  for (int r : roots) p.act_[r] = p.arena_.alloc(p.shape_[r]);
+  const Tensor act_region = p.arena_.alloc(Shape{1, 1, 1, int(act_bytes / sizeof(float))});
+  for (int r : roots) p.act_[r] = Tensor(act_region.data() + offset[r] / sizeof(float), p.shape_[r], device_);
   if (bwd) {
     float* begin = nullptr;
     for (int r : roots) {
@@ -430,6 +519,15 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
     const float* end = p.grad_[roots.back()].data() + p.shape_[roots.back()].numel();
     p.grad_block_ = Tensor(begin, Shape{1, 1, 1, int(end - begin)}, device_);
     p.scratch_ = p.arena_.alloc(Shape{1, 1, 1, int(max_numel)});
+  }
+  for (auto& s : p.steps_) {
+    if (stashes_mask(s)) {
+      const Shape ms = relu_mask_shape(p.shape_[s.out]);
+      s.mask = MaskTensor(reinterpret_cast<uint32_t*>(p.arena_.alloc(ms).data()), ms, device_);
+    }
+    if (stashes_winners(s))
+      s.winners = WinnerTensor(reinterpret_cast<int32_t*>(p.arena_.alloc(p.shape_[s.out]).data()), p.shape_[s.out],
+                               device_);
   }
   for (const auto& s : p.steps_)
     if (trainable(s.layer))
@@ -444,28 +542,21 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
       if (requested[v]) p.staging_floats_ = std::max(p.staging_floats_, p.shape_[v].numel());
   }
 
-  // Views: placed roots are slices of their concat (which comes later, so resolve backwards);
-  // aliases share their source's memory (resolve forwards). Gradients mirror activations, and
-  // each value's gradient memory is a channel range [c0, c1) of one top-level root.
-  std::vector<int> top(nv, -1), c0(nv, 0), c1(nv, 0);
+  // Views into the roots' memory (placed concat branches, then aliases).
   for (int v = nv - 1; v >= 0; --v) {
-    if (!p.in_plan_[v] || alias_of[v] >= 0) continue;
-    if (placed_in[v] < 0) {
-      top[v] = v, c0[v] = 0, c1[v] = p.shape_[v].c;
-      continue;
-    }
+    if (!p.in_plan_[v] || alias_of[v] >= 0 || placed_in[v] < 0) continue;
     const int o = placed_in[v], off = placed_offset[v], c = p.shape_[v].c;
     p.act_[v] = p.act_[o].channels(off, c);
     if (bwd) p.grad_[v] = p.grad_[o].channels(off, c);
-    top[v] = top[o], c0[v] = c0[o] + off, c1[v] = c0[v] + c;
   }
   for (int v = 0; v < nv; ++v) {
     if (!p.in_plan_[v] || alias_of[v] < 0) continue;
     const int x = alias_of[v];
     p.act_[v] = reshape[v] ? p.act_[x].reshaped(p.shape_[v]) : p.act_[x];
     if (bwd) p.grad_[v] = reshape[v] ? p.grad_[x].reshaped(p.shape_[v]) : p.grad_[x];
-    top[v] = top[x], c0[v] = c0[x], c1[v] = c1[x];
   }
+  p.kept_.assign(nv, 0);
+  for (int v = 0; v < nv; ++v) p.kept_[v] = p.in_plan_[v] && last[top[v]] == ns;
   p.overlaps_.assign(nv, {});
   if (bwd)
     for (int v = 0; v < nv; ++v)
@@ -508,10 +599,16 @@ void Network::forward(Plan& p, const Tensor& x) const {
           break;
         }
         case LayerKind::relu:
-          if (s.fused_into_conv) continue;
-          relu_forward(x0, y);
+          if (s.fused_into_conv && !s.mask.defined()) continue;
+          if (!s.fused_into_conv) relu_forward(x0, y);
+          if (s.mask.defined()) relu_mask_forward(y, s.mask);  // the stash: where y > 0
           break;
-        case LayerKind::pool: pool2d_forward(l.pool, x0, y); break;
+        case LayerKind::pool:
+          if (s.winners.defined())
+            pool2d_forward_winners(l.pool, x0, y, s.winners);
+          else
+            pool2d_forward(l.pool, x0, y);
+          break;
         case LayerKind::lrn: lrn_forward(l.lrn, x0, y); break;
         case LayerKind::concat: {
           if (std::all_of(s.placed.begin(), s.placed.end(), [](char c) { return c != 0; })) continue;
@@ -559,11 +656,11 @@ float* Network::staging(Plan& p) const {
 }
 
 void Network::read_activation(Plan& p, std::string_view name, const Tensor& dst) const {
-  download(p, p.act_[plan_value(p, name, "read_activation")], dst);
+  download(p, p.act_[kept_value(p, name, "read_activation")], dst);
 }
 
 Tensor Network::activation(const Plan& p, std::string_view name) const {
-  return p.act_[plan_value(p, name, "activation")];
+  return p.act_[kept_value(p, name, "activation")];
 }
 
 Tensor Network::activation_grad(Plan& p, std::string_view name) const {
@@ -656,14 +753,26 @@ void Network::run_backward(Plan& p) const {
           break;
         }
         case LayerKind::relu: {
-          const auto relu_back = p.relu_redirect_ ? relu_backward_data_redirected : relu_backward_data;
+          const auto relu_back = [&](const Tensor& d) {
+            if (s.mask.defined())
+              relu_backward_data_masked(s.mask, dy, d, p.relu_redirect_);
+            else
+              (p.relu_redirect_ ? relu_backward_data_redirected : relu_backward_data)(y, dy, d);
+          };
           if (s.aliases_input)
-            relu_back(y, dy, p.grad_[xv]);  // the same memory: dx overwrites dy
+            relu_back(p.grad_[xv]);  // the same memory: dx overwrites dy
           else
-            deliver(xv, [&](const Tensor& d) { relu_back(y, dy, d); });
+            deliver(xv, relu_back);
           break;
         }
-        case LayerKind::pool: deliver(xv, [&](const Tensor& d) { pool2d_backward_data(l.pool, x, y, dy, d); }); break;
+        case LayerKind::pool:
+          deliver(xv, [&](const Tensor& d) {
+            if (s.winners.defined())
+              pool2d_backward_data_winners(l.pool, s.winners, dy, d);
+            else
+              pool2d_backward_data(l.pool, x, y, dy, d);  // average pooling reads neither x nor y
+          });
+          break;
         case LayerKind::lrn: deliver(xv, [&](const Tensor& d) { lrn_backward_data(l.lrn, x, y, dy, d); }); break;
         case LayerKind::concat:
           for (size_t i = 0; i < s.in.size(); ++i)

@@ -1,6 +1,7 @@
 // Network: plans and runs a Graph on one device. A Plan fixes the input shape and the requested
 // outputs, keeps only the layers those outputs need, and carves every activation (and, for
-// backward, every gradient) out of ONE arena; concat branches write straight into their channel
+// backward, every gradient) out of ONE arena (a compact backward plan reuses the memory of the
+// activations its backward does not need, PlanOptions::compact_stash); concat branches write straight into their channel
 // slice of the concat output, and in-place ReLUs overwrite their input. Backward to the input
 // applies the chain rule in reverse layer order, d(blob) = seed + sum over its readers.
 // On a GPU each plan has its own CUDA stream, which every op of its forward and backward is
@@ -15,6 +16,8 @@
 #include <vector>
 
 #include "kernels/backend.h"
+#include "kernels/pool2d.h"
+#include "kernels/relu.h"
 #include "nn/graph.h"
 #include "nn/tensor.h"
 
@@ -23,6 +26,11 @@ namespace cuviz {
 struct PlanOptions {
   bool backward = false;      // allocate activation gradients (backward_to_input, activation_grad)
   bool weight_grads = false;  // also compute conv/linear weight gradients in backward (training); implies backward
+  // Backward plans without weight gradients keep only what the backward to the input needs (ReLU
+  // bit masks, max-pool winners, LRN and softmax tensors, the requested outputs) and reuse the
+  // other activations' memory by liveness (docs/network.md, memory plan). Off: every activation
+  // has its own memory for the plan's lifetime (for comparison, or to read any blob).
+  bool compact_stash = true;
 };
 
 // One row of `cuviz info`: a layer of a plan.
@@ -72,6 +80,8 @@ class Plan {
     bool fuse_relu = false;         // conv: apply the next relu in the same pass
     std::vector<int> concat_offset; // concat: first channel of each input in the output
     std::vector<char> placed;       // concat: input already lives in its slice (no copy)
+    MaskTensor mask;                // compact relu: bits of out > 0, for the backward
+    WinnerTensor winners;           // compact max pool: each window's winner, for the backward
   };
 
   // Owner of the plan's CUDA stream (null on the CPU).
@@ -94,6 +104,7 @@ class Plan {
   std::vector<char> in_plan_;            // per value
   std::vector<Shape> shape_;             // per value
   std::vector<int> overwritten_by_;      // per value: layer that overwrites it in place, or -1
+  std::vector<char> kept_;               // per value: its memory holds it for the plan's lifetime
   std::vector<Tensor> act_, grad_;       // per value
   std::vector<std::vector<int>> overlaps_;  // per value: values whose gradient memory overlaps its own
   std::vector<char> seeded_;             // per value: gradient handed out by activation_grad
@@ -164,6 +175,7 @@ class Network {
   int value_of(std::string_view name) const;
   int layer_index(std::string_view name) const;
   int plan_value(const Plan& plan, std::string_view name, const char* what) const;
+  int kept_value(const Plan& plan, std::string_view name, const char* what) const;
   void check_owner(const Plan& plan, const char* what) const;
   void run_backward(Plan& plan) const;
   void download(Plan& plan, const Tensor& src, const Tensor& dst) const;
