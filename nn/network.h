@@ -23,6 +23,7 @@ namespace cuviz {
 struct PlanOptions {
   bool backward = false;      // allocate activation gradients (backward_to_input, activation_grad)
   bool weight_grads = false;  // also compute conv/linear weight gradients in backward (training); implies backward
+  Precision precision = Precision::fp32;  // conv forward and backward-data arithmetic (kernels/backend.h)
 };
 
 // One row of `cuviz info`: a layer of a plan.
