@@ -40,6 +40,9 @@ struct RenderOptions {
   std::vector<int> checkpoints;
   int progress_every = 16;  // objective readback (and callback) every K steps, and at the last
   Device device = Device::cpu;
+  // Arithmetic of the network's conv forward and backward-data (kernels/backend.h): TF32/BF16 use
+  // the GPU's tensor cores; on the CPU they emulate those numerics (slower, for tests).
+  Precision precision = Precision::fp32;
 };
 
 // What the progress callback sees.
