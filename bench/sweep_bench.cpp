@@ -411,7 +411,8 @@ bool run_config(const Network& net, const Config& c, const Args& a) {
   const std::string dev =
       a.device == Device::cuda ? std::string(cuda_rt::device_name()) : cat("cpu (", omp_get_max_threads(), " threads)");
 
-  std::printf("    %s; conv precision %s; %d channels in %zu batch(es) of %d; %d warm-up + %d x %d timed steps per batch\n",
+  std::printf("    %s; conv precision %s; %d channels in %zu batch(es) of %d; %d warm-up + %d x %d timed steps "
+              "per batch\n",
               dev.c_str(), a.precision.c_str(), channels, batches.size(), batch, a.warmup, a.repeats, a.timed);
   std::printf("    step (all batches)   %10.2f ms median, %10.2f ms best\n", step_med * 1e3, step_best * 1e3);
   std::printf("    image-steps/s        %10.2f median, %10.2f best\n", ips, ips_best);

@@ -590,9 +590,11 @@ void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w, con
   check_shape(op, "y", y, g.out());
   const Precision prec = exec_context().precision;
   if (check_same_device<float>(op, {&x, &w, &b, &y}) == Device::cuda)
-    return use_oracle(Device::cuda, cudnn_expresses(p) && prec == Precision::fp32) ? cudnn_conv2d_forward(p, x, w, b, y)
-                                                                                  : conv2d_forward_cuda(p, x, w, b, y);
-  if (prec != Precision::fp32) return conv2d_forward_cpu(p, g, rounded_activations(x, prec), rounded_weights(w, prec), b, y);
+    return use_oracle(Device::cuda, cudnn_expresses(p) && prec == Precision::fp32)
+               ? cudnn_conv2d_forward(p, x, w, b, y)
+               : conv2d_forward_cuda(p, x, w, b, y);
+  if (prec != Precision::fp32)
+    return conv2d_forward_cpu(p, g, rounded_activations(x, prec), rounded_weights(w, prec), b, y);
   conv2d_forward_cpu(p, g, x, w, b, y);
 }
 
