@@ -67,6 +67,13 @@ void add_backend_option(CLI::App* cmd, std::string& backend) {
       ->capture_default_str();
 }
 
+void add_precision_option(CLI::App* cmd, std::string& precision) {
+  cmd->add_option("--precision", precision,
+                  "Convolution arithmetic: fp32, or tf32/bf16 operands with FP32 accumulation (GPU tensor cores; "
+                  "on the CPU an emulation of their numerics, slower than fp32)")
+      ->capture_default_str();
+}
+
 Network make_network(Graph graph, const std::string& device, const std::string& backend) {
   const Backend b = parse_backend(backend);
   // Checked before the device is resolved, so that a cudnn request fails without a fallback notice.

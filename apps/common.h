@@ -46,6 +46,9 @@ void print_device_notice();
 
 // --backend native|cudnn: GPU ops on cuviz's kernels or on the cuDNN/cuBLAS oracle.
 void add_backend_option(CLI::App* cmd, std::string& backend);
+// --precision fp32|tf32|bf16 of the convolutions (kernels/backend.h Precision). Parsed by the
+// command with parse_precision, whose error names the choices.
+void add_precision_option(CLI::App* cmd, std::string& precision);
 // The network of a command on the --device and --backend chosen. `cudnn` never falls back: it is
 // an error (one line) when no GPU will run the network.
 Network make_network(Graph graph, const std::string& device, const std::string& backend);

@@ -26,7 +26,8 @@ struct RenderCliOptions {
   ModelOptions model;
   std::vector<std::string> objectives;
   int size = 224, steps = 512, batch = 1, save_every = 0, relu_override = 0, profile = 0;
-  std::string param = "fourier", transforms = "standard", device = "auto", backend = "native", out, npy;
+  std::string param = "fourier", transforms = "standard", device = "auto", backend = "native", precision = "fp32", out,
+      npy;
   double lr = 0.05;
   uint64_t seed = 0;
   bool quiet = false, no_cuda_graph = false;
@@ -96,6 +97,8 @@ void run_render(const RenderCliOptions& o) {
   if (!o.out.empty()) check_output_dir(o.out);
   if (!o.npy.empty()) check_output_dir(o.npy);
   CUVIZ_CHECK(o.batch >= 1, "render: --batch ", o.batch, " must be >= 1");
+  const Precision precision = parse_precision(o.precision);
+  check_precision(precision, parse_backend(o.backend));
   CUVIZ_CHECK(o.objectives.size() == 1 || int(o.objectives.size()) == o.batch, "render: ", o.objectives.size(),
               " objectives for --batch ", o.batch, " (give one for all images or one per image)");
   std::vector<Objective> objectives;
@@ -112,6 +115,7 @@ void run_render(const RenderCliOptions& o) {
   ro.adam.lr = float(o.lr);
   ro.seed = o.seed;
   ro.relu_override_steps = o.relu_override;
+  ro.precision = precision;
   const Network net = make_network(std::move(graph), o.device, o.backend);
   print_device_notice();
   ro.device = net.device();
@@ -144,6 +148,7 @@ void run_render(const RenderCliOptions& o) {
   j["relu_override_steps"] = o.relu_override;
   j["device"] = device_name(ro.device);
   j["backend"] = o.backend;
+  j["precision"] = o.precision;
   j["objective_final"] = r.objective;  // per image, without transforms
   j["history_steps"] = r.history_steps;
   j["history"] = r.history;           // per recorded step, per image, with transforms
@@ -193,6 +198,7 @@ Command add_render_command(CLI::App& app) {
                 "GPU: launch every kernel of every step instead of replaying one CUDA graph per step (profiling)");
   add_device_option(cmd, o->device);
   add_backend_option(cmd, o->backend);
+  add_precision_option(cmd, o->precision);
   add_profile_option(cmd, o->profile);
   return {cmd, [o] { run_render(*o); }};
 }

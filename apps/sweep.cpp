@@ -72,21 +72,15 @@ void profile_sweep(const Network& net, const SweepSettings& s, const SweepOption
   for (int i = 0; i < std::min<int>(batch, int(channels.size())); ++i)
     objectives.push_back(s.objective == "channel" ? channel(s.layer, channels[size_t(i)])
                                                   : neuron(s.layer, channels[size_t(i)]));
-  RenderOptions ro;
-  ro.size = s.size;
-  ro.steps = s.steps;
+  RenderOptions ro = sweep_render_options(s, net.device());
   ro.batch = int(objectives.size());
-  ro.param = parse_param_kind(s.param.c_str());
-  ro.transforms = TransformSpec::parse(s.transforms);
-  ro.adam.lr = float(s.lr);
-  ro.seed = s.seed;
-  ro.device = net.device();
   ro.cuda_graph = so.cuda_graph;
   profile_render(net, objectives, ro, steps);
 }
 
 void run_sweep_command(SweepCliOptions& o) {
   CUVIZ_CHECK(!o.out.empty() || o.profile > 0, "sweep: -o DIR is required");
+  check_precision(parse_precision(o.settings.precision), parse_backend(o.backend));
   Graph graph = load_model(o.model);
   o.settings.model = o.model.model;
   const ModelFiles files = resolve_model(o.model.model, parse_model_format(o.model.format));
@@ -143,8 +137,7 @@ Command add_sweep_command(CLI::App& app) {
                   "Steps at the start with Lucid's ReLU gradient override (0 = off; revives channels dead on grey)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1000000));
-  cmd->add_option("--precision", o->settings.precision, "fp32 (tf32 and bf16 are not available yet)")
-      ->capture_default_str();
+  add_precision_option(cmd, o->settings.precision);
   add_device_option(cmd, o->device);
   add_backend_option(cmd, o->backend);
   add_profile_option(cmd, o->profile);

@@ -7,6 +7,9 @@
 // median (ours, the baseline's median of 15, and ours as % of the baseline's speed).
 //   build-gpu/gpu_ops_bench                               # batch 32 (CUVIZ_BENCH_BATCH to change)
 //   build-gpu/gpu_ops_bench --benchmark_filter='conv_fwd' # one family
+//   CUVIZ_BENCH_PRECISION=bf16 build-gpu/gpu_ops_bench    # our convs on the tensor cores (tf32 or
+//                                                         # bf16; forward and backward-data only),
+//                                                         # cuDNN stays strict FP32
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -17,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/backend.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda_check.cuh"
 #include "kernels/cudnn_oracle.h"
@@ -307,6 +311,16 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   cuviz::register_all();
+  cuviz::ExecContext context;  // every op of the run at CUVIZ_BENCH_PRECISION (default fp32)
+  try {
+    const char* precision = std::getenv("CUVIZ_BENCH_PRECISION");
+    context.precision = cuviz::parse_precision(precision ? precision : "fp32");
+  } catch (const cuviz::Error& e) {
+    std::fprintf(stderr, "gpu_ops_bench: CUVIZ_BENCH_PRECISION: %s\n", e.what());
+    return 2;
+  }
+  const cuviz::ExecScope scope(context);
+  std::printf("conv precision: %s (cuDNN baselines: FP32)\n", cuviz::precision_name(context.precision));
   try {
     benchmark::RunSpecifiedBenchmarks();
   } catch (const cuviz::Error& e) {

@@ -8,8 +8,11 @@
 //                backward, Network::describe of the truncated plan), against the FP32 limit:
 //                60 TFLOP/s on an H100, 200 GFLOP/s (OpenBLAS SGEMM, 2 cores) on the CPU.
 // --profile also times each stage of one step separately (the same calls as Renderer::gradient).
+// --precision tf32|bf16 runs the convolutions' forward and backward-data on the tensor cores
+// (on the CPU: the slower emulation); the TFLOP/s column still compares with the FP32 limit.
 //   sweep_bench [--config S1|S2|S3|S4|all] [--channels N] [--batch B] [--device cpu|cuda]
-//               [--steps 512] [--timed K] [--warmup W] [--repeats R] [--macs-only] [--profile]
+//               [--steps 512] [--timed K] [--warmup W] [--repeats R] [--precision fp32|tf32|bf16]
+//               [--macs-only] [--profile]
 #include <omp.h>
 #include <unistd.h>
 
@@ -74,12 +77,14 @@ struct Args {
   Device device = Device::cpu;
   int steps = 512, timed = 16, warmup = 3, repeats = 3;
   bool macs_only = false, profile = false;
+  std::string precision = "fp32";
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "sweep_bench: " << why << "\n"
             << "usage: sweep_bench [--config S1|S2|S3|S4|all] [--channels N] [--batch B] [--device cpu|cuda]\n"
-               "                   [--steps 512] [--timed K] [--warmup W] [--repeats R] [--macs-only] [--profile]\n";
+               "                   [--steps 512] [--timed K] [--warmup W] [--repeats R] [--precision fp32|tf32|bf16]\n"
+               "                   [--macs-only] [--profile]\n";
   std::exit(2);
 }
 
@@ -112,6 +117,10 @@ Args parse_args(int argc, char** argv) {
       a.warmup = int_arg(i, 0);
     } else if (s == "--repeats") {
       a.repeats = int_arg(i, 1);
+    } else if (s == "--precision" && i + 1 < argc) {
+      a.precision = argv[++i];
+      if (a.precision != "fp32" && a.precision != "tf32" && a.precision != "bf16")
+        usage("--precision must be fp32, tf32 or bf16");
     } else if (s == "--macs-only") {
       a.macs_only = true;
     } else if (s == "--profile") {
@@ -211,6 +220,7 @@ RenderOptions sweep_render_options(const Config& c, const Args& a, int batch) {
   SweepSettings s;
   s.size = c.size;
   s.steps = a.steps;
+  s.precision = a.precision;
   RenderOptions ro = cuviz::sweep_render_options(s, a.device);
   ro.batch = batch;
   return ro;
@@ -284,7 +294,7 @@ void profile_step(const Network& net, const Config& c, const Args& a, int n) {
   OwnedTensor image(spec.image_shape(), o.device), dimage(spec.image_shape(), o.device);
   OwnedTensor x(spec.image_shape(), o.device), dx(spec.image_shape(), o.device);
   Adam adam(params.numel(), o.device, o.adam);
-  Plan plan = net.plan(image.shape(), eval.layers(), PlanOptions{.backward = true});
+  Plan plan = net.plan(image.shape(), eval.layers(), PlanOptions{.backward = true, .precision = o.precision});
   eval.bind(net, plan, o.device);
   param.init(params, o.seed);
 
@@ -401,8 +411,9 @@ bool run_config(const Network& net, const Config& c, const Args& a) {
   const std::string dev =
       a.device == Device::cuda ? std::string(cuda_rt::device_name()) : cat("cpu (", omp_get_max_threads(), " threads)");
 
-  std::printf("    %s; %d channels in %zu batch(es) of %d; %d warm-up + %d x %d timed steps per batch\n",
-              dev.c_str(), channels, batches.size(), batch, a.warmup, a.repeats, a.timed);
+  std::printf("    %s; conv precision %s; %d channels in %zu batch(es) of %d; %d warm-up + %d x %d timed steps "
+              "per batch\n",
+              dev.c_str(), a.precision.c_str(), channels, batches.size(), batch, a.warmup, a.repeats, a.timed);
   std::printf("    step (all batches)   %10.2f ms median, %10.2f ms best\n", step_med * 1e3, step_best * 1e3);
   std::printf("    image-steps/s        %10.2f median, %10.2f best\n", ips, ips_best);
   std::printf("    channels/s at %d steps: %.4f (steps only, as the PyTorch baseline counts), %.4f end to end "
@@ -420,6 +431,7 @@ bool run_config(const Network& net, const Config& c, const Args& a) {
       {"batch", batch},
       {"batches", batches.size()},
       {"steps", a.steps},
+      {"precision", a.precision},
       {"warmup", a.warmup},
       {"timed_steps", a.timed},
       {"repeats", a.repeats},

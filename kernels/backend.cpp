@@ -27,6 +27,28 @@ void check_backend(Backend b, Device device) {
               "or libcudnn or a device is missing)");
 }
 
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::fp32: return "fp32";
+    case Precision::tf32: return "tf32";
+    case Precision::bf16: return "bf16";
+  }
+  return "?";
+}
+
+Precision parse_precision(std::string_view name) {
+  if (name == "fp32") return Precision::fp32;
+  if (name == "tf32") return Precision::tf32;
+  if (name == "bf16") return Precision::bf16;
+  throw Error(cat("unknown precision '", name, "' (choices: fp32, tf32, bf16)"));
+}
+
+void check_precision(Precision p, Backend b) {
+  CUVIZ_CHECK(p == Precision::fp32 || b == Backend::native, "precision ", precision_name(p),
+              " runs on cuviz's native tensor-core kernels; backend ", backend_name(b),
+              " is FP32 only (use --backend native or --precision fp32)");
+}
+
 const ExecContext& exec_context() { return current; }
 
 ExecScope::ExecScope(const ExecContext& context) : saved_(current) { current = context; }

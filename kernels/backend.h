@@ -2,7 +2,7 @@
 // or the cuDNN/cuBLAS oracle, kernels/cudnn_oracle.h), the CUDA stream their launchers use and a
 // device workspace for their temporaries. Network sets it for the duration of a forward or
 // backward (ExecScope) from the plan being run; ops called outside a plan see the defaults:
-// native kernels, the legacy default stream, no workspace.
+// native kernels, FP32 arithmetic, the legacy default stream, no workspace.
 #pragma once
 
 #include <cstddef>
@@ -26,11 +26,27 @@ Backend parse_backend(std::string_view name);
 // cuviz built with cuDNN that can load it).
 void check_backend(Backend b, Device device);
 
+// Arithmetic of the convolutions' forward and backward-data GEMMs (docs/gpu.md, "Tensor cores"):
+// fp32 everywhere, or operands rounded to TF32 / BF16 for the tensor cores with FP32
+// accumulation. Weight gradients, linear layers and every other op stay FP32. On the CPU the
+// rounded precisions are an emulation of the tensor-core numerics (same rounding, FP32 sums, no
+// speed-up), there so that they can be tested without a GPU.
+enum class Precision { fp32, tf32, bf16 };
+
+// "fp32", "tf32" or "bf16".
+const char* precision_name(Precision p);
+// Parses "fp32", "tf32" or "bf16"; throws naming the choices otherwise.
+Precision parse_precision(std::string_view name);
+// Throws a one-line reason when precision `p` cannot be honoured with backend `b` (the cuDNN
+// oracle runs FP32 only).
+void check_precision(Precision p, Backend b);
+
 struct ExecContext {
   Backend backend = Backend::native;
   void* stream = nullptr;         // cudaStream_t of the launches; null = the legacy default stream
   float* workspace = nullptr;     // device memory for ops' temporaries (a slice of the plan's arena)
   size_t workspace_bytes = 0;
+  Precision precision = Precision::fp32;  // of conv forward and backward-data (see Precision)
 };
 
 // The context of the calling thread.

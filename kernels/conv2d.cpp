@@ -3,7 +3,9 @@
 // K = C/G * kh * kw, P = out_h * out_w. Backward-data is W_g^T dY_g followed by col2im;
 // backward-weight is dY_g col_g^T summed over the batch. 3x3 stride-1 convolutions with enough
 // channels take Winograd F(2x2, 3x3) instead, forward and backward-data (16 GEMMs, 2.25x fewer
-// FLOPs). Derivations: docs/backprop/conv2d_linear.md.
+// FLOPs). Derivations: docs/backprop/conv2d_linear.md. With a TF32/BF16 precision in the
+// execution context, forward and backward-data round their operands first (an emulation of the
+// GPU's tensor-core numerics, see "reduced precision" below).
 #include "kernels/conv2d.h"
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include "kernels/cuda_ops.h"
 #include "kernels/cudnn_oracle.h"
 #include "kernels/gemm.h"
+#include "kernels/precision.h"
 
 namespace cuviz {
 
@@ -515,15 +518,107 @@ template void conv2d_backward_weight_reference<double>(const Conv2dParams&, cons
 // ranges): a tile's im2col is consumed by its GEMM while still in L2. Backward-data cuts by input
 // channel instead, because col2im of neighbouring pixel tiles adds into the same dx elements.
 
+namespace {
+
+// ---- reduced precision (TF32 / BF16) on the CPU --------------------------------------------------
+//
+// The GPU's tensor-core path rounds the two GEMM operands (forward: x and w; backward-data: dy and
+// w) to TF32 or BF16 as it stages them, multiplies exactly and accumulates in FP32. The CPU does
+// the same arithmetic by rounding copies of the operands with the same functions
+// (kernels/precision.h) and running the usual FP32 algorithm on them: products of rounded values
+// are exact in FP32, so the result is the tensor cores' up to the order of the FP32 sums (and the
+// Winograd transforms' FP32 rounding where that path applies). This is an emulation for checking
+// numerics (tests, the BF16-vs-FP32 render guard): it is slightly SLOWER than FP32, never faster.
+
+float round_operand(float v, Precision prec) { return prec == Precision::bf16 ? round_to_bf16(v) : round_to_tf32(v); }
+
+void round_into(const float* src, int64_t count, Precision prec, float* dst) {
+#pragma omp parallel for schedule(static) if (count > (1 << 16))
+  for (int64_t k = 0; k < count; ++k) dst[k] = round_operand(src[k], prec);
+}
+
+thread_local std::vector<float> t_rounded_input;  // the rounded x (forward) or dy (backward-data)
+
+// A dense copy of activations t rounded to prec, valid until the next call on this thread.
+Tensor rounded_activations(const Tensor& t, Precision prec) {
+  const int64_t image = t.shape().image_size();
+  float* d = scratch(t_rounded_input, t.numel());
+  for (int n = 0; n < t.n(); ++n) round_into(t.image(n), image, prec, d + n * image);
+  return Tensor(d, t.shape(), Device::cpu);
+}
+
+// Rounded weights, one buffer per (weight tensor, precision): a layer's rounded weights keep their
+// address from call to call, so the Winograd cache (keyed by address, checked by content) hits.
+// They are rounded again on every call, which costs one pass over the weights and keeps them
+// right when the weights change.
+struct RoundedWeights {
+  const float* src = nullptr;
+  Precision prec = Precision::fp32;
+  std::vector<float> values;
+};
+thread_local std::vector<RoundedWeights> t_rounded_weights;
+constexpr int64_t kRoundedWeightsCacheFloats = int64_t(32) << 20;  // 128 MiB per thread, then start over
+
+Tensor rounded_weights(const Tensor& w, Precision prec) {
+  RoundedWeights* entry = nullptr;
+  for (auto& e : t_rounded_weights)
+    if (e.src == w.data() && e.prec == prec && int64_t(e.values.size()) == w.numel()) entry = &e;
+  if (!entry) {
+    int64_t held = 0;
+    for (const auto& e : t_rounded_weights) held += int64_t(e.values.size());
+    if (held + w.numel() > kRoundedWeightsCacheFloats) t_rounded_weights.clear();
+    entry = &t_rounded_weights.emplace_back();
+    entry->src = w.data(), entry->prec = prec;
+    entry->values.resize(size_t(w.numel()));
+  }
+  round_into(w.data(), w.numel(), prec, entry->values.data());
+  return Tensor(entry->values.data(), w.shape(), Device::cpu);
+}
+
+void conv2d_forward_cpu(const Conv2dParams& p, const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                        const Tensor& b, const Tensor& y);
+void conv2d_backward_data_cpu(const Conv2dParams& p, const ConvGeometry& g, const Tensor& dy, const Tensor& w,
+                              const Tensor& dx);
+
+}  // namespace
+
 void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) {
   const char* op = "conv2d_forward";
   check_nonempty(op, "x", x);
   const ConvGeometry g = conv_geometry(op, p, x.shape(), w.shape());
   check_weights(op, w, b, g.o);
   check_shape(op, "y", y, g.out());
+  const Precision prec = exec_context().precision;
   if (check_same_device<float>(op, {&x, &w, &b, &y}) == Device::cuda)
-    return use_oracle(Device::cuda, cudnn_expresses(p)) ? cudnn_conv2d_forward(p, x, w, b, y)
-                                                         : conv2d_forward_cuda(p, x, w, b, y);
+    return use_oracle(Device::cuda, cudnn_expresses(p) && prec == Precision::fp32)
+               ? cudnn_conv2d_forward(p, x, w, b, y)
+               : conv2d_forward_cuda(p, x, w, b, y);
+  if (prec != Precision::fp32)
+    return conv2d_forward_cpu(p, g, rounded_activations(x, prec), rounded_weights(w, prec), b, y);
+  conv2d_forward_cpu(p, g, x, w, b, y);
+}
+
+void conv2d_backward_data(const Conv2dParams& p, const Tensor& dy, const Tensor& w, const Tensor& dx) {
+  const char* op = "conv2d_backward_data";
+  check_nonempty(op, "dx", dx);
+  const ConvGeometry g = conv_geometry(op, p, dx.shape(), w.shape());
+  check_weights(op, w, Tensor(), g.o);
+  check_shape(op, "dy", dy, g.out());
+  const Precision prec = exec_context().precision;
+  if (check_same_device<float>(op, {&dy, &w, &dx}) == Device::cuda)
+    return use_oracle(Device::cuda, cudnn_expresses(p) && prec == Precision::fp32)
+               ? cudnn_conv2d_backward_data(p, dy, w, dx)
+               : conv2d_backward_data_cuda(p, dy, w, dx);
+  if (prec != Precision::fp32)
+    return conv2d_backward_data_cpu(p, g, rounded_activations(dy, prec), rounded_weights(w, prec), dx);
+  conv2d_backward_data_cpu(p, g, dy, w, dx);
+}
+
+namespace {
+
+// The FP32 CPU forward on checked arguments.
+void conv2d_forward_cpu(const Conv2dParams& p, const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                        const Tensor& b, const Tensor& y) {
   if (winograd_eligible(p, g)) {
     const float* u = winograd_weights_cached(w.data(), g.o, g.c, false);
     return winograd_conv(u, x, p.pad_top, p.pad_left, y, b.data(), p.fuse_relu);
@@ -560,15 +655,9 @@ void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w, con
   }
 }
 
-void conv2d_backward_data(const Conv2dParams& p, const Tensor& dy, const Tensor& w, const Tensor& dx) {
-  const char* op = "conv2d_backward_data";
-  check_nonempty(op, "dx", dx);
-  const ConvGeometry g = conv_geometry(op, p, dx.shape(), w.shape());
-  check_weights(op, w, Tensor(), g.o);
-  check_shape(op, "dy", dy, g.out());
-  if (check_same_device<float>(op, {&dy, &w, &dx}) == Device::cuda)
-    return use_oracle(Device::cuda, cudnn_expresses(p)) ? cudnn_conv2d_backward_data(p, dy, w, dx)
-                                                         : conv2d_backward_data_cuda(p, dy, w, dx);
+// The FP32 CPU backward-data on checked arguments.
+void conv2d_backward_data_cpu(const Conv2dParams& p, const ConvGeometry& g, const Tensor& dy, const Tensor& w,
+                              const Tensor& dx) {
   if (winograd_eligible(p, g)) {
     const float* u = winograd_weights_cached(w.data(), g.o, g.c, true);
     return winograd_conv(u, dy, 2 - p.pad_top, 2 - p.pad_left, dx, nullptr, false);
@@ -611,6 +700,9 @@ void conv2d_backward_data(const Conv2dParams& p, const Tensor& dy, const Tensor&
   }
 }
 
+}  // namespace
+
+// Always FP32 (the weight gradient is not on the tensor-core path).
 void conv2d_backward_weight(const Conv2dParams& p, const Tensor& x, const Tensor& dy, const Tensor& dw,
                             const Tensor& db) {
   const char* op = "conv2d_backward_weight";

@@ -4,6 +4,8 @@
 //   backward-data    dx[c, (h,w)]     = sum_{(o,p,q)}   w[o, c, p, q] * dy[o, (h + pt - p*dh)/sh, (w + pl - q*dw)/sw]
 //   backward-weight  dw[o, (c,p,q)]   = sum_{(n,i,j)}   dy[n, o, i, j] * x[n, c, i*sh - pt + p*dh, j*sw - pl + q*dw]
 // one product per (image, group) for the first two and per (K split, group) for the last.
+// With a TF32/BF16 precision in the execution context (kernels/backend.h), forward and
+// backward-data run the same problems on the tensor-core kernel; backward-weight stays FP32.
 #include "kernels/conv2d.h"
 #include "kernels/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
@@ -180,6 +182,16 @@ __global__ void bias_grad_kernel(const float* dy, int64_t dy_stride, int n, int 
   if (threadIdx.x == 0) db[o] = part[0];
 }
 
+// Forward and backward-data: FP32 tiles, or the tensor cores at the context's precision.
+template <class P>
+void launch_product(const P& prob, int batches) {
+  const Precision prec = exec_context().precision;
+  if (prec == Precision::fp32)
+    gemm::launch(prob, batches);
+  else
+    gemm::launch_tensor_core(prob, batches, prec);
+}
+
 // Images per launch so that images x groups fits the grid's z dimension (65535).
 int images_per_launch(int groups) { return std::max(1, 65535 / groups); }
 
@@ -227,7 +239,7 @@ void conv2d_forward_cuda(const Conv2dParams& p, const Tensor& x, const Tensor& w
     const int count = std::min(x.n() - n0, images_per_launch(p.groups));
     prob.x = x.image(n0);
     prob.y = y.image(n0);
-    gemm::launch(prob, count * p.groups);
+    launch_product(prob, count * p.groups);
   }
 }
 
@@ -246,7 +258,7 @@ void conv2d_backward_data_cuda(const Conv2dParams& p, const Tensor& dy, const Te
     const int count = std::min(dx.n() - n0, images_per_launch(p.groups));
     prob.dy = dy.image(n0);
     prob.dx = dx.image(n0);
-    gemm::launch(prob, count * p.groups);
+    launch_product(prob, count * p.groups);
   }
 }
 

@@ -2,12 +2,20 @@
 // backward-data and backward-weight as implicit GEMMs, linear):  C[m, n] = sum_k A(m, k) B(k, n),
 // one independent product per blockIdx.z. A "problem" supplies the operands element by element,
 // so convolutions read their input patches straight from the tensors (no im2col buffer).
+// Two kernels run a problem: gemm_kernel in FP32 on the CUDA cores, and tensor_core_kernel with
+// operands rounded to TF32 or BF16 on the tensor cores (FP32 accumulation), through the same
+// problem struct and therefore the same epilogues.
 #pragma once
+
+#include <cuda_bf16.h>
+#include <mma.h>
 
 #include <algorithm>
 
+#include "kernels/backend.h"
 #include "kernels/cuda_check.cuh"
 #include "kernels/cuda_context.cuh"
+#include "kernels/precision.h"
 
 namespace cuviz::gemm {
 
@@ -120,6 +128,134 @@ void launch(const P& p, int batches, Tile tile = Tile::automatic) {
     const dim3 grid((p.N + 63) / 64, (p.M + 63) / 64, batches);
     gemm_kernel<64, 64, 4, 4, P><<<grid, kThreads, 0, current_stream()>>>(p);
   }
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+// ---- tensor cores (TF32 / BF16 operands, FP32 accumulation) --------------------------------------
+//
+// The same product on the tensor cores through WMMA (nvcuda::wmma): each warp multiplies 16 x 16
+// tiles of A by 16 x 16 tiles of B (BF16: one 16x16x16 mma per kTcBK = 16 chunk of K; TF32: two
+// 16x16x8 mmas) into 16 x 16 FP32 accumulator tiles. A block computes a 64 x 64 tile of C with 8
+// warps in a 2 x 4 grid, each owning 32 x 16 of C (two accumulator tiles).
+//   Staging: as in gemm_kernel, every thread loads fixed elements of the A and B chunks through
+// p.a and p.b (zero outside M, N and the K range), rounds them with kernels/precision.h (the
+// functions the CPU emulation uses, so both see the same operands) and writes them to shared
+// memory: As[m][k] row-major (matrix_a row_major) and Bs[n][k] (matrix_b col_major, B being K x N).
+//   Epilogue: the accumulators go through shared memory (Cs[m][n]) and then every thread stores
+// consecutive columns through p.store, so bias, fused ReLU and output layouts are the FP32 path's.
+// Products of rounded values are exact; the sums are FP32 (in the tensor cores' order), so the
+// result matches a rounded-input FP32 GEMM up to accumulation order.
+
+// Element type, WMMA shape and conversion per precision.
+template <Precision kPrec>
+struct TcTraits;
+
+template <>
+struct TcTraits<Precision::bf16> {
+  using Elem = __nv_bfloat16;
+  using AType = __nv_bfloat16;  // fragment element type
+  static constexpr int kMmaK = 16;
+  static constexpr int kPad = 8;  // row padding (elements): ldm must be a multiple of 8 for 16-bit types
+  __device__ static Elem convert(float v) { return __ushort_as_bfloat16(bf16_bits(v)); }
+};
+
+template <>
+struct TcTraits<Precision::tf32> {
+  using Elem = float;  // TF32 operands live in FP32 registers and memory with the low 13 bits zero
+  using AType = nvcuda::wmma::precision::tf32;
+  static constexpr int kMmaK = 8;
+  static constexpr int kPad = 4;  // ldm a multiple of 4 for 32-bit types
+  __device__ static Elem convert(float v) { return round_to_tf32(v); }
+};
+
+constexpr int kTcBM = 64, kTcBN = 64, kTcBK = 16;
+constexpr int kTcWarpM = 32, kTcWarpN = 16;  // C tile of one warp: 2 x 1 fragments of 16 x 16
+
+template <Precision kPrec, class P>
+__global__ void __launch_bounds__(kThreads) tensor_core_kernel(const P p) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+  namespace wmma = nvcuda::wmma;
+  using T = TcTraits<kPrec>;
+  using Elem = typename T::Elem;
+  constexpr int kLd = kTcBK + T::kPad;
+  constexpr int kWarpsN = kTcBN / kTcWarpN, kFragsM = kTcWarpM / 16;
+  static_assert((kTcBM / kTcWarpM) * kWarpsN * 32 == kThreads, "one C tile per warp");
+  static_assert(kThreads % kTcBN == 0 && kThreads % kTcBK == 0, "fixed load roles per thread");
+  constexpr int kBRows = kThreads / kTcBN, kARows = kThreads / kTcBK;
+  // load/store_matrix_sync need 256-bit aligned pointers: every fragment starts a multiple of 16
+  // rows (or 8 elements of K) into these arrays, which are all multiples of 32 bytes.
+  __shared__ __align__(128) Elem As[kTcBM][kLd];
+  __shared__ __align__(128) Elem Bs[kTcBN][kLd];
+  __shared__ __align__(128) float Cs[kTcBM][kTcBN + 4];
+
+  const int z = blockIdx.z;
+  const int m0 = blockIdx.y * kTcBM, n0 = blockIdx.x * kTcBN;
+  const int tid = threadIdx.x, warp = tid / 32;
+  const int wm = (warp / kWarpsN) * kTcWarpM, wn = (warp % kWarpsN) * kTcWarpN;
+  const int2 kr = p.k_range(z);
+
+  const int bn = tid % kTcBN, bk = tid / kTcBN;
+  const bool b_ok = n0 + bn < p.N;
+  const typename P::Col col = b_ok ? p.b_col(z, n0 + bn) : typename P::Col{};
+  const int ak = tid % kTcBK, am = tid / kTcBK;
+
+  wmma::fragment<wmma::accumulator, 16, 16, T::kMmaK, float> acc[kFragsM];
+#pragma unroll
+  for (int i = 0; i < kFragsM; ++i) wmma::fill_fragment(acc[i], 0.f);
+
+  for (int k0 = kr.x; k0 < kr.y; k0 += kTcBK) {
+    const int ka = k0 + ak;
+#pragma unroll
+    for (int r = 0; r < kTcBM / kARows; ++r) {
+      const int m = m0 + am + r * kARows;
+      As[am + r * kARows][ak] = T::convert((m < p.M && ka < kr.y) ? p.a(z, m, ka) : 0.f);
+    }
+#pragma unroll
+    for (int r = 0; r < kTcBK / kBRows; ++r) {
+      const int k = k0 + bk + r * kBRows;
+      Bs[bn][bk + r * kBRows] = T::convert((b_ok && k < kr.y) ? p.b(col, k) : 0.f);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kTcBK; kk += T::kMmaK) {
+      wmma::fragment<wmma::matrix_b, 16, 16, T::kMmaK, typename T::AType, wmma::col_major> bf;
+      wmma::load_matrix_sync(bf, &Bs[wn][kk], kLd);
+#pragma unroll
+      for (int i = 0; i < kFragsM; ++i) {
+        wmma::fragment<wmma::matrix_a, 16, 16, T::kMmaK, typename T::AType, wmma::row_major> af;
+        wmma::load_matrix_sync(af, &As[wm + 16 * i][kk], kLd);
+        wmma::mma_sync(acc[i], af, bf, acc[i]);
+      }
+    }
+    __syncthreads();
+  }
+
+#pragma unroll
+  for (int i = 0; i < kFragsM; ++i)
+    wmma::store_matrix_sync(&Cs[wm + 16 * i][wn], acc[i], kTcBN + 4, wmma::mem_row_major);
+  __syncthreads();
+  // Consecutive threads take consecutive columns of a row: coalesced stores for row-major outputs.
+  for (int e = tid; e < kTcBM * kTcBN; e += kThreads) {
+    const int m = m0 + e / kTcBN, n = n0 + e % kTcBN;
+    if (m < p.M && n < p.N) p.store(z, m, n, Cs[e / kTcBN][e % kTcBN]);
+  }
+#else
+  __trap();  // WMMA with TF32/BF16 operands needs sm_80 or newer (cuviz builds for sm_90)
+#endif
+}
+
+// Launches the product for z = 0 .. batches-1 on the tensor cores, operands rounded to `precision`
+// (tf32 or bf16), on the current stream.
+template <class P>
+void launch_tensor_core(const P& p, int batches, Precision precision) {
+  CUVIZ_CHECK(precision != Precision::fp32, "gemm: launch_tensor_core needs tf32 or bf16 (fp32 runs gemm_kernel)");
+  if (p.M <= 0 || p.N <= 0 || batches <= 0) return;
+  CUVIZ_CHECK(batches <= 65535, "gemm: ", batches, " independent products exceed the grid's z limit");
+  const dim3 grid((p.N + kTcBN - 1) / kTcBN, (p.M + kTcBM - 1) / kTcBM, batches);
+  if (precision == Precision::bf16)
+    tensor_core_kernel<Precision::bf16, P><<<grid, kThreads, 0, current_stream()>>>(p);
+  else
+    tensor_core_kernel<Precision::tf32, P><<<grid, kThreads, 0, current_stream()>>>(p);
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

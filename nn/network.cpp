@@ -215,7 +215,8 @@ void Network::set_backend(Backend b) {
 }
 
 ExecContext Network::context_of(const Plan& p) const {
-  return ExecContext{backend_, p.stream_.handle, p.workspace_.data(), size_t(p.workspace_.numel()) * sizeof(float)};
+  return ExecContext{backend_, p.stream_.handle, p.workspace_.data(), size_t(p.workspace_.numel()) * sizeof(float),
+                     p.options_.precision};
 }
 
 int Network::value_of(std::string_view name) const {
@@ -287,6 +288,7 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
   }
   for (const auto& name : outputs) requested[value_of(name)] = 1;
 
+  check_precision(options.precision, backend_);
   // Truncation: walk back from the outputs; only layers they depend on run.
   Plan p;
   p.network_id_ = id_;

@@ -31,6 +31,7 @@ struct PlanOptions {
   // other activations' memory by liveness (docs/network.md, memory plan). Off: every activation
   // has its own memory for the plan's lifetime (for comparison, or to read any blob).
   bool compact_stash = true;
+  Precision precision = Precision::fp32;  // conv forward and backward-data arithmetic (kernels/backend.h)
 };
 
 // One row of `cuviz info`: a layer of a plan.

@@ -65,7 +65,7 @@ Renderer::Renderer(const Network& net, const std::vector<Objective>& per_image, 
       counter_(sizeof(int64_t), options.device) {
   std::vector<std::string> outputs = eval_->layers();
   if (outputs.empty()) outputs.push_back(net.graph().input);  // image-only objectives (regularizers)
-  plan_ = net.plan(image_.shape(), outputs, PlanOptions{.backward = true});
+  plan_ = net.plan(image_.shape(), outputs, PlanOptions{.backward = true, .precision = o_.precision});
   const ExecScope scope(net_.context_of(plan_));
   eval_->bind(net, plan_, o_.device);
   param_.init(params_, o_.seed);

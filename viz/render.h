@@ -48,6 +48,9 @@ struct RenderOptions {
   // (same results; one launch per step instead of one per kernel). false: launch eagerly (for
   // profiling comparisons).
   bool cuda_graph = true;
+  // Arithmetic of the network's conv forward and backward-data (kernels/backend.h): TF32/BF16 use
+  // the GPU's tensor cores; on the CPU they emulate those numerics (slower, for tests).
+  Precision precision = Precision::fp32;
 };
 
 // What the progress callback sees.

@@ -74,6 +74,7 @@ RenderOptions sweep_render_options(const SweepSettings& s, Device device) {
   ro.seed = s.seed;
   ro.relu_override_steps = s.relu_override;
   ro.device = device;
+  ro.precision = parse_precision(s.precision);
   return ro;
 }
 
@@ -96,8 +97,7 @@ SweepManifest run_sweep(const Network& net, const SweepOptions& o,
   const SweepSettings& s = o.settings;
   CUVIZ_CHECK(s.objective == "channel" || s.objective == "neuron", "sweep: objective must be channel or neuron, not '",
               s.objective, "'");
-  CUVIZ_CHECK(s.precision == "fp32", "sweep: precision ", s.precision,
-              " is not available yet (only fp32; tensor-core TF32/BF16 paths are future work)");
+  parse_precision(s.precision);  // a clear error before anything is rendered
   const int layer_c = layer_channels(net, s);
   std::vector<int> channels = o.channels;
   if (channels.empty())

@@ -36,6 +36,11 @@ TEST(Cli, UsageErrorsAreOneLine) {
   EXPECT_TRUE(test::failed_with_one_line(run_cli({"info", "googlenet", "--size", "0"}, dir), "--size"));
   EXPECT_TRUE(test::failed_with_one_line(
       run_cli({"classify", "googlenet", test::shared_image("coffee.png"), "--device", "gpu"}, dir), "--device"));
+  EXPECT_TRUE(test::failed_with_one_line(
+      run_cli({"render", "googlenet", "--objective", "inception_4a/output:0", "--precision", "fp16", "-o",
+               dir.file("r.png")},
+              dir),
+      "unknown precision 'fp16' (choices: fp32, tf32, bf16)"));
 }
 
 TEST(Cli, MissingModelIsOneLineNamingTheSearch) {

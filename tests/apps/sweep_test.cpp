@@ -142,6 +142,32 @@ TEST(SweepCommand, BadArgumentsAreOneErrorLine) {
   EXPECT_FALSE(fs::exists(tmp.file("b") + "/manifest.json"));
 }
 
+// --precision bf16 renders (on the CPU, the emulated tensor-core numerics) and is recorded in the
+// manifest; an unknown precision, or a reduced one with the FP32-only cuDNN backend, is one line
+// naming the choices, before anything is written.
+TEST(SweepCommand, PrecisionBf16IsAcceptedAndFp16Refused) {
+  TempDir tmp("sweep_precision");
+  auto args = sweep_args(tmp.file("bf16"), "0-1", kLayer, "4");
+  args.insert(args.end(), {"--precision", "bf16"});
+  const auto ok = run_cli(args, tmp);
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  const auto m = SweepManifest::load(tmp.file("bf16"));
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->settings.precision, "bf16");
+  EXPECT_EQ(m->channels.size(), 2u);
+
+  auto bad = sweep_args(tmp.file("fp16"), "0-1", kLayer, "4");
+  bad.insert(bad.end(), {"--precision", "fp16"});
+  const auto r = run_cli(bad, tmp);
+  EXPECT_TRUE(test::failed_with_one_line(r, "unknown precision 'fp16' (choices: fp32, tf32, bf16)")) << r.err;
+  EXPECT_FALSE(fs::exists(tmp.file("fp16") + "/manifest.json"));
+
+  auto cudnn = sweep_args(tmp.file("cudnn"), "0-1", kLayer, "4");
+  cudnn.insert(cudnn.end(), {"--precision", "tf32", "--backend", "cudnn"});
+  EXPECT_TRUE(test::failed_with_one_line(run_cli(cudnn, tmp), "FP32 only"));
+  EXPECT_FALSE(fs::exists(tmp.file("cudnn") + "/manifest.json"));
+}
+
 // Channels 0 and 2 of inception_4a/output are zero on the grey initial image, so their ReLU
 // passes no gradient and plain ascent never leaves grey (PyTorch's pipeline gives 0.0 too). The
 // sweep's default ReLU gradient override (Lucid's, 16 steps) revives them.

@@ -2,9 +2,12 @@
 // CPU reference and, where cuDNN is available, against cuDNN: odd sizes, 1x1/3x3/5x5/7x7,
 // stride 2, asymmetric padding, dilation, groups, depthwise, bias + fused ReLU, batch-strided
 // views, and a shape large enough to select the 128x128 tile. Outputs are guarded (sentinels
-// around, NaN inside) so stray and missing writes fail too.
+// around, NaN inside) so stray and missing writes fail too. The tensor-core path (TF32/BF16
+// forward and backward-data) runs the same cases against references on rounded operands.
+#include "kernels/backend.h"
 #include "kernels/conv2d.h"
 #include "kernels/cudnn_oracle.h"
+#include "kernels/precision.h"
 
 #include "cuda_test_util.h"
 
@@ -113,6 +116,88 @@ TEST_P(Conv2dCuda, MatchesDoubleReferenceAndCudnn) {
   EXPECT_TRUE(test::gpu_matches("backward-weight vs cuDNN", dw_host, test::to_host(dw_cudnn), 2 * nrmse_tol(k_wgt),
                                 2 * abs_tol(k_wgt), 2e-5));
 }
+
+// The tensor-core kernel at TF32 and BF16, forward (bias, fused ReLU, strided views) and
+// backward-data, against (1) the double-precision reference on operands rounded by the same
+// functions (kernels/precision.h): the products are then exact, and only the FP32 accumulation
+// order differs, so the FP32 path's bounds apply, doubled because the tensor cores align the
+// addends of each mma to the largest before adding (a few more ulps than sequential FMAs); and
+// (2) the CPU emulation of the same precision, which approximates the same exact sum (twice
+// again). A wrong rounding (e.g. none, or truncation) breaks (1) by ~u = 2^-8 or 2^-11 relative,
+// far above these bounds. Every case has K = C/G*kh*kw or O/G*kh*kw not a multiple of 16 except
+// the pointwise one, and M, N not multiples of 64, so the zero-filled edges are exercised.
+class Conv2dTensorCores : public ::testing::TestWithParam<std::tuple<ConvCase, Precision>> {};
+
+OwnedTensor rounded(const Tensor& t, Precision prec) {
+  OwnedTensor r(t.shape());
+  for (int64_t k = 0; k < t.numel(); ++k)
+    r.data()[k] = prec == Precision::bf16 ? round_to_bf16(t.data()[k]) : round_to_tf32(t.data()[k]);
+  return r;
+}
+
+TEST_P(Conv2dTensorCores, MatchRoundedReferenceAndCpuEmulation) {
+  CUVIZ_REQUIRE_GPU();
+  const auto& [tc, prec] = GetParam();
+  const Conv2dParams p = tc.p;
+  Conv2dParams p_lin = p;
+  p_lin.fuse_relu = false;
+  const Shape xs{tc.n, tc.c, tc.h, tc.w}, ws{tc.o, tc.c / p.groups, tc.kh, tc.kw}, bs{1, tc.o, 1, 1};
+  const Shape ys = conv2d_output_shape(p, xs, ws);
+  const OwnedTensor x = test::random_tensor(xs, 21), w = test::random_tensor(ws, 22), dy = test::random_tensor(ys, 24);
+  const OwnedTensor b = tc.bias ? test::random_tensor(bs, 23) : OwnedTensor();
+
+  // (1) Exact sums of the rounded operands' products (bias is added in FP32, unrounded).
+  const OwnedTensorD bd = tc.bias ? test::to_double(b) : OwnedTensorD();
+  const OwnedTensorD xd = test::to_double(rounded(x, prec)), wd = test::to_double(rounded(w, prec)),
+                     dyd = test::to_double(rounded(dy, prec));
+  OwnedTensorD y_ref(ys), dx_ref(xs);
+  conv2d_forward_reference<double>(p, xd, wd, bd, y_ref);
+  conv2d_backward_data_reference<double>(p_lin, dyd, wd, dx_ref);
+
+  // (2) The CPU emulation.
+  ExecContext ctx;
+  ctx.precision = prec;
+  OwnedTensor y_emu(ys), dx_emu(xs);
+  {
+    const ExecScope scope(ctx);
+    conv2d_forward(p, x, w, b, y_emu);
+    conv2d_backward_data(p_lin, dy, w, dx_emu);
+  }
+
+  OwnedTensor x_wide(Shape{tc.n, tc.c + tc.x_extra, tc.h, tc.w}, Device::cuda);
+  fill(x_wide, 3.f);
+  const Tensor x_dev = x_wide.channels(tc.x_extra, tc.c);
+  copy(x, x_dev);
+  const OwnedTensor w_dev = test::to_device(w), dy_dev = test::to_device(dy);
+  const OwnedTensor b_dev = tc.bias ? test::to_device(b) : OwnedTensor();
+  test::GuardedOutput y(ys, tc.y_extra), dx(xs, tc.x_extra);
+  {
+    const ExecScope scope(ctx);
+    conv2d_forward(p, x_dev, w_dev, b_dev, y.view());
+    conv2d_backward_data(p_lin, dy_dev, w_dev, dx.view());
+  }
+  EXPECT_TRUE(y.guards_intact());
+  EXPECT_TRUE(dx.guards_intact());
+  const OwnedTensor y_host = test::to_host(y.view()), dx_host = test::to_host(dx.view());
+
+  const int64_t k_fwd = int64_t(ws.c) * ws.h * ws.w, k_bwd = int64_t(tc.o / p.groups) * ws.h * ws.w;
+  EXPECT_TRUE(test::gpu_matches("tensor-core forward vs rounded reference", y_host, y_ref, 2 * nrmse_tol(k_fwd),
+                                2 * abs_tol(k_fwd), 2e-5));
+  EXPECT_TRUE(test::gpu_matches("tensor-core backward-data vs rounded reference", dx_host, dx_ref,
+                                2 * nrmse_tol(k_bwd), 2 * abs_tol(k_bwd), 2e-5));
+  EXPECT_TRUE(test::gpu_matches("tensor-core forward vs CPU emulation", y_host, y_emu, 4 * nrmse_tol(k_fwd),
+                                4 * abs_tol(k_fwd), 4e-5));
+  EXPECT_TRUE(test::gpu_matches("tensor-core backward-data vs CPU emulation", dx_host, dx_emu, 4 * nrmse_tol(k_bwd),
+                                4 * abs_tol(k_bwd), 4e-5));
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dTensorCores,
+                         ::testing::Combine(::testing::ValuesIn(kCases),
+                                            ::testing::Values(Precision::tf32, Precision::bf16)),
+                         [](const ::testing::TestParamInfo<Conv2dTensorCores::ParamType>& info) {
+                           return std::string(std::get<0>(info.param).name) + "_" +
+                                  precision_name(std::get<1>(info.param));
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dCuda, ::testing::ValuesIn(kCases),
                          [](const ::testing::TestParamInfo<ConvCase>& info) { return std::string(info.param.name); });
