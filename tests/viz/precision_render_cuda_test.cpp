@@ -1,6 +1,6 @@
 // The BF16/TF32 render guard on the GPU's tensor cores (tests/viz/precision_guard.h): real
 // GoogLeNet channels rendered with tensor-core convolutions must reach >= 95% of the FP32
-// render's objective, at the CPU test's settings.
+// renders' mean objective, at the CPU test's settings.
 #include <cstdio>
 
 #include "nn/cuda_runtime.h"

@@ -1,7 +1,7 @@
 // The BF16/TF32 render guard on the CPU, where the reduced precisions are an emulation of the
 // tensor cores' numerics (operands rounded, FP32 sums; kernels/conv2d.cpp): real GoogLeNet
-// channels must reach >= 95% of the FP32 render's objective (tests/viz/precision_guard.h).
-// The same settings as the GPU version (64 steps), about 30 s per precision on 2 cores.
+// channels must reach >= 95% of the FP32 renders' mean objective (tests/viz/precision_guard.h).
+// The same settings as the GPU version (64 steps), about 5 s per precision on 2 cores.
 #include <cstdio>
 
 #include "precision_guard.h"
