@@ -5,11 +5,12 @@
 // the batch's final evaluation and PNGs are timed, as `cuviz sweep` does them.
 //   channels/s = channels / sum over batches (setup + steps * t_step + finish)
 //   TFLOP/s    = image-steps/s * 4 * forward MACs per image to the layer (forward + data-gradient
-//                backward, Network::describe of the truncated plan), against the FP32 limit:
-//                60 TFLOP/s on an H100, 200 GFLOP/s (OpenBLAS SGEMM, 2 cores) on the CPU.
+//                backward, Network::describe of the truncated plan), against the limit of the
+//                conv precision: on an H100 FP32 60, TF32 ~400, BF16 ~790 TFLOP/s (PERFORMANCE.md);
+//                on the CPU 200 GFLOP/s (OpenBLAS SGEMM, 2 cores) whatever the precision.
 // --profile also times each stage of one step separately (the same calls as Renderer::gradient).
 // --precision tf32|bf16 runs the convolutions' forward and backward-data on the tensor cores
-// (on the CPU: the slower emulation); the TFLOP/s column still compares with the FP32 limit.
+// (on the CPU: the slower emulation, still compared with the CPU's FP32 limit).
 //   sweep_bench [--config S1|S2|S3|S4|all] [--channels N] [--batch B] [--device cpu|cuda]
 //               [--steps 512] [--timed K] [--warmup W] [--repeats R] [--precision fp32|tf32|bf16]
 //               [--macs-only] [--profile]
@@ -354,14 +355,18 @@ void profile_step(const Network& net, const Config& c, const Args& a, int n) {
   std::printf("    %-32s %9.2f %7s %12.2f\n", "sum", total * 1e3, "", cpu_total * 1e3);
 }
 
-// The limit for FP32 on this device, and what it is.
-std::pair<double, std::string> fp32_limit(Device d) {
+// The limit of the conv precision on this device (PERFORMANCE.md's table for an H100 SXM), and
+// what it is. The CPU emulates TF32/BF16 with FP32 arithmetic, so its limit stays FP32's.
+std::pair<double, std::string> precision_limit(Device d, const std::string& precision) {
   if (d == Device::cpu)
     return {0.2, "CPU limit: OpenBLAS SGEMM on these 2 cores, 200 GFLOP/s (PERFORMANCE.md)"};
+  const double tflops = precision == "bf16" ? 790 : precision == "tf32" ? 400 : 60;
+  std::string note = cat(precision == "fp32" ? "FP32" : precision == "tf32" ? "TF32" : "BF16", " limit of an H100 SXM, ",
+                         tflops, " TFLOP/s (PERFORMANCE.md)");
   const std::string name = cuda_rt::device_name();
-  if (name.find("H100") != std::string::npos || name.find("H200") != std::string::npos)
-    return {60, "FP32 limit of an H100 SXM, 60 TFLOP/s (PERFORMANCE.md)"};
-  return {60, "FP32 limit of an H100 SXM, 60 TFLOP/s (PERFORMANCE.md); this card is a " + name};
+  if (name.find("H100") == std::string::npos && name.find("H200") == std::string::npos)
+    note += "; this card is a " + name;
+  return {tflops, note};
 }
 
 // Runs one configuration; returns false when its MACs disagree with PERFORMANCE.md.
@@ -407,7 +412,7 @@ bool run_config(const Network& net, const Config& c, const Args& a) {
   const double ips = channels / step_med, ips_best = channels / step_best;
   const double sweep_seconds = setup + a.steps * step_med + finish;
   const double tflops = ips * 4 * macs * 1e-12, tflops_best = ips_best * 4 * macs * 1e-12;
-  const auto [limit, limit_note] = fp32_limit(a.device);
+  const auto [limit, limit_note] = precision_limit(a.device, a.precision);
   const std::string dev =
       a.device == Device::cuda ? std::string(cuda_rt::device_name()) : cat("cpu (", omp_get_max_threads(), " threads)");
 

@@ -10,7 +10,9 @@
 #         (eager, channels_last, TF32 allowed, batch = channels) and B2 (B1 + torch.compile),
 #         S1-S3 only (the baseline reads ONNX files; there is no VGG-19 one); then a full S1 sweep
 #         with `cuviz sweep` (512 channels, 512 steps), wall time, stopped after $SWEEP_E2E_TIMEOUT
-#         seconds (default 180). $SWEEP_CONFIGS picks configurations (default "S1 S2 S3 S4").
+#         seconds (default 180). $SWEEP_CONFIGS picks configurations (default "S1 S2 S3 S4");
+#         $SWEEP_PRECISIONS (default "bf16 tf32", empty for none) are also run with sweep_bench
+#         --precision on $SWEEP_PRECISION_CONFIGS (default "S1"), reported as cases "S1-bf16" etc.
 #   bench/sweep_vs_torch.sh [--device cpu|cuda] [--bin DIR] [--rounds N] [--e2e-rounds M] [--timed K]
 # --bin: the directory holding sweep_bench and cuviz (default build); the shared folder is
 # $CUVIZ_SHARED_DIR or ../shared beside the checkout; $PYTHON runs the baseline (default
@@ -113,6 +115,19 @@ else
       fi
       echo "ours     $c: $line"
       record ours "$c" "$(json_field "$line" image_steps_per_s)" "$line"
+      # The tensor-core precisions (--precision, docs/gpu.md) on the configurations in
+      # $SWEEP_PRECISION_CONFIGS (default S1), each a case of its own ("S1-bf16").
+      for p in ${SWEEP_PRECISIONS-bf16 tf32}; do
+        [[ " ${SWEEP_PRECISION_CONFIGS:-S1} " == *" $c "* ]] || continue
+        if line=$("$bin/sweep_bench" --config "$c" --device cuda --timed "$k" --warmup 2 --repeats 2 --precision "$p" \
+                    2>"$work/err" | tail -1); then
+          echo "ours     $c $p: $line"
+          record ours "$c-$p" "$(json_field "$line" image_steps_per_s)" "$line"
+        else
+          echo "ours     $c $p: FAILED: $(tail -3 "$work/err" | tr '\n' ' ')"
+          failed=1
+        fi
+      done
       [ -n "${layer[$c]:-}" ] || { echo "pytorch  $c: no baseline (no VGG-19 ONNX file)"; continue; }
       for b in B1 B2; do
         flags=(--channels-last)
@@ -162,10 +177,10 @@ for case in cases:
     if lines and 'tflops' in lines[0]:
         j = sorted(lines, key=lambda l: l['image_steps_per_s'])[len(lines) // 2]
         extra = (f"; {j['channels_per_s_at_512_steps']:.2f} ch/s at 512 steps ({j['channels_per_s_end_to_end']:.2f}"
-                 f" end to end), {j['tflops']:.2f} TFLOP/s = {j['percent_of_limit']:.1f}% of FP32, batch {j['batch']}")
+                 f" end to end), {j['tflops']:.2f} TFLOP/s = {j['percent_of_limit']:.1f}% of the {j.get('precision', 'fp32')} limit, batch {j['batch']}")
     print(f"{case:6s} ours     median {om:10.2f}  best {ob:10.2f} {unit}  (n={len(ours)}){extra}")
     for side in ('torch', 'B1', 'B2'):
-        base = vals(side, case)
+        base = vals(side, case.split('-')[0])  # S1-bf16 against S1's baselines
         if not base: continue
         bm, bb = stats(base, higher)
         rm, rb = (om / bm, ob / bb) if higher else (bm / om, bb / ob)
