@@ -138,8 +138,9 @@ void launch(const P& p, int batches, Tile tile = Tile::automatic) {
 // 16x16x8 mmas) into 16 x 16 FP32 accumulator tiles. A block computes a 64 x 64 tile of C with 8
 // warps in a 2 x 4 grid, each owning 32 x 16 of C (two accumulator tiles).
 //   Staging: as in gemm_kernel, every thread loads fixed elements of the A and B chunks through
-// p.a and p.b (zero outside M, N and the K range), rounds them with kernels/precision.h (the
-// functions the CPU emulation uses, so both see the same operands) and writes them to shared
+// p.a and p.b (zero outside M, N and the K range), rounds them (BF16: bf16_bits of
+// kernels/precision.h, bit for bit __float2bfloat16_rn; TF32: __float_to_tf32, which
+// round_to_tf32 reproduces on the CPU, so both see the same operands) and writes them to shared
 // memory: As[m][k] row-major (matrix_a row_major) and Bs[n][k] (matrix_b col_major, B being K x N).
 //   Epilogue: the accumulators go through shared memory (Cs[m][n]) and then every thread stores
 // consecutive columns through p.store, so bias, fused ReLU and output layouts are the FP32 path's.
@@ -159,13 +160,17 @@ struct TcTraits<Precision::bf16> {
   __device__ static Elem convert(float v) { return __ushort_as_bfloat16(bf16_bits(v)); }
 };
 
+// The Programming Guide leaves TF32's bit layout inside a float implementation-defined and asks
+// that WMMA operands be converted with __float_to_tf32 (cvt.rna.tf32.f32). Converting before
+// staging is the same as converting the loaded fragment element by element: load_matrix_sync only
+// moves the bits. round_to_tf32 (kernels/precision.h) is the CPU's model of this conversion.
 template <>
 struct TcTraits<Precision::tf32> {
-  using Elem = float;  // TF32 operands live in FP32 registers and memory with the low 13 bits zero
+  using Elem = float;  // TF32 operands are stored as floats (the fragment's storage type)
   using AType = nvcuda::wmma::precision::tf32;
   static constexpr int kMmaK = 8;
   static constexpr int kPad = 4;  // ldm a multiple of 4 for 32-bit types
-  __device__ static Elem convert(float v) { return round_to_tf32(v); }
+  __device__ static Elem convert(float v) { return nvcuda::wmma::__float_to_tf32(v); }
 };
 
 constexpr int kTcBM = 64, kTcBN = 64, kTcBK = 16;
@@ -182,11 +187,21 @@ __global__ void __launch_bounds__(kThreads) tensor_core_kernel(const P p) {
   static_assert((kTcBM / kTcWarpM) * kWarpsN * 32 == kThreads, "one C tile per warp");
   static_assert(kThreads % kTcBN == 0 && kThreads % kTcBK == 0, "fixed load roles per thread");
   constexpr int kBRows = kThreads / kTcBN, kARows = kThreads / kTcBK;
-  // load/store_matrix_sync need 256-bit aligned pointers: every fragment starts a multiple of 16
-  // rows (or 8 elements of K) into these arrays, which are all multiples of 32 bytes.
+  constexpr int kLdC = kTcBN + 4;
+  // The WMMA rules for load/store_matrix_sync: ldm (elements) a multiple of 16 bytes (8 for BF16,
+  // 4 for floats), and a 256-bit (32-byte) aligned pointer. The arrays are 128-byte aligned and
+  // the fragments start at rows wm + 16 i or wn (multiples of 16) and at K offsets kk (multiples of
+  // kMmaK) of As and Bs, and at row wm + 16 i, column wn of Cs: each of those steps is a multiple
+  // of 32 bytes.
+  static_assert(kLd * sizeof(Elem) % 16 == 0 && kLdC * sizeof(float) % 16 == 0, "ldm: multiple of 16 bytes");
+  static_assert(16 * kLd * sizeof(Elem) % 32 == 0 && T::kMmaK * sizeof(Elem) % 32 == 0,
+                "As/Bs fragments 32-byte aligned");
+  static_assert(16 * kLdC * sizeof(float) % 32 == 0 && kTcWarpN * sizeof(float) % 32 == 0,
+                "Cs fragments 32-byte aligned");
+  static_assert(2 * kTcBM * kLd * sizeof(Elem) + kTcBM * kLdC * sizeof(float) <= 48 * 1024, "static shared memory");
   __shared__ __align__(128) Elem As[kTcBM][kLd];
   __shared__ __align__(128) Elem Bs[kTcBN][kLd];
-  __shared__ __align__(128) float Cs[kTcBM][kTcBN + 4];
+  __shared__ __align__(128) float Cs[kTcBM][kLdC];
 
   const int z = blockIdx.z;
   const int m0 = blockIdx.y * kTcBM, n0 = blockIdx.x * kTcBN;
@@ -232,7 +247,7 @@ __global__ void __launch_bounds__(kThreads) tensor_core_kernel(const P p) {
 
 #pragma unroll
   for (int i = 0; i < kFragsM; ++i)
-    wmma::store_matrix_sync(&Cs[wm + 16 * i][wn], acc[i], kTcBN + 4, wmma::mem_row_major);
+    wmma::store_matrix_sync(&Cs[wm + 16 * i][wn], acc[i], kLdC, wmma::mem_row_major);
   __syncthreads();
   // Consecutive threads take consecutive columns of a row: coalesced stores for row-major outputs.
   for (int e = tid; e < kTcBM * kTcBN; e += kThreads) {
