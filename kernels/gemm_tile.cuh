@@ -16,6 +16,7 @@
 #include "kernels/cuda_check.cuh"
 #include "kernels/cuda_context.cuh"
 #include "kernels/precision.h"
+#include "kernels/tensor_core_tile.h"
 
 namespace cuviz::gemm {
 
@@ -173,8 +174,9 @@ struct TcTraits<Precision::tf32> {
   __device__ static Elem convert(float v) { return nvcuda::wmma::__float_to_tf32(v); }
 };
 
-constexpr int kTcBM = 64, kTcBN = 64, kTcBK = 16;
-constexpr int kTcWarpM = 32, kTcWarpN = 16;  // C tile of one warp: 2 x 1 fragments of 16 x 16
+// Tile sizes and the block schedule (which thread stages which element, which warp owns which C
+// tile): kernels/tensor_core_tile.h, shared with a CPU test of its coverage.
+static_assert(kTcThreads == kThreads, "the tensor-core kernel launches kThreads threads");
 
 template <Precision kPrec, class P>
 __global__ void __launch_bounds__(kThreads) tensor_core_kernel(const P p) {
@@ -183,10 +185,7 @@ __global__ void __launch_bounds__(kThreads) tensor_core_kernel(const P p) {
   using T = TcTraits<kPrec>;
   using Elem = typename T::Elem;
   constexpr int kLd = kTcBK + T::kPad;
-  constexpr int kWarpsN = kTcBN / kTcWarpN, kFragsM = kTcWarpM / 16;
-  static_assert((kTcBM / kTcWarpM) * kWarpsN * 32 == kThreads, "one C tile per warp");
-  static_assert(kThreads % kTcBN == 0 && kThreads % kTcBK == 0, "fixed load roles per thread");
-  constexpr int kBRows = kThreads / kTcBN, kARows = kThreads / kTcBK;
+  constexpr int kFragsM = kTcWarpM / 16;
   constexpr int kLdC = kTcBN + 4;
   // The WMMA rules for load/store_matrix_sync: ldm (elements) a multiple of 16 bytes (8 for BF16,
   // 4 for floats), and a 256-bit (32-byte) aligned pointer. The arrays are 128-byte aligned and
@@ -205,30 +204,31 @@ __global__ void __launch_bounds__(kThreads) tensor_core_kernel(const P p) {
 
   const int z = blockIdx.z;
   const int m0 = blockIdx.y * kTcBM, n0 = blockIdx.x * kTcBN;
-  const int tid = threadIdx.x, warp = tid / 32;
-  const int wm = (warp / kWarpsN) * kTcWarpM, wn = (warp % kWarpsN) * kTcWarpN;
+  const int tid = threadIdx.x;
+  const TcCell wo = tc_warp_origin(tid / 32);
+  const int wm = wo.row, wn = wo.col;
   const int2 kr = p.k_range(z);
 
-  const int bn = tid % kTcBN, bk = tid / kTcBN;
+  const int bn = tc_b_cell(tid, 0).row;  // the same column of B in every pass
   const bool b_ok = n0 + bn < p.N;
   const typename P::Col col = b_ok ? p.b_col(z, n0 + bn) : typename P::Col{};
-  const int ak = tid % kTcBK, am = tid / kTcBK;
 
   wmma::fragment<wmma::accumulator, 16, 16, T::kMmaK, float> acc[kFragsM];
 #pragma unroll
   for (int i = 0; i < kFragsM; ++i) wmma::fill_fragment(acc[i], 0.f);
 
   for (int k0 = kr.x; k0 < kr.y; k0 += kTcBK) {
-    const int ka = k0 + ak;
 #pragma unroll
-    for (int r = 0; r < kTcBM / kARows; ++r) {
-      const int m = m0 + am + r * kARows;
-      As[am + r * kARows][ak] = T::convert((m < p.M && ka < kr.y) ? p.a(z, m, ka) : 0.f);
+    for (int r = 0; r < kTcAPasses; ++r) {
+      const TcCell c = tc_a_cell(tid, r);
+      const int m = m0 + c.row, k = k0 + c.col;
+      As[c.row][c.col] = T::convert((m < p.M && k < kr.y) ? p.a(z, m, k) : 0.f);
     }
 #pragma unroll
-    for (int r = 0; r < kTcBK / kBRows; ++r) {
-      const int k = k0 + bk + r * kBRows;
-      Bs[bn][bk + r * kBRows] = T::convert((b_ok && k < kr.y) ? p.b(col, k) : 0.f);
+    for (int r = 0; r < kTcBPasses; ++r) {
+      const TcCell c = tc_b_cell(tid, r);
+      const int k = k0 + c.col;
+      Bs[c.row][c.col] = T::convert((b_ok && k < kr.y) ? p.b(col, k) : 0.f);
     }
     __syncthreads();
 #pragma unroll
