@@ -16,6 +16,7 @@
 #include "kernels/cuda_check.cuh"
 #include "kernels/cuda_context.cuh"
 #include "kernels/precision.h"
+#include "kernels/tensor_core_tile.h"
 
 namespace cuviz::gemm {
 
@@ -138,8 +139,9 @@ void launch(const P& p, int batches, Tile tile = Tile::automatic) {
 // 16x16x8 mmas) into 16 x 16 FP32 accumulator tiles. A block computes a 64 x 64 tile of C with 8
 // warps in a 2 x 4 grid, each owning 32 x 16 of C (two accumulator tiles).
 //   Staging: as in gemm_kernel, every thread loads fixed elements of the A and B chunks through
-// p.a and p.b (zero outside M, N and the K range), rounds them with kernels/precision.h (the
-// functions the CPU emulation uses, so both see the same operands) and writes them to shared
+// p.a and p.b (zero outside M, N and the K range), rounds them (BF16: bf16_bits of
+// kernels/precision.h, bit for bit __float2bfloat16_rn; TF32: __float_to_tf32, which
+// round_to_tf32 reproduces on the CPU, so both see the same operands) and writes them to shared
 // memory: As[m][k] row-major (matrix_a row_major) and Bs[n][k] (matrix_b col_major, B being K x N).
 //   Epilogue: the accumulators go through shared memory (Cs[m][n]) and then every thread stores
 // consecutive columns through p.store, so bias, fused ReLU and output layouts are the FP32 path's.
@@ -159,17 +161,22 @@ struct TcTraits<Precision::bf16> {
   __device__ static Elem convert(float v) { return __ushort_as_bfloat16(bf16_bits(v)); }
 };
 
+// The Programming Guide leaves TF32's bit layout inside a float implementation-defined and asks
+// that WMMA operands be converted with __float_to_tf32 (cvt.rna.tf32.f32). Converting before
+// staging is the same as converting the loaded fragment element by element: load_matrix_sync only
+// moves the bits. round_to_tf32 (kernels/precision.h) is the CPU's model of this conversion.
 template <>
 struct TcTraits<Precision::tf32> {
-  using Elem = float;  // TF32 operands live in FP32 registers and memory with the low 13 bits zero
+  using Elem = float;  // TF32 operands are stored as floats (the fragment's storage type)
   using AType = nvcuda::wmma::precision::tf32;
   static constexpr int kMmaK = 8;
   static constexpr int kPad = 4;  // ldm a multiple of 4 for 32-bit types
-  __device__ static Elem convert(float v) { return round_to_tf32(v); }
+  __device__ static Elem convert(float v) { return nvcuda::wmma::__float_to_tf32(v); }
 };
 
-constexpr int kTcBM = 64, kTcBN = 64, kTcBK = 16;
-constexpr int kTcWarpM = 32, kTcWarpN = 16;  // C tile of one warp: 2 x 1 fragments of 16 x 16
+// Tile sizes and the block schedule (which thread stages which element, which warp owns which C
+// tile): kernels/tensor_core_tile.h, shared with a CPU test of its coverage.
+static_assert(kTcThreads == kThreads, "the tensor-core kernel launches kThreads threads");
 
 template <Precision kPrec, class P>
 __global__ void __launch_bounds__(kThreads) tensor_core_kernel(const P p) {
@@ -178,42 +185,50 @@ __global__ void __launch_bounds__(kThreads) tensor_core_kernel(const P p) {
   using T = TcTraits<kPrec>;
   using Elem = typename T::Elem;
   constexpr int kLd = kTcBK + T::kPad;
-  constexpr int kWarpsN = kTcBN / kTcWarpN, kFragsM = kTcWarpM / 16;
-  static_assert((kTcBM / kTcWarpM) * kWarpsN * 32 == kThreads, "one C tile per warp");
-  static_assert(kThreads % kTcBN == 0 && kThreads % kTcBK == 0, "fixed load roles per thread");
-  constexpr int kBRows = kThreads / kTcBN, kARows = kThreads / kTcBK;
-  // load/store_matrix_sync need 256-bit aligned pointers: every fragment starts a multiple of 16
-  // rows (or 8 elements of K) into these arrays, which are all multiples of 32 bytes.
+  constexpr int kFragsM = kTcWarpM / 16;
+  constexpr int kLdC = kTcBN + 4;
+  // The WMMA rules for load/store_matrix_sync: ldm (elements) a multiple of 16 bytes (8 for BF16,
+  // 4 for floats), and a 256-bit (32-byte) aligned pointer. The arrays are 128-byte aligned and
+  // the fragments start at rows wm + 16 i or wn (multiples of 16) and at K offsets kk (multiples of
+  // kMmaK) of As and Bs, and at row wm + 16 i, column wn of Cs: each of those steps is a multiple
+  // of 32 bytes.
+  static_assert(kLd * sizeof(Elem) % 16 == 0 && kLdC * sizeof(float) % 16 == 0, "ldm: multiple of 16 bytes");
+  static_assert(16 * kLd * sizeof(Elem) % 32 == 0 && T::kMmaK * sizeof(Elem) % 32 == 0,
+                "As/Bs fragments 32-byte aligned");
+  static_assert(16 * kLdC * sizeof(float) % 32 == 0 && kTcWarpN * sizeof(float) % 32 == 0,
+                "Cs fragments 32-byte aligned");
+  static_assert(2 * kTcBM * kLd * sizeof(Elem) + kTcBM * kLdC * sizeof(float) <= 48 * 1024, "static shared memory");
   __shared__ __align__(128) Elem As[kTcBM][kLd];
   __shared__ __align__(128) Elem Bs[kTcBN][kLd];
-  __shared__ __align__(128) float Cs[kTcBM][kTcBN + 4];
+  __shared__ __align__(128) float Cs[kTcBM][kLdC];
 
   const int z = blockIdx.z;
   const int m0 = blockIdx.y * kTcBM, n0 = blockIdx.x * kTcBN;
-  const int tid = threadIdx.x, warp = tid / 32;
-  const int wm = (warp / kWarpsN) * kTcWarpM, wn = (warp % kWarpsN) * kTcWarpN;
+  const int tid = threadIdx.x;
+  const TcCell wo = tc_warp_origin(tid / 32);
+  const int wm = wo.row, wn = wo.col;
   const int2 kr = p.k_range(z);
 
-  const int bn = tid % kTcBN, bk = tid / kTcBN;
+  const int bn = tc_b_cell(tid, 0).row;  // the same column of B in every pass
   const bool b_ok = n0 + bn < p.N;
   const typename P::Col col = b_ok ? p.b_col(z, n0 + bn) : typename P::Col{};
-  const int ak = tid % kTcBK, am = tid / kTcBK;
 
   wmma::fragment<wmma::accumulator, 16, 16, T::kMmaK, float> acc[kFragsM];
 #pragma unroll
   for (int i = 0; i < kFragsM; ++i) wmma::fill_fragment(acc[i], 0.f);
 
   for (int k0 = kr.x; k0 < kr.y; k0 += kTcBK) {
-    const int ka = k0 + ak;
 #pragma unroll
-    for (int r = 0; r < kTcBM / kARows; ++r) {
-      const int m = m0 + am + r * kARows;
-      As[am + r * kARows][ak] = T::convert((m < p.M && ka < kr.y) ? p.a(z, m, ka) : 0.f);
+    for (int r = 0; r < kTcAPasses; ++r) {
+      const TcCell c = tc_a_cell(tid, r);
+      const int m = m0 + c.row, k = k0 + c.col;
+      As[c.row][c.col] = T::convert((m < p.M && k < kr.y) ? p.a(z, m, k) : 0.f);
     }
 #pragma unroll
-    for (int r = 0; r < kTcBK / kBRows; ++r) {
-      const int k = k0 + bk + r * kBRows;
-      Bs[bn][bk + r * kBRows] = T::convert((b_ok && k < kr.y) ? p.b(col, k) : 0.f);
+    for (int r = 0; r < kTcBPasses; ++r) {
+      const TcCell c = tc_b_cell(tid, r);
+      const int k = k0 + c.col;
+      Bs[c.row][c.col] = T::convert((b_ok && k < kr.y) ? p.b(col, k) : 0.f);
     }
     __syncthreads();
 #pragma unroll
@@ -232,7 +247,7 @@ __global__ void __launch_bounds__(kThreads) tensor_core_kernel(const P p) {
 
 #pragma unroll
   for (int i = 0; i < kFragsM; ++i)
-    wmma::store_matrix_sync(&Cs[wm + 16 * i][wn], acc[i], kTcBN + 4, wmma::mem_row_major);
+    wmma::store_matrix_sync(&Cs[wm + 16 * i][wn], acc[i], kLdC, wmma::mem_row_major);
   __syncthreads();
   // Consecutive threads take consecutive columns of a row: coalesced stores for row-major outputs.
   for (int e = tid; e < kTcBM * kTcBN; e += kThreads) {

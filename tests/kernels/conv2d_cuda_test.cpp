@@ -9,6 +9,8 @@
 #include "kernels/cudnn_oracle.h"
 #include "kernels/precision.h"
 
+#include <vector>
+
 #include "cuda_test_util.h"
 
 namespace cuviz {
@@ -189,6 +191,59 @@ TEST_P(Conv2dTensorCores, MatchRoundedReferenceAndCpuEmulation) {
                                 4 * abs_tol(k_fwd), 4e-5));
   EXPECT_TRUE(test::gpu_matches("tensor-core backward-data vs CPU emulation", dx_host, dx_emu, 4 * nrmse_tol(k_bwd),
                                 4 * abs_tol(k_bwd), 4e-5));
+}
+
+// The operand rounding itself, bit for bit: a 1x1 convolution with one input channel computes
+// y = round(w) * round(x) + zero padding, exact in FP32, so with one operand 1.0 the output IS the
+// kernel's rounding of the other. Checked for both operands (x staged as B, w as A) against
+// round_to_tf32 / round_to_bf16: on a GPU this shows that __float_to_tf32 (cvt.rna) and the BF16
+// staging round exactly as the CPU emulation does, ties included. Finite normal values only.
+std::vector<float> rounding_probes() {
+  std::vector<float> v;
+  for (uint32_t b : {0x3f801000u, 0xbf801000u, 0x3f803000u, 0x3f800fffu, 0x3f801001u,  // TF32 ties, near ties
+                     0x3f808000u, 0x3f818000u, 0xbf818000u, 0x3f807fffu, 0x3f808001u,  // BF16 ties, near ties
+                     0x3fffffffu, 0x3fffc000u, 0x3f800000u, 0x42f6e979u, 0x3a83126fu})  // carries, exact, misc
+    v.push_back(bits_float(b));
+  uint64_t s = 0x9e3779b97f4a7c15ull;  // an LCG (Knuth's MMIX): any sign and mantissa, exponents -20 .. 20
+  while (v.size() < 200) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    const uint32_t r = uint32_t(s >> 32), e = uint32_t(127 - 20 + uint32_t(s >> 8) % 41);
+    v.push_back(bits_float((r & 0x807fffffu) | (e << 23)));
+  }
+  return v;
+}
+
+TEST(Conv2dTensorCoreRounding, OperandsRoundLikeTheCpuBitForBit) {
+  CUVIZ_REQUIRE_GPU();
+  const std::vector<float> probes = rounding_probes();
+  const int n = int(probes.size());
+  for (Precision prec : {Precision::tf32, Precision::bf16}) {
+    ExecContext ctx;
+    ctx.precision = prec;
+    const Conv2dParams p{};
+    // B operand: x holds the probes (one row of n pixels), w = 1.
+    OwnedTensor x(Shape{1, 1, 1, n}), one(Shape{1, 1, 1, 1});
+    for (int i = 0; i < n; ++i) x.data()[i] = probes[i];
+    one.data()[0] = 1.f;
+    // A operand: w holds the probes (n output channels), x = 1 (one pixel).
+    OwnedTensor w(Shape{n, 1, 1, 1});
+    for (int i = 0; i < n; ++i) w.data()[i] = probes[i];
+    const OwnedTensor x_dev = test::to_device(x), w_dev = test::to_device(w), one_dev = test::to_device(one);
+    OwnedTensor yb(Shape{1, 1, 1, n}, Device::cuda), ya(Shape{1, n, 1, 1}, Device::cuda);
+    {
+      const ExecScope scope(ctx);
+      conv2d_forward(p, x_dev, one_dev, Tensor(), yb);
+      conv2d_forward(p, one_dev, w_dev, Tensor(), ya);
+    }
+    const OwnedTensor yb_host = test::to_host(yb), ya_host = test::to_host(ya);
+    for (int i = 0; i < n; ++i) {
+      const float want = prec == Precision::bf16 ? round_to_bf16(probes[i]) : round_to_tf32(probes[i]);
+      EXPECT_EQ(float_bits(yb_host.data()[i]), float_bits(want))
+          << precision_name(prec) << " B operand, probe " << std::hex << float_bits(probes[i]);
+      EXPECT_EQ(float_bits(ya_host.data()[i]), float_bits(want))
+          << precision_name(prec) << " A operand, probe " << std::hex << float_bits(probes[i]);
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dTensorCores,
