@@ -11,7 +11,11 @@ namespace cuviz {
 // The stream of the calling thread's context (0: the legacy default stream).
 inline cudaStream_t current_stream() { return static_cast<cudaStream_t>(exec_context().stream); }
 
-// `bytes` of device memory for the lifetime of the object, on the current stream.
+// `bytes` of device memory for the lifetime of the object, on the current stream. Inside a stream
+// capture (the render step's CUDA graph) cudaMallocAsync / cudaFreeAsync are legal in every
+// capture mode (CUDA >= 11.4): they become the graph's memory alloc / free nodes, so a replay
+// allocates and frees in stream order too. Plans size their workspace so that this never happens
+// in a network's forward or backward; only direct calls (tests, benchmarks) reach the pool.
 class DeviceScratch {
  public:
   explicit DeviceScratch(size_t bytes) {

@@ -54,18 +54,29 @@ __global__ void relu_mask_kernel(const float* y, int64_t y_stride, uint32_t* mas
   }
 }
 
-// One block per image, as the redirected kernel above; `redirected` false skips the vote.
+// The plain masked backward: one thread per element (grid-stride over the whole batch), like
+// relu_backward_kernel. Every step of a render runs it for every ReLU, so it must fill the GPU;
+// a block per image would leave all but N SMs idle. In place is safe: each thread reads dy[k]
+// before writing dx[k] and no other thread touches k.
 __global__ void relu_backward_masked_kernel(const uint32_t* mask, int64_t words, const float* dy, int64_t dy_stride,
-                                            float* dx, int64_t dx_stride, int64_t m, bool redirected) {
+                                            float* dx, int64_t dx_stride, int64_t m, int n) {
+  const int64_t total = m * n;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t img = i / m, k = i % m;
+    dx[img * dx_stride + k] = relu_grad(mask_bit(mask + img * words, k) ? 1.f : 0.f, dy[img * dy_stride + k]);
+  }
+}
+
+// The redirected masked backward: one block per image, as relu_backward_redirected_kernel (the
+// rule needs a vote over the whole image; it runs only in the first, eager, override steps).
+__global__ void relu_backward_masked_redirected_kernel(const uint32_t* mask, int64_t words, const float* dy,
+                                                       int64_t dy_stride, float* dx, int64_t dx_stride, int64_t m) {
   const uint32_t* wi = mask + blockIdx.x * words;
   const float* dyi = dy + blockIdx.x * dy_stride;
   float* dxi = dx + blockIdx.x * dx_stride;
-  bool passes = true;
-  if (redirected) {
-    int any = 0;
-    for (int64_t k = threadIdx.x; k < m; k += blockDim.x) any |= relu_grad(mask_bit(wi, k) ? 1.f : 0.f, dyi[k]) != 0.f;
-    passes = __syncthreads_or(any) != 0;
-  }
+  int any = 0;
+  for (int64_t k = threadIdx.x; k < m; k += blockDim.x) any |= relu_grad(mask_bit(wi, k) ? 1.f : 0.f, dyi[k]) != 0.f;
+  const bool passes = __syncthreads_or(any) != 0;  // every thread reaches it: no early exit above
   for (int64_t k = threadIdx.x; k < m; k += blockDim.x) {
     const float on = mask_bit(wi, k) ? 1.f : 0.f;
     dxi[k] = passes ? relu_grad(on, dyi[k]) : relu_grad_redirected(on, dyi[k]);
@@ -111,11 +122,14 @@ void relu_mask_forward_cuda(const Tensor& y, const MaskTensor& mask) {
 }
 
 void relu_backward_data_masked_cuda(const MaskTensor& mask, const Tensor& dy, const Tensor& dx, bool redirected) {
-  const int64_t m = dy.shape().image_size();
-  if (m == 0 || dy.n() == 0) return;
-  relu_backward_masked_kernel<<<dy.n(), 512, 0, current_stream()>>>(mask.data(), relu_mask_words(m), dy.data(),
-                                                                    dy.batch_stride(), dx.data(), dx.batch_stride(),
-                                                                    m, redirected);
+  const int64_t m = dy.shape().image_size(), total = m * dy.n();
+  if (total == 0) return;
+  if (redirected)
+    relu_backward_masked_redirected_kernel<<<dy.n(), 512, 0, current_stream()>>>(
+        mask.data(), relu_mask_words(m), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m);
+  else
+    relu_backward_masked_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(
+        mask.data(), relu_mask_words(m), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m, dy.n());
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

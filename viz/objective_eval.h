@@ -133,6 +133,8 @@ class ObjectiveEvaluator {
   // True when seed() reads the values back every step (products of objectives): such a step
   // waits for the host and cannot be captured as a CUDA graph.
   bool reads_values_every_step() const { return needs_values_; }
+  // True after a successful bind (a failed restart leaves the renderer's evaluator unbound).
+  bool bound() const { return bound_; }
   // Number of value slots (tests).
   int slots() const { return n_slots_; }
 

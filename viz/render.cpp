@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 
 #include "kernels/nvtx.h"
 #include "viz/objective_eval.h"
@@ -168,9 +169,11 @@ void Renderer::step_eager(bool relu_override) {
   update();
 }
 
+// An unbound evaluator (a restart that failed) is not a capture failure: the eager step throws
+// its error, and the graph stays possible for the renderer's next successful restart.
 bool Renderer::graph_allowed() const {
   return o_.device == Device::cuda && o_.cuda_graph && !graph_failed_ && net_.backend() == Backend::native &&
-         !eval_->reads_values_every_step();
+         eval_->bound() && !eval_->reads_values_every_step();
 }
 
 // Records one step. Launches queued during capture do not run: the graph's first replay is the
@@ -182,7 +185,7 @@ void Renderer::capture_step() {
     graph_.begin_capture(stream);
     step_eager(false);
     why = graph_.end_capture(stream);
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // any exception: a capture left open would fail every later call
     cuda_rt::CudaGraph::abandon_capture(stream);
     graph_.reset();
     why = e.what();

@@ -30,9 +30,7 @@ std::vector<T> to_host_vector(const Buffer& b, size_t n) {
   return h;
 }
 
-TEST(StashCuda, ReluMaskAndMaskedBackwardsMatchCpu) {
-  CUVIZ_REQUIRE_GPU();
-  const Shape s{3, 5, 7, 3};  // 105 elements per image: a partial last word
+void check_relu(Shape s) {
   OwnedTensor x = test::random_tensor(s, 31);
   for (int64_t k = 0; k < s.image_size(); ++k) x.image(1)[k] = -std::abs(x.image(1)[k]);  // image 1 all off
   OwnedTensor y(s), dy = test::random_tensor(s, 32);
@@ -63,6 +61,15 @@ TEST(StashCuda, ReluMaskAndMaskedBackwardsMatchCpu) {
     relu_backward_data_masked(mask, in_place, in_place, redirected);
     EXPECT_TRUE(bitwise_equal(test::to_host(in_place), want)) << "in place, redirected " << redirected;
   }
+}
+
+TEST(StashCuda, ReluMaskAndMaskedBackwardsMatchCpu) {
+  CUVIZ_REQUIRE_GPU();
+  check_relu(Shape{3, 5, 7, 3});  // 105 elements per image: a partial last word
+  // 33263 elements per image (not a multiple of 32, more than one block's 512 threads can cover
+  // in one pass): the plain backward's grid-stride blocks span image boundaries and mask words
+  // of two images, the redirected one loops within its block.
+  check_relu(Shape{2, 37, 29, 31});
 }
 
 void check_pool(const Pool2dParams& p, Shape xs) {

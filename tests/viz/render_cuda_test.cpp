@@ -139,6 +139,26 @@ TEST(RenderCudaGraph, ObjectiveProductsStayEager) {
   expect_identical(graph, eager);
 }
 
+// A restart whose objectives fail to bind leaves the renderer unusable until the next restart;
+// that failure must not count as a failed capture: after a good restart the steps replay again.
+TEST(RenderCudaGraph, AFailedRestartKeepsTheGraph) {
+  CUVIZ_REQUIRE_GPU();
+  Graph g = test::small_net();
+  g.meta.value_scale = 1.f;
+  for (int c = 0; c < 3; ++c) g.meta.mean[c] = 0.5f;
+  const Network net(std::move(g), Device::cuda);
+  const RenderOptions o = graph_options(32, 6, 2, 0, {3});
+  Renderer r(net, {parse_objective("inc/output:3")}, o);
+  EXPECT_THROW(r.restart({parse_objective("inc/output:100000")}), Error);  // channel out of range
+  EXPECT_THROW(r.step(), Error);
+  EXPECT_FALSE(r.graph_active());
+  const std::vector<Objective> good = {parse_objective("inc/output:6")};
+  r.restart(good);
+  const GraphRun run = run_loop(r);
+  EXPECT_TRUE(run.graph_active) << "the failed restart switched the graph off";
+  expect_identical(run, render_with(net, good, o, false));
+}
+
 // GoogLeNet as a sweep runs it: ReLU override for the first steps, then replays; checkpoints in
 // both phases; a restart for a second batch (the graph is captured again for its buffers) must
 // equal both a fresh eager render of that batch and a fresh graph render of it.
