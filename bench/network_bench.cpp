@@ -146,7 +146,7 @@ std::vector<LayerCase>& step_layers() {
   const Network& net = googlenet();
   // Every layer's input and output is read below: a plan that keeps them all.
   plan = std::make_unique<Plan>(net.plan(Shape{4, 3, 128, 128}, {"inception_4a/output"},
-                                         PlanOptions{.backward = true, .compact_stash = false}));
+                                         PlanOptions{.backward = true, .stash = Stash::full}));
   OwnedTensor x(plan->input_shape());
   fill_random(x, 1);
   net.forward(*plan, x);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "kernels/check.h"
@@ -88,21 +89,41 @@ int64_t first_match(const float* plane, int W, int h0, int w0, TapRange tr, TapR
   return -1;
 }
 
-// Max backward for the outputs j in [ja, jb) of one output row, whose windows lie wholly inside
-// the input's columns (first tap at column w0 + j * SW): the first tap in scan order equal to y
-// is found for all j at once (a compare-and-select per tap, vectorised across j), then dy is
-// added there in j order (windows overlap, so two outputs may route to one element).
+// For the outputs j in [ja, jb) of one output row, whose windows lie wholly inside the input's
+// columns (first tap at column w0 + j * SW): the plane index of the first tap in scan order
+// equal to y, into found[j] (-1: none), for all j at once — a compare-and-select per tap taken
+// in reverse scan order, vectorised across j.
 template <int SW>
-void route_max_interior(const float* xp, float* dxp, int W, int h0, TapRange tr, int dh, int kw, int dw, int w0,
-                        const float* yrow, const float* dyrow, int ja, int jb, int32_t* found) {
+void first_match_interior(const float* xp, int W, int h0, TapRange tr, int dh, int kw, int dw, int w0,
+                          const float* yrow, int ja, int jb, int32_t* found) {
   for (int j = ja; j < jb; ++j) found[j] = -1;
   for (int a = tr.end - 1; a >= tr.begin; --a)
     for (int b = kw - 1; b >= 0; --b) {
       const int32_t base = (h0 + a * dh) * W + w0 + b * dw;  // tap (a, b) of window 0
       for (int j = ja; j < jb; ++j) found[j] = xp[base + j * SW] == yrow[j] ? base + j * SW : found[j];
     }
-  for (int j = ja; j < jb; ++j)
-    if (found[j] >= 0) dxp[found[j]] += dyrow[j];
+}
+
+// first_match_interior at the pooling's column stride (1 or 2).
+void first_match_interior(int stride_w, const float* xp, int W, int h0, TapRange tr, int dh, int kw, int dw,
+                          int w0, const float* yrow, int ja, int jb, int32_t* found) {
+  if (stride_w == 1)
+    first_match_interior<1>(xp, W, h0, tr, dh, kw, dw, w0, yrow, ja, jb, found);
+  else
+    first_match_interior<2>(xp, W, h0, tr, dh, kw, dw, w0, yrow, ja, jb, found);
+}
+
+// Max pooling: the outputs [ja, jb) of a row whose column taps all lie inside the input, for
+// the vectorised first_match_interior (strides 1 and 2, GoogLeNet's) when there are enough of
+// them to fill vectors; {0, 0} when it does not apply.
+std::pair<int, int> interior_outputs(const Pool2dParams& p, const AxisPlan& cols, int OW) {
+  if (p.mode != PoolMode::max || (p.stride_w != 1 && p.stride_w != 2)) return {0, 0};
+  auto full = [&](int j) { return cols.taps[j].begin == 0 && cols.taps[j].end == p.kernel_w; };
+  int ja = 0;
+  while (ja < OW && !full(ja)) ++ja;
+  int jb = ja;
+  while (jb < OW && full(jb)) ++jb;
+  return jb - ja < 8 ? std::pair{0, 0} : std::pair{ja, jb};
 }
 
 void check_params(const char* op, const Pool2dParams& p) {
@@ -296,17 +317,9 @@ void pool2d_backward_data(const Pool2dParams& p0, const Tensor& x, const Tensor&
                                   p.count_include_pad);
   const int dh = p.dilation_h, dw = p.dilation_w;
   const bool is_max = p.mode == PoolMode::max;
-  // Max: outputs [ja, jb) have every column tap inside the input and take the vectorised search
-  // (strides 1 and 2, GoogLeNet's) when there are enough of them to fill vectors; the others
-  // search window by window, stopping at the first match.
-  int ja = 0, jb = 0;
-  if (is_max && (p.stride_w == 1 || p.stride_w == 2)) {
-    auto full = [&](int j) { return cols.taps[j].begin == 0 && cols.taps[j].end == p.kernel_w; };
-    while (ja < OW && !full(ja)) ++ja;
-    jb = ja;
-    while (jb < OW && full(jb)) ++jb;
-    if (jb - ja < 8) ja = jb = 0;
-  }
+  // Max: outputs [ja, jb) take the vectorised search (interior_outputs); the others search
+  // window by window, stopping at the first match.
+  const auto [ja, jb] = interior_outputs(p, cols, OW);
   // Windows overlap, so each plane scatters into its own dx plane: planes are independent.
 #pragma omp parallel if (x.numel() > 32768)
   {
@@ -343,12 +356,13 @@ void pool2d_backward_data(const Pool2dParams& p0, const Tensor& x, const Tensor&
             }
           };
           by_window(0, ja);
-          if (p.stride_w == 1 && ja < jb)
-            route_max_interior<1>(xp, dxp, W, h0, tr, dh, p.kernel_w, dw, cols.start[0], yrow, dyrow, ja, jb,
-                                  found.data());
-          else if (p.stride_w == 2 && ja < jb)
-            route_max_interior<2>(xp, dxp, W, h0, tr, dh, p.kernel_w, dw, cols.start[0], yrow, dyrow, ja, jb,
-                                  found.data());
+          if (ja < jb) {
+            // Windows overlap, so two outputs may route to one element: dy added in j order.
+            first_match_interior(p.stride_w, xp, W, h0, tr, dh, p.kernel_w, dw, cols.start[0], yrow, ja, jb,
+                                 found.data());
+            for (int j = ja; j < jb; ++j)
+              if (found[j] >= 0) dxp[found[j]] += dyrow[j];
+          }
           by_window(jb, OW);
         }
       }
@@ -375,17 +389,27 @@ void pool2d_forward_winners(const Pool2dParams& p0, const Tensor& x, const Tenso
   const int H = x.h(), W = x.w(), OH = y.h(), OW = y.w(), C = x.c();
   const AxisPlan rows = plan_axis(OH, H, p.kernel_h, p.stride_h, p.pad_top, p.pad_bottom, p.dilation_h, true);
   const AxisPlan cols = plan_axis(OW, W, p.kernel_w, p.stride_w, p.pad_left, p.pad_right, p.dilation_w, true);
+  const auto [ja, jb] = interior_outputs(p, cols, OW);  // the vectorised search, as the backward's
 #pragma omp parallel for collapse(2) schedule(static) if (x.numel() > 32768)
   for (int n = 0; n < x.n(); ++n)
     for (int c = 0; c < C; ++c) {
       const float* xp = x.image(n) + int64_t(c) * H * W;
       const float* yp = y.image(n) + int64_t(c) * OH * OW;
       int32_t* wp = winners.image(n) + int64_t(c) * OH * OW;
-      for (int i = 0; i < OH; ++i)
-        for (int j = 0; j < OW; ++j)
-          wp[int64_t(i) * OW + j] = int32_t(first_match(xp, W, rows.start[i], cols.start[j], rows.taps[i],
-                                                        cols.taps[j], p.dilation_h, p.dilation_w,
-                                                        yp[int64_t(i) * OW + j]));
+      for (int i = 0; i < OH; ++i) {
+        const float* yrow = yp + int64_t(i) * OW;
+        int32_t* wrow = wp + int64_t(i) * OW;
+        auto by_window = [&](int j0, int j1) {
+          for (int j = j0; j < j1; ++j)
+            wrow[j] = int32_t(first_match(xp, W, rows.start[i], cols.start[j], rows.taps[i], cols.taps[j],
+                                          p.dilation_h, p.dilation_w, yrow[j]));
+        };
+        by_window(0, ja);
+        if (ja < jb)
+          first_match_interior(p.stride_w, xp, W, rows.start[i], rows.taps[i], p.dilation_h, p.kernel_w,
+                               p.dilation_w, cols.start[0], yrow, ja, jb, wrow);
+        by_window(jb, OW);
+      }
     }
 }
 

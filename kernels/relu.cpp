@@ -1,6 +1,10 @@
 // ReLU on the CPU, and the dispatch to CUDA by the tensors' device.
 #include "kernels/relu.h"
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "kernels/check.h"
 #include "kernels/cuda_ops.h"
 
@@ -80,19 +84,44 @@ void check_mask(const char* op, const MaskTensor& mask, Shape y) {
 }
 }  // namespace
 
+namespace {
+
+// One mask word from 32 consecutive outputs: bit b is y[b] > 0 (false for -0 and NaN, as the
+// comparison in relu_grad). With AVX2, four 8-lane compares whose sign bits movemask packs.
+inline uint32_t mask_word(const float* y) {
+#if defined(__AVX2__)
+  const __m256 zero = _mm256_setzero_ps();
+  uint32_t bits = 0;
+  for (int q = 0; q < 4; ++q)
+    bits |= uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(y + 8 * q), zero, _CMP_GT_OQ))) << (8 * q);
+  return bits;
+#else
+  uint32_t bits = 0;
+  for (int b = 0; b < 32; ++b) bits |= uint32_t(y[b] > 0.f) << b;
+  return bits;
+#endif
+}
+
+}  // namespace
+
 void relu_mask_forward(const Tensor& y, const MaskTensor& mask) {
   check_mask("relu_mask_forward", mask, y.shape());
   CUVIZ_CHECK(mask.device() == y.device(), "relu_mask_forward: y and mask on different devices");
   if (y.device() == Device::cuda) return relu_mask_forward_cuda(y, mask);
-  const int64_t m = y.shape().image_size(), words = relu_mask_words(m);
-  for (int i = 0; i < y.n(); ++i) {
-    const float* yi = y.image(i);
-    uint32_t* wi = mask.image(i);
-#pragma omp parallel for schedule(static) if (words > 8192)
-    for (int64_t w = 0; w < words; ++w) {
+  const int64_t m = y.shape().image_size(), words = relu_mask_words(m), full = m / 32;
+  // Every word of the batch is independent: one parallel loop over all of them (a render step
+  // runs this after every ReLU, so it must cost no more than a pass over y).
+  const int64_t total = int64_t(y.n()) * words;
+#pragma omp parallel for schedule(static) if (total > 4096)
+  for (int64_t t = 0; t < total; ++t) {
+    const int64_t i = t / words, w = t % words;
+    const float* yi = y.image(int(i));
+    if (w < full) {
+      mask.image(int(i))[w] = mask_word(yi + w * 32);
+    } else {  // the image's last, partial word
       uint32_t bits = 0;
-      for (int64_t b = 0, k = w * 32; b < 32 && k < m; ++b, ++k) bits |= uint32_t(yi[k] > 0.f) << b;
-      wi[w] = bits;
+      for (int64_t b = 0, k = w * 32; k < m; ++b, ++k) bits |= uint32_t(yi[k] > 0.f) << b;
+      mask.image(int(i))[w] = bits;
     }
   }
 }

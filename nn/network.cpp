@@ -263,7 +263,7 @@ int Network::plan_value(const Plan& p, std::string_view name, const char* what) 
 int Network::kept_value(const Plan& p, std::string_view name, const char* what) const {
   const int v = plan_value(p, name, what);
   CUVIZ_CHECK(p.kept_[v], what, ": '", name, "' is not kept by this plan: a compact backward plan ",
-              "(PlanOptions::compact_stash) reuses its memory once the forward has read it; add '", name,
+              "(PlanOptions::stash) reuses its memory once the forward has read it; add '", name,
               "' to the plan's outputs to keep it");
   return v;
 }
@@ -412,7 +412,7 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
   for (int v = 0; v < nv; ++v)
     if (p.in_plan_[v] && top[v] == v) roots.push_back(v);
 
-  // The stash of a compact plan (backward without weight gradients, PlanOptions::compact_stash):
+  // The stash of a compact plan (backward without weight gradients, PlanOptions::stash):
   // the backward to the input needs no activation of conv, linear, affine, add, concat, dropout
   // or flatten (their data gradients need weights only); a ReLU needs where its output is > 0,
   // one bit per element (kernels/relu.h mask); a max pool needs each window's winner
@@ -420,7 +420,8 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
   // alive from the step that writes it to the last step that reads it in the forward. A group
   // the backward or the caller (requested outputs) needs is kept for the plan's lifetime.
   const bool bwd = options.backward;
-  const bool compact = bwd && !options.weight_grads && options.compact_stash;
+  const bool compact = bwd && !options.weight_grads &&
+                       (options.stash == Stash::compact || (options.stash == Stash::automatic && device_ == Device::cuda));
   const int ns = int(p.steps_.size());
   std::vector<int> first(nv, ns), last(nv, -1);  // per root: the steps of its interval (-1: the input's copy)
   for (int v = 0; v < nv; ++v)

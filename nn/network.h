@@ -1,7 +1,7 @@
 // Network: plans and runs a Graph on one device. A Plan fixes the input shape and the requested
 // outputs, keeps only the layers those outputs need, and carves every activation (and, for
 // backward, every gradient) out of ONE arena (a compact backward plan reuses the memory of the
-// activations its backward does not need, PlanOptions::compact_stash); concat branches write straight into their channel
+// activations its backward does not need, PlanOptions::stash); concat branches write straight into their channel
 // slice of the concat output, and in-place ReLUs overwrite their input. Backward to the input
 // applies the chain rule in reverse layer order, d(blob) = seed + sum over its readers.
 // On a GPU each plan has its own CUDA stream, which every op of its forward and backward is
@@ -23,14 +23,21 @@
 
 namespace cuviz {
 
+// What a backward plan keeps from its forward (docs/network.md, "The stash").
+//   compact: only what the backward to the input needs (ReLU bit masks, max-pool winners, LRN
+//            and softmax tensors, the requested outputs); other activations share memory by
+//            liveness. Costs a mask pass per ReLU and a winner search per max pool.
+//   full:    every activation has its own memory for the plan's lifetime (any blob readable).
+//   automatic: compact on a GPU, where memory decides how many images a batch holds; full on
+//            the CPU, where memory is plentiful and the extra passes only cost time (about 5% of
+//            a 128 px render step on 2 cores).
+enum class Stash { automatic, compact, full };
+
 struct PlanOptions {
   bool backward = false;      // allocate activation gradients (backward_to_input, activation_grad)
   bool weight_grads = false;  // also compute conv/linear weight gradients in backward (training); implies backward
-  // Backward plans without weight gradients keep only what the backward to the input needs (ReLU
-  // bit masks, max-pool winners, LRN and softmax tensors, the requested outputs) and reuse the
-  // other activations' memory by liveness (docs/network.md, memory plan). Off: every activation
-  // has its own memory for the plan's lifetime (for comparison, or to read any blob).
-  bool compact_stash = true;
+  // Backward plans without weight gradients (weight gradients need every activation: always full).
+  Stash stash = Stash::automatic;
   Precision precision = Precision::fp32;  // conv forward and backward-data arithmetic (kernels/backend.h)
 };
 

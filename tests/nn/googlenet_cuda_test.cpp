@@ -2,6 +2,8 @@
 // of two preprocessed photographs and the input gradient of a channel objective, GPU vs CPU, and
 // the same forward and gradient with the cuDNN/cuBLAS oracle backend vs the native kernels.
 // Errors are normalised: ||got - want|| / ||want|| over all elements, after a NaN/Inf check.
+#include <cstring>
+
 #include "kernels/backend.h"
 #include "kernels/cudnn_oracle.h"
 #include "loaders/model.h"
@@ -79,8 +81,10 @@ OwnedTensor logits(const Network& net, const Tensor& x) {
 
 // d(objective)/d(input) for objective = mean over positions of channel kChannel of kChannelBlob,
 // per image: the seed 1/(H*W) in that channel, zero elsewhere, then backward to the input.
-OwnedTensor channel_gradient(const Network& net, const Tensor& x) {
-  Plan plan = net.plan(x.shape(), {kChannelBlob}, PlanOptions{.backward = true});
+OwnedTensor channel_gradient(const Network& net, const Tensor& x, Stash stash = Stash::automatic,
+                             bool relu_override = false) {
+  Plan plan = net.plan(x.shape(), {kChannelBlob}, PlanOptions{.backward = true, .stash = stash});
+  plan.set_relu_gradient_override(relu_override);
   net.forward(plan, x);
   const Tensor grad = net.activation_grad(plan, kChannelBlob);
   OwnedTensor seed(Shape{grad.n(), 1, grad.h(), grad.w()});
@@ -105,6 +109,27 @@ TEST(GoogLeNetCuda, ChannelObjectiveInputGradientMatchesTheCpu) {
   const Network cpu(googlenet(), Device::cpu), gpu(googlenet(), Device::cuda);
   const OwnedTensor x = photographs();
   EXPECT_TRUE(relative_error_below(channel_gradient(gpu, x), channel_gradient(cpu, x), kRelTol));
+}
+
+// On a GPU backward plans keep a compact stash by default (ReLU bit masks, max-pool winners,
+// activations sharing memory by liveness): the input gradient is bitwise the one of a plan that
+// keeps every activation, with the plain and with the redirected (override) ReLU gradient.
+TEST(GoogLeNetCuda, CompactStashGradientIsBitwiseTheFullOne) {
+  CUVIZ_REQUIRE_GPU();
+  const Network gpu(googlenet(), Device::cuda);
+  const OwnedTensor x = photographs();
+  for (bool relu_override : {false, true}) {
+    const OwnedTensor full = channel_gradient(gpu, x, Stash::full, relu_override);
+    const OwnedTensor compact = channel_gradient(gpu, x, Stash::compact, relu_override);
+    const OwnedTensor automatic = channel_gradient(gpu, x, Stash::automatic, relu_override);
+    EXPECT_EQ(std::memcmp(full.data(), compact.data(), size_t(full.numel()) * sizeof(float)), 0)
+        << "override " << relu_override;
+    EXPECT_EQ(std::memcmp(full.data(), automatic.data(), size_t(full.numel()) * sizeof(float)), 0)
+        << "override " << relu_override;
+  }
+  const Shape in = x.shape();
+  EXPECT_LT(gpu.plan(in, {kChannelBlob}, PlanOptions{.backward = true}).arena_bytes(),
+            gpu.plan(in, {kChannelBlob}, PlanOptions{.backward = true, .stash = Stash::full}).arena_bytes());
 }
 
 // The oracle backend computes the same network: every conv (and LRN, softmax, the classifier, the

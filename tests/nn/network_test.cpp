@@ -114,7 +114,7 @@ TEST(Network, TruncatedPlanRunsOnlyTheLayersItsOutputsNeed) {
 TEST(Network, ConcatBranchesAreViewsOfTheConcatOutput) {
   Network net(test::small_net(), Device::cpu);
   // Without the compact stash, whose ReLU masks would add ops to the count below.
-  Plan p = net.plan(Shape{3, 3, 10, 10}, {"inc/output"}, PlanOptions{.backward = true, .compact_stash = false});
+  Plan p = net.plan(Shape{3, 3, 10, 10}, {"inc/output"}, PlanOptions{.backward = true, .stash = Stash::full});
   const Tensor out = net.activation(p, "inc/output");
   int off = 0;
   for (const char* b : {"inc/1x1", "inc/3x3", "inc/5x5", "inc/pool_proj"}) {

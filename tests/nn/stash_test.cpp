@@ -1,4 +1,4 @@
-// Compact backward plans (PlanOptions::compact_stash) on the real BVLC GoogLeNet: the input
+// Compact backward plans (PlanOptions::stash = Stash::compact) on the real BVLC GoogLeNet: the input
 // gradient is bitwise the one of a plan that keeps every activation (ReLU masks and max-pool
 // winners route exactly as the recomputing backwards), with and without the ReLU gradient
 // override, in a much smaller arena; freed blobs are refused by name. Skipped without the
@@ -49,8 +49,8 @@ OwnedTensor input_gradient(const Network& net, Plan& plan, const Tensor& x, cons
 void expect_compact_matches_full(const std::vector<std::string>& outs) {
   const Network& net = googlenet();
   const Shape in{2, 3, 64, 64};
-  Plan full = net.plan(in, outs, PlanOptions{.backward = true, .compact_stash = false});
-  Plan compact = net.plan(in, outs, PlanOptions{.backward = true});
+  Plan full = net.plan(in, outs, PlanOptions{.backward = true, .stash = Stash::full});
+  Plan compact = net.plan(in, outs, PlanOptions{.backward = true, .stash = Stash::compact});
   std::printf("GoogLeNet %s, outputs %s: arena %zu bytes full, %zu compact (%.1f%%)\n", in.str().c_str(),
               outs.back().c_str(), full.arena_bytes(), compact.arena_bytes(),
               100.0 * double(compact.arena_bytes()) / double(full.arena_bytes()));
@@ -89,7 +89,8 @@ TEST(CompactStash, GoogLeNetTwoOutputsKeepBothAndMatchBitwise) {
 TEST(CompactStash, FreedBlobsAreRefusedNamingTheFix) {
   REQUIRE_GOOGLENET();
   const Network& net = googlenet();
-  Plan p = net.plan(Shape{1, 3, 64, 64}, {"inception_4a/output"}, PlanOptions{.backward = true});
+  Plan p = net.plan(Shape{1, 3, 64, 64}, {"inception_4a/output"},
+                    PlanOptions{.backward = true, .stash = Stash::compact});
   OwnedTensor x(p.input_shape());
   test::fill_uniform(x.view(), 8, -100.0, 100.0);
   net.forward(p, x);
@@ -107,7 +108,7 @@ TEST(CompactStash, FreedBlobsAreRefusedNamingTheFix) {
   };
   for (const char* freed : {"conv2/3x3_reduce", "inception_3b/output"}) {
     const std::string e = error_of([&] { (void)net.activation(p, freed); });
-    EXPECT_NE(e.find("compact_stash"), std::string::npos) << e;
+    EXPECT_NE(e.find("PlanOptions::stash"), std::string::npos) << e;
     EXPECT_NE(e.find(std::string("add '") + freed + "' to the plan's outputs"), std::string::npos) << e;
     const std::string r = error_of([&] { net.read_activation(p, freed, host); });
     EXPECT_NE(r.find("read_activation: '" + std::string(freed) + "' is not kept"), std::string::npos) << r;
@@ -116,7 +117,7 @@ TEST(CompactStash, FreedBlobsAreRefusedNamingTheFix) {
   EXPECT_EQ(net.activation(p, "pool1/3x3_s2").c(), 64);
   EXPECT_EQ(net.activation_grad(p, "conv2/3x3_reduce").c(), 64);
   const Plan keep = net.plan(Shape{1, 3, 64, 64}, {"inception_4a/output"},
-                             PlanOptions{.backward = true, .compact_stash = false});
+                             PlanOptions{.backward = true, .stash = Stash::full});
   EXPECT_EQ(net.activation(keep, "conv2/3x3_reduce").c(), 64);
 }
 
@@ -126,14 +127,30 @@ TEST(CompactStash, ArenaBytesOfTheDocs) {
   const Network& net = googlenet();
   for (int size : {224, 64}) {
     const Shape in{1, 3, size, size};
-    const Plan full = net.plan(in, {"inception_4a/output"}, PlanOptions{.backward = true, .compact_stash = false});
-    const Plan compact = net.plan(in, {"inception_4a/output"}, PlanOptions{.backward = true});
+    const Plan full = net.plan(in, {"inception_4a/output"}, PlanOptions{.backward = true, .stash = Stash::full});
+    const Plan compact =
+        net.plan(in, {"inception_4a/output"}, PlanOptions{.backward = true, .stash = Stash::compact});
     const Plan fwd = net.plan(in, {"inception_4a/output"});
     std::printf("GoogLeNet inception_4a %s: forward-only %zu, backward full %zu, compact %zu bytes (%.1f%%)\n",
                 in.str().c_str(), fwd.arena_bytes(), full.arena_bytes(), compact.arena_bytes(),
                 100.0 * double(compact.arena_bytes()) / double(full.arena_bytes()));
     EXPECT_LT(compact.arena_bytes(), full.arena_bytes());
   }
+}
+
+// Stash::automatic is full on the CPU (the extra mask and winner passes only cost time there)
+// and compact on a GPU (tests/nn/*_cuda_test.cpp run it there); weight gradients keep everything.
+TEST(CompactStash, AutomaticIsFullOnTheCpuAndWeightGradientsKeepEverything) {
+  REQUIRE_GOOGLENET();
+  const Network& net = googlenet();
+  const Shape in{1, 3, 64, 64};
+  const Plan full = net.plan(in, {"inception_4a/output"}, PlanOptions{.backward = true, .stash = Stash::full});
+  const Plan automatic = net.plan(in, {"inception_4a/output"}, PlanOptions{.backward = true});
+  EXPECT_EQ(automatic.arena_bytes(), full.arena_bytes());
+  EXPECT_EQ(net.activation(automatic, "conv2/3x3_reduce").c(), 64);
+  const Plan training = net.plan(in, {"inception_4a/output"},
+                                 PlanOptions{.weight_grads = true, .stash = Stash::compact});
+  EXPECT_EQ(net.activation(training, "conv2/3x3_reduce").c(), 64);
 }
 
 }  // namespace cuviz
