@@ -1,8 +1,9 @@
 // Channel-sweep throughput, end to end, for the configurations S1-S4 of
-// ../shared/design/PERFORMANCE.md: per batch of channels, the render loop (viz/render.h Renderer:
+// ../shared/design/PERFORMANCE.md: as `cuviz sweep` does it, one render loop (viz/render.h Renderer:
 // param -> transforms -> forward to the layer -> objective -> backward -> adjoints -> Adam) is set
-// up, warmed up, timed over K steps (median of R repeats) and extrapolated to --steps (512), then
-// the batch's final evaluation and PNGs are timed, as `cuviz sweep` does them.
+// up for the sweep and restarted for each batch of channels (the last one padded to the batch
+// size); each batch is warmed up, timed over K steps (median of R repeats) and extrapolated to
+// --steps (512), then its final evaluation and PNGs are timed.
 //   channels/s = channels / sum over batches (setup + steps * t_step + finish)
 //   TFLOP/s    = image-steps/s * 4 * forward MACs per image to the layer (forward + data-gradient
 //                backward, Network::describe of the truncated plan), against the limit of the
@@ -227,9 +228,11 @@ RenderOptions sweep_render_options(const Config& c, const Args& a, int batch) {
   return ro;
 }
 
-std::vector<Objective> channel_objectives(const Config& c, int first, int n) {
+// Channels first .. first+n-1, padded to `batch` objectives with repeats of the last one, as
+// run_sweep pads a sweep's last batch.
+std::vector<Objective> channel_objectives(const Config& c, int first, int n, int batch) {
   std::vector<Objective> out;
-  for (int i = 0; i < n; ++i) out.push_back(channel(c.layer, first + i));
+  for (int i = 0; i < batch; ++i) out.push_back(channel(c.layer, first + std::min(i, n - 1)));
   return out;
 }
 
@@ -239,13 +242,15 @@ struct BatchTiming {
   std::vector<double> step;      // seconds per step, one per repeat
 };
 
-// One batch as `cuviz sweep` renders it, steps timed over K and extrapolated by the caller.
-BatchTiming time_batch(const Network& net, const Config& c, const Args& a, int first, int n, const fs::path& png_dir) {
-  const RenderOptions ro = sweep_render_options(c, a, n);
+// One batch as `cuviz sweep` renders it, steps timed over K and extrapolated by the caller: the
+// sweep's one Renderer (made by the caller, whose time is the first batch's setup) restarted with
+// this batch's channels (the restart is this batch's setup), padded when n < the batch size.
+BatchTiming time_batch(Renderer& r, const RenderOptions& ro, const Config& c, const Args& a, int first, int n,
+                       const fs::path& png_dir) {
   BatchTiming bt;
   bt.images = n;
   auto t0 = Clock::now();
-  Renderer r(net, channel_objectives(c, first, n), ro);
+  if (first > 0) r.restart(channel_objectives(c, first, n, ro.batch));
   bt.setup = seconds_since(t0);
   int t = 0;
   // One step of render_loop(): Renderer::step (on a GPU a CUDA graph replay after the ReLU-override
@@ -266,7 +271,7 @@ BatchTiming time_batch(const Network& net, const Config& c, const Args& a, int f
   // one PNG per channel.
   t0 = Clock::now();
   r.evaluate(ro.steps, false);
-  OwnedTensor images(Shape{n, 3, c.size, c.size});
+  OwnedTensor images(Shape{ro.batch, 3, c.size, c.size});
   r.images(images);
   for (int i = 0; i < n; ++i)
     write_png((png_dir / cat("c", first + i, ".png")).string(), tensor_to_image(images, i));
@@ -287,7 +292,7 @@ void profile_step(const Network& net, const Config& c, const Args& a, int n) {
   spec.decay_power = o.decay_power;
   spec.decorrelate = o.decorrelate;
   std::vector<Objective> objectives;
-  for (const Objective& obj : channel_objectives(c, 0, n)) objectives.push_back(resolve_objective(obj, net.graph()));
+  for (const Objective& obj : channel_objectives(c, 0, n, n)) objectives.push_back(resolve_objective(obj, net.graph()));
   ObjectiveEvaluator eval(objectives, n);
   ImageParam param(spec, o.device);
   const Preprocess pre = Preprocess::from_meta(net.graph().meta);
@@ -396,9 +401,15 @@ bool run_config(const Network& net, const Config& c, const Args& a) {
 
   if (a.profile) profile_step(net, c, a, batch);
 
+  // One Renderer for the sweep, as run_sweep makes it.
+  const RenderOptions ro = sweep_render_options(c, a, batch);
+  const auto t_setup = Clock::now();
+  Renderer renderer(net, channel_objectives(c, 0, batch, batch), ro);
+  const double renderer_setup = seconds_since(t_setup);
   std::vector<BatchTiming> batches;
   for (int first = 0; first < channels; first += batch)
-    batches.push_back(time_batch(net, c, a, first, std::min(batch, channels - first), png_dir));
+    batches.push_back(time_batch(renderer, ro, c, a, first, std::min(batch, channels - first), png_dir));
+  batches.front().setup += renderer_setup;
   fs::remove_all(png_dir);
 
   // Per batch, the median (and the best) step; a sweep's steps cost the sum over its batches.
