@@ -1,7 +1,8 @@
 // Max and average pooling on the CPU (fast path + plain reference) and the dispatch to CUDA.
 //   y[n,c,i,j] = max / mean over the taps x[n, c, i*sh - pt + p*dh, j*sw - pl + q*dw], 0 <= p < kh, 0 <= q < kw.
 // Max: pads are -inf. Average: divisor = taps inside the padded input (count_include_pad) or
-// inside the input. Derivations: docs/backprop/pool_lrn_softmax_bn.md#pooling.
+// inside the input. Which taps are real and the divisor: pool_window (kernels/pool_window.h),
+// shared with the CUDA kernels. Derivations: docs/backprop/pool_lrn_softmax_bn.md#pooling.
 #include "kernels/pool2d.h"
 
 #include <algorithm>
@@ -14,21 +15,11 @@
 #include "kernels/backend.h"
 #include "kernels/cuda_ops.h"
 #include "kernels/cudnn_oracle.h"
+#include "kernels/pool_window.h"
 
 namespace cuviz {
 
 namespace {
-
-// The taps p in [begin, end) of a window whose first tap sits at `start` (step d, k taps)
-// that land inside [lo, hi).
-struct TapRange {
-  int begin, end;
-};
-TapRange taps_inside(int start, int k, int d, int lo, int hi) {
-  const int b = start >= lo ? 0 : (lo - start + d - 1) / d;
-  const int e = hi <= start ? 0 : std::min(k, (hi - start + d - 1) / d);
-  return {b, std::max(b, e)};
-}
 
 // Global pooling made explicit: kernel = whole input, stride 1, no padding.
 Pool2dParams resolve(const Pool2dParams& p, Shape x) {
@@ -52,34 +43,33 @@ int pooled_extent(const char* axis, int in, int k, int s, int pb, int pe, int d,
   int out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
   if (ceil_mode && (out - 1) * s >= in + pb) --out;
   for (int o = 0; o < out; ++o) {
-    const TapRange t = taps_inside(o * s - pb, k, d, 0, in);
+    const PoolRange t = pool_window(o, in, k, s, pb, pe, d, false).taps;
     CUVIZ_CHECK(t.begin < t.end, "pool2d: window ", o, " along ", axis, " lies entirely in the padding (input ", in,
                 ", kernel ", k, ", stride ", s, ", pads ", pb, "/", pe, ", dilation ", d, ")");
   }
   return out;
 }
 
-// Per output row (or column): the taps inside the input and the divisor's factor.
+// Per output row (or column): pool_window (kernels/pool_window.h, the rule the CUDA kernels
+// apply per output) tabulated once, so the inner loops below read it instead of recomputing it.
 struct AxisPlan {
   std::vector<int> start;  // first tap position (may be negative: padding)
-  std::vector<TapRange> taps;
+  std::vector<PoolRange> taps;
   std::vector<int> count;  // taps counted by the average's divisor along this axis
 };
 AxisPlan plan_axis(int out, int in, int k, int s, int pb, int pe, int d, bool include_pad) {
   AxisPlan a;
   for (int o = 0; o < out; ++o) {
-    const int st = o * s - pb;
-    const TapRange t = taps_inside(st, k, d, 0, in);
-    const TapRange c = include_pad ? taps_inside(st, k, d, -pb, in + pe) : t;
-    a.start.push_back(st);
-    a.taps.push_back(t);
-    a.count.push_back(c.end - c.begin);
+    const PoolWindow w = pool_window(o, in, k, s, pb, pe, d, include_pad);
+    a.start.push_back(w.start);
+    a.taps.push_back(w.taps);
+    a.count.push_back(w.count);
   }
   return a;
 }
 
 // Index in the plane of the first real tap in scan order equal to `target`, or -1.
-int64_t first_match(const float* plane, int W, int h0, int w0, TapRange tr, TapRange tc, int dh, int dw,
+int64_t first_match(const float* plane, int W, int h0, int w0, PoolRange tr, PoolRange tc, int dh, int dw,
                     float target) {
   for (int a = tr.begin; a < tr.end; ++a)
     for (int b = tc.begin; b < tc.end; ++b) {
@@ -94,7 +84,7 @@ int64_t first_match(const float* plane, int W, int h0, int w0, TapRange tr, TapR
 // equal to y, into found[j] (-1: none), for all j at once — a compare-and-select per tap taken
 // in reverse scan order, vectorised across j.
 template <int SW>
-void first_match_interior(const float* xp, int W, int h0, TapRange tr, int dh, int kw, int dw, int w0,
+void first_match_interior(const float* xp, int W, int h0, PoolRange tr, int dh, int kw, int dw, int w0,
                           const float* yrow, int ja, int jb, int32_t* found) {
   for (int j = ja; j < jb; ++j) found[j] = -1;
   for (int a = tr.end - 1; a >= tr.begin; --a)
@@ -105,7 +95,7 @@ void first_match_interior(const float* xp, int W, int h0, TapRange tr, int dh, i
 }
 
 // first_match_interior at the pooling's column stride (1 or 2).
-void first_match_interior(int stride_w, const float* xp, int W, int h0, TapRange tr, int dh, int kw, int dw,
+void first_match_interior(int stride_w, const float* xp, int W, int h0, PoolRange tr, int dh, int kw, int dw,
                           int w0, const float* yrow, int ja, int jb, int32_t* found) {
   if (stride_w == 1)
     first_match_interior<1>(xp, W, h0, tr, dh, kw, dw, w0, yrow, ja, jb, found);
@@ -263,14 +253,14 @@ void pool2d_forward(const Pool2dParams& p0, const Tensor& x, const Tensor& y) {
           float* yp = y.image(n) + int64_t(c) * OH * OW;
           float* t = colmax.data();
           for (int i = 0; i < OH; ++i) {
-            const TapRange tr = rows.taps[i];
+            const PoolRange tr = rows.taps[i];
             std::fill(t, t + W, -std::numeric_limits<float>::infinity());
             for (int a = tr.begin; a < tr.end; ++a) {
               const float* row = xp + int64_t(rows.start[i] + a * dh) * W;
               for (int w = 0; w < W; ++w) t[w] = std::max(t[w], row[w]);
             }
             for (int j = 0; j < OW; ++j) {
-              const TapRange tc = cols.taps[j];
+              const PoolRange tc = cols.taps[j];
               const float* tj = t + cols.start[j];
               float acc = -std::numeric_limits<float>::infinity();
               for (int b = tc.begin; b < tc.end; ++b) acc = std::max(acc, tj[b * dw]);
@@ -287,9 +277,9 @@ void pool2d_forward(const Pool2dParams& p0, const Tensor& x, const Tensor& y) {
       const float* xp = x.image(n) + int64_t(c) * H * W;
       float* yp = y.image(n) + int64_t(c) * OH * OW;
       for (int i = 0; i < OH; ++i) {
-        const TapRange tr = rows.taps[i];
+        const PoolRange tr = rows.taps[i];
         for (int j = 0; j < OW; ++j) {
-          const TapRange tc = cols.taps[j];
+          const PoolRange tc = cols.taps[j];
           const int w0 = cols.start[j];
           float acc = is_max ? -std::numeric_limits<float>::infinity() : 0.f;
           for (int a = tr.begin; a < tr.end; ++a) {
@@ -333,14 +323,14 @@ void pool2d_backward_data(const Pool2dParams& p0, const Tensor& x, const Tensor&
         float* dxp = dx.image(n) + int64_t(c) * H * W;
         std::memset(dxp, 0, sizeof(float) * size_t(H) * W);
         for (int i = 0; i < OH; ++i) {
-          const TapRange tr = rows.taps[i];
+          const PoolRange tr = rows.taps[i];
           const int h0 = rows.start[i];
           const float* yrow = yp + int64_t(i) * OW;
           const float* dyrow = dyp + int64_t(i) * OW;
           // Left edge, interior, right edge: dy is added in j order, as the reference does.
           auto by_window = [&](int j0, int j1) {
             for (int j = j0; j < j1; ++j) {
-              const TapRange tc = cols.taps[j];
+              const PoolRange tc = cols.taps[j];
               const int w0 = cols.start[j];
               const float g = dyrow[j];
               if (is_max) {

@@ -5,6 +5,8 @@
 //             or of dy[i,j] when (h,w) is the window's first tap equal to y[i,j] (max, recomputed).
 // The backward gathers (each dx element scans the windows that contain it), so it needs no
 // atomics and adds the windows in the same (i, j) order as the CPU loop: results agree bitwise.
+// Each window's start, real taps and divisor come from pool_window (kernels/pool_window.h), the
+// rule the CPU path tabulates in plan_axis; the backward's inverse from pool_windows_containing.
 #include <limits>
 
 #include "kernels/cuda_check.cuh"
@@ -12,22 +14,11 @@
 #include "kernels/cuda_ops.h"
 #include "kernels/host_device.h"
 #include "kernels/pool2d.h"
+#include "kernels/pool_window.h"
 
 namespace cuviz {
 
 namespace {
-
-// Taps t in [begin, end) of a window whose first tap sits at `start` (step d, k taps) that land
-// inside [lo, hi); the same rule as the CPU path's plan_axis.
-struct Taps {
-  int begin, end;
-};
-CUVIZ_HD Taps taps_inside(int start, int k, int d, int lo, int hi) {
-  const int b = start >= lo ? 0 : (lo - start + d - 1) / d;
-  int e = hi <= start ? 0 : (hi - start + d - 1) / d;
-  e = e < k ? e : k;
-  return Taps{b, e > b ? e : b};
-}
 
 struct PoolGeom {
   int H, W, OH, OW, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
@@ -36,12 +27,12 @@ struct PoolGeom {
   int C;
 };
 
-// Divisor of the average over window (i, j).
-__device__ int window_count(const PoolGeom& g, int i, int j) {
-  const int h0 = i * g.sh - g.pt, w0 = j * g.sw - g.pl;
-  const Taps r = g.include_pad ? taps_inside(h0, g.kh, g.dh, -g.pt, g.H + g.pb) : taps_inside(h0, g.kh, g.dh, 0, g.H);
-  const Taps c = g.include_pad ? taps_inside(w0, g.kw, g.dw, -g.pl, g.W + g.pr) : taps_inside(w0, g.kw, g.dw, 0, g.W);
-  return (r.end - r.begin) * (c.end - c.begin);
+// Window (i, ...) along the rows and (..., j) along the columns.
+__device__ PoolWindow row_window(const PoolGeom& g, int i) {
+  return pool_window(i, g.H, g.kh, g.sh, g.pt, g.pb, g.dh, g.include_pad);
+}
+__device__ PoolWindow col_window(const PoolGeom& g, int j) {
+  return pool_window(j, g.W, g.kw, g.sw, g.pl, g.pr, g.dw, g.include_pad);
 }
 
 __global__ void pool_forward_kernel(PoolGeom g, const float* x, float* y, int64_t total) {
@@ -50,8 +41,9 @@ __global__ void pool_forward_kernel(PoolGeom g, const float* x, float* y, int64_
     const int64_t plane = e / (int64_t(g.OW) * g.OH);
     const int n = int(plane / g.C), c = int(plane % g.C);
     const float* xp = x + n * g.x_stride + int64_t(c) * g.H * g.W;
-    const int h0 = i * g.sh - g.pt, w0 = j * g.sw - g.pl;
-    const Taps r = taps_inside(h0, g.kh, g.dh, 0, g.H), cc = taps_inside(w0, g.kw, g.dw, 0, g.W);
+    const PoolWindow wr = row_window(g, i), wc = col_window(g, j);
+    const int h0 = wr.start, w0 = wc.start;
+    const PoolRange r = wr.taps, cc = wc.taps;
     float acc = g.is_max ? -INFINITY : 0.f;
     for (int a = r.begin; a < r.end; ++a) {
       const float* row = xp + int64_t(h0 + a * g.dh) * g.W;
@@ -61,7 +53,7 @@ __global__ void pool_forward_kernel(PoolGeom g, const float* x, float* y, int64_
       }
     }
     y[n * g.y_stride + int64_t(c) * g.OH * g.OW + int64_t(i) * g.OW + j] =
-        g.is_max ? acc : acc / float(window_count(g, i, j));
+        g.is_max ? acc : acc / float(wr.count * wc.count);
   }
 }
 
@@ -72,8 +64,9 @@ __global__ void pool_forward_winners_kernel(PoolGeom g, const float* x, float* y
     const int64_t plane = e / (int64_t(g.OW) * g.OH);
     const int n = int(plane / g.C), c = int(plane % g.C);
     const float* xp = x + n * g.x_stride + int64_t(c) * g.H * g.W;
-    const int h0 = i * g.sh - g.pt, w0 = j * g.sw - g.pl;
-    const Taps r = taps_inside(h0, g.kh, g.dh, 0, g.H), cc = taps_inside(w0, g.kw, g.dw, 0, g.W);
+    const PoolWindow wr = row_window(g, i), wc = col_window(g, j);
+    const int h0 = wr.start, w0 = wc.start;
+    const PoolRange r = wr.taps, cc = wc.taps;
     float acc = -INFINITY;
     int32_t best = -1;
     for (int a = r.begin; a < r.end; ++a)
@@ -86,15 +79,6 @@ __global__ void pool_forward_winners_kernel(PoolGeom g, const float* x, float* y
   }
 }
 
-// Output windows along one axis that contain input position h: i with
-// i*s - pb <= h <= i*s - pb + (k-1)*d and (h - i*s + pb) divisible by d.
-__device__ Taps windows_containing(int h, int k, int s, int pb, int d, int out) {
-  const int hi = (h + pb) / s;                       // last window starting at or before h
-  const int lo_num = h + pb - (k - 1) * d;           // first window: i*s >= lo_num
-  const int lo = lo_num <= 0 ? 0 : (lo_num + s - 1) / s;
-  return Taps{lo, (hi < out - 1 ? hi : out - 1) + 1};
-}
-
 __global__ void pool_backward_kernel(PoolGeom g, const float* x, const float* y, const float* dy, float* dx,
                                      int64_t total) {
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
@@ -104,23 +88,25 @@ __global__ void pool_backward_kernel(PoolGeom g, const float* x, const float* y,
     const float* xp = x + n * g.x_stride + int64_t(c) * g.H * g.W;
     const float* yp = y + n * g.y_stride + int64_t(c) * g.OH * g.OW;
     const float* dyp = dy + n * g.dy_stride + int64_t(c) * g.OH * g.OW;
-    const Taps wi = windows_containing(h, g.kh, g.sh, g.pt, g.dh, g.OH);
-    const Taps wj = windows_containing(w, g.kw, g.sw, g.pl, g.dw, g.OW);
+    const PoolRange wi = pool_windows_containing(h, g.kh, g.sh, g.pt, g.dh, g.OH);
+    const PoolRange wj = pool_windows_containing(w, g.kw, g.sw, g.pl, g.dw, g.OW);
     float sum = 0.f;
     for (int i = wi.begin; i < wi.end; ++i) {
-      const int h0 = i * g.sh - g.pt;
+      const PoolWindow wr = row_window(g, i);
+      const int h0 = wr.start;
       if ((h - h0) % g.dh != 0) continue;
       for (int j = wj.begin; j < wj.end; ++j) {
-        const int w0 = j * g.sw - g.pl;
+        const PoolWindow wc = col_window(g, j);
+        const int w0 = wc.start;
         if ((w - w0) % g.dw != 0) continue;
         const int64_t o = int64_t(i) * g.OW + j;
         if (!g.is_max) {
-          sum += dyp[o] / float(window_count(g, i, j));
+          sum += dyp[o] / float(wr.count * wc.count);
           continue;
         }
         // Recompute the window's first tap (scan order) equal to its maximum.
         const float target = yp[o];
-        const Taps r = taps_inside(h0, g.kh, g.dh, 0, g.H), cc = taps_inside(w0, g.kw, g.dw, 0, g.W);
+        const PoolRange r = wr.taps, cc = wc.taps;
         int first_h = -1, first_w = -1;
         for (int a = r.begin; a < r.end && first_h < 0; ++a)
           for (int b = cc.begin; b < cc.end; ++b)
@@ -148,8 +134,8 @@ __global__ void pool_backward_winners_kernel(PoolGeom g, const int32_t* winners,
     const int64_t out_plane = (int64_t(n) * g.C + c) * g.OH * g.OW;
     const int32_t* wp = winners + out_plane;
     const float* dyp = dy + n * g.dy_stride + int64_t(c) * g.OH * g.OW;
-    const Taps wi = windows_containing(h, g.kh, g.sh, g.pt, g.dh, g.OH);
-    const Taps wj = windows_containing(w, g.kw, g.sw, g.pl, g.dw, g.OW);
+    const PoolRange wi = pool_windows_containing(h, g.kh, g.sh, g.pt, g.dh, g.OH);
+    const PoolRange wj = pool_windows_containing(w, g.kw, g.sw, g.pl, g.dw, g.OW);
     const int32_t here = h * g.W + w;
     float sum = 0.f;
     for (int i = wi.begin; i < wi.end; ++i)

@@ -4,6 +4,8 @@
 //   last window must start inside the input or the left padding (Caffe, PyTorch, ONNX agree).
 // Max pads with -inf; average divides by the window clipped to the padded input
 // (count_include_pad, Caffe's divisor) or to the input only (count_include_pad = false).
+// Which taps of a window are real and the divisor: pool_window (kernels/pool_window.h), the
+// one rule the CPU loops and the CUDA kernels share.
 // Backward-data recomputes the arg-max from x and y (no stored indices).
 //
 // The stash (nn/network.cpp, compact plans): max pooling can instead record its WINNERS in the
