@@ -35,11 +35,18 @@ __device__ PoolWindow col_window(const PoolGeom& g, int j) {
   return pool_window(j, g.W, g.kw, g.sw, g.pl, g.pr, g.dw, g.include_pad);
 }
 
+// Output element e of the NCHW output, as (image, channel, row, column).
+struct OutputAt {
+  int n, c, i, j;
+};
+__device__ OutputAt output_at(const PoolGeom& g, int64_t e) {
+  const int64_t plane = e / (int64_t(g.OW) * g.OH);
+  return {int(plane / g.C), int(plane % g.C), int(e / g.OW % g.OH), int(e % g.OW)};
+}
+
 __global__ void pool_forward_kernel(PoolGeom g, const float* x, float* y, int64_t total) {
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
-    const int j = int(e % g.OW), i = int(e / g.OW % g.OH);
-    const int64_t plane = e / (int64_t(g.OW) * g.OH);
-    const int n = int(plane / g.C), c = int(plane % g.C);
+    const auto [n, c, i, j] = output_at(g, e);
     const float* xp = x + n * g.x_stride + int64_t(c) * g.H * g.W;
     const PoolWindow wr = row_window(g, i), wc = col_window(g, j);
     const int h0 = wr.start, w0 = wc.start;
@@ -60,9 +67,7 @@ __global__ void pool_forward_kernel(PoolGeom g, const float* x, float* y, int64_
 // pool_forward_kernel for max pooling, also recording each window's winner (pool2d.h winner_step).
 __global__ void pool_forward_winners_kernel(PoolGeom g, const float* x, float* y, int32_t* winners, int64_t total) {
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
-    const int j = int(e % g.OW), i = int(e / g.OW % g.OH);
-    const int64_t plane = e / (int64_t(g.OW) * g.OH);
-    const int n = int(plane / g.C), c = int(plane % g.C);
+    const auto [n, c, i, j] = output_at(g, e);
     const float* xp = x + n * g.x_stride + int64_t(c) * g.H * g.W;
     const PoolWindow wr = row_window(g, i), wc = col_window(g, j);
     const int h0 = wr.start, w0 = wc.start;
