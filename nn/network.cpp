@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <map>
 #include <unordered_map>
 #include <unordered_set>
@@ -70,6 +71,17 @@ std::string shapes_str(const std::vector<Shape>& shapes) {
   std::string s;
   for (size_t i = 0; i < shapes.size(); ++i) s += cat(i ? ", " : "", shapes[i].str());
   return s;
+}
+
+// A flat region of `count` floats as a shape: {1, 1, count / 64, 64}. The plan's flat regions (all
+// activations, all gradients, the scratch) are made of whole arena allocations, multiples of
+// Arena::kAlign bytes (64 floats); {1, 1, 1, count} would overflow int past 2^31 floats (8 GiB,
+// e.g. the gradients of a 512-image batch at 224 px).
+Shape flat_shape(int64_t count) {
+  constexpr int64_t kRow = Arena::kAlign / sizeof(float);
+  CUVIZ_CHECK(count % kRow == 0 && count / kRow <= INT32_MAX, "plan: a flat region of ", count,
+              " floats is not a whole number of ", kRow, "-float rows below 2^31 rows");
+  return Shape{1, 1, int(count / kRow), int(kRow)};
 }
 
 Tensor bias_of(const LayerDesc& l) { return l.weights.size() > 1 ? Tensor(l.weights[1]) : Tensor(); }
@@ -476,7 +488,8 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
     for (int r : roots) bytes += Arena::bytes_for(p.shape_[r]);
   for (int v = 0; v < nv; ++v)
     if (p.in_plan_[v]) max_numel = std::max(max_numel, p.shape_[v].numel());
-  if (bwd) bytes += Arena::bytes_for(Shape{1, 1, 1, int(max_numel)});
+  const int64_t scratch_floats = int64_t(Arena::round_up(size_t(max_numel) * sizeof(float)) / sizeof(float));
+  if (bwd) bytes += size_t(scratch_floats) * sizeof(float);
   auto stashes_mask = [&](const Plan::Step& s) { return compact && graph_.layers[s.layer].kind == LayerKind::relu; };
   auto stashes_winners = [&](const Plan::Step& s) {
     const LayerDesc& l = graph_.layers[s.layer];
@@ -511,7 +524,7 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
 
   p.act_.assign(nv, Tensor{});
   p.grad_.assign(nv, Tensor{});
-  const Tensor act_region = p.arena_.alloc(Shape{1, 1, 1, int(act_bytes / sizeof(float))});
+  const Tensor act_region = p.arena_.alloc(flat_shape(int64_t(act_bytes / sizeof(float))));
   for (int r : roots) p.act_[r] = Tensor(act_region.data() + offset[r] / sizeof(float), p.shape_[r], device_);
   if (bwd) {
     float* begin = nullptr;
@@ -519,9 +532,10 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
       p.grad_[r] = p.arena_.alloc(p.shape_[r]);
       if (!begin) begin = p.grad_[r].data();
     }
-    const float* end = p.grad_[roots.back()].data() + p.shape_[roots.back()].numel();
-    p.grad_block_ = Tensor(begin, Shape{1, 1, 1, int(end - begin)}, device_);
-    p.scratch_ = p.arena_.alloc(Shape{1, 1, 1, int(max_numel)});
+    // Up to the end of the last gradient's allocation (its alignment padding is its own).
+    const float* end = p.grad_[roots.back()].data() + Arena::bytes_for(p.shape_[roots.back()]) / sizeof(float);
+    p.grad_block_ = Tensor(begin, flat_shape(end - begin), device_);
+    p.scratch_ = p.arena_.alloc(flat_shape(scratch_floats));
   }
   for (auto& s : p.steps_) {
     if (stashes_mask(s)) {
