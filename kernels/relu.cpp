@@ -82,9 +82,6 @@ void check_mask(const char* op, const MaskTensor& mask, Shape y) {
   CUVIZ_CHECK(mask.shape() == relu_mask_shape(y) && mask.contiguous(), op, ": mask ", mask.shape().str(),
               " must be a dense ", relu_mask_shape(y).str(), " for ", y.str());
 }
-}  // namespace
-
-namespace {
 
 // One mask word from 32 consecutive outputs: bit b is y[b] > 0 (false for -0 and NaN, as the
 // comparison in relu_grad). With AVX2, four 8-lane compares whose sign bits movemask packs.

@@ -61,21 +61,22 @@ void Adam::step(const Tensor& params, const Tensor& grads) {
   check_flat("adam", params, size_, device_, "params");
   check_flat("adam", grads, size_, device_, "grads");
   const AdamStep s = adam_step_scalars(config_, ++t_);
-  float *p = params.data(), *m = m_.data(), *v = v_.data();
-  const float* g = grads.data();
-  if (device_ == Device::cuda) return adam_update_cuda(p, g, m, v, size_, s);
-#pragma omp parallel for simd schedule(static) if (size_ > 65536)
-  for (int64_t k = 0; k < size_; ++k) adam_update(p[k], g[k], m[k], v[k], s);
+  if (device_ == Device::cuda) return adam_update_cuda(params.data(), grads.data(), m_.data(), v_.data(), size_, s);
+  update_cpu(params, grads, s);
 }
 
 void Adam::step_counted(const Tensor& params, const Tensor& grads, const int64_t* steps_done) {
   check_flat("adam", params, size_, device_, "params");
   check_flat("adam", grads, size_, device_, "grads");
   CUVIZ_CHECK(steps_done != nullptr, "adam: no step counter");
+  if (device_ == Device::cuda)
+    return adam_update_counted_cuda(params.data(), grads.data(), m_.data(), v_.data(), size_, config_, steps_done);
+  update_cpu(params, grads, adam_step_scalars(config_, *steps_done + 1));
+}
+
+void Adam::update_cpu(const Tensor& params, const Tensor& grads, const AdamStep& s) {
   float *p = params.data(), *m = m_.data(), *v = v_.data();
   const float* g = grads.data();
-  if (device_ == Device::cuda) return adam_update_counted_cuda(p, g, m, v, size_, config_, steps_done);
-  const AdamStep s = adam_step_scalars(config_, *steps_done + 1);
 #pragma omp parallel for simd schedule(static) if (size_ > 65536)
   for (int64_t k = 0; k < size_; ++k) adam_update(p[k], g[k], m[k], v[k], s);
 }

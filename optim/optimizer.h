@@ -88,6 +88,9 @@ class Adam {
   void reset();
 
  private:
+  // The update with step scalars s, on the CPU.
+  void update_cpu(const Tensor& params, const Tensor& grads, const AdamStep& s);
+
   int64_t size_;
   Device device_;
   AdamConfig config_;
