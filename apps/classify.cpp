@@ -9,8 +9,8 @@
 #include <numeric>
 
 #include "apps/common.h"
-#include "loaders/image.h"
-#include "loaders/labels.h"
+#include "io/image.h"
+#include "io/labels.h"
 #include "loaders/model.h"
 #include "loaders/preprocess.h"
 #include "nn/network.h"

@@ -9,7 +9,7 @@
 #include <filesystem>
 
 #include "loaders/model.h"
-#include "nn/error.h"
+#include "core/error.h"
 
 namespace cuviz::app {
 

@@ -13,7 +13,7 @@
 
 #include "nn/graph.h"
 #include "nn/network.h"
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 namespace cuviz::app {
 

@@ -6,9 +6,9 @@
 #include <memory>
 
 #include "apps/common.h"
-#include "loaders/image.h"
+#include "io/image.h"
 #include "loaders/model.h"
-#include "loaders/npy.h"
+#include "io/npy.h"
 #include "loaders/preprocess.h"
 #include "nn/network.h"
 

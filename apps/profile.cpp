@@ -5,8 +5,8 @@
 #include <chrono>
 #include <cstdio>
 
-#include "kernels/nvtx.h"
-#include "nn/cuda_runtime.h"
+#include "core/nvtx.h"
+#include "core/cuda_runtime.h"
 
 namespace cuviz::app {
 

@@ -12,9 +12,9 @@
 
 #include "apps/common.h"
 #include "apps/profile.h"
-#include "loaders/atomic_file.h"
-#include "loaders/image.h"
-#include "loaders/npy.h"
+#include "io/atomic_file.h"
+#include "io/image.h"
+#include "io/npy.h"
 #include "nn/network.h"
 #include "viz/render.h"
 

@@ -22,14 +22,14 @@
 
 #include "kernels/backend.h"
 #include "kernels/conv2d.h"
-#include "kernels/cuda_check.cuh"
+#include "core/cuda_check.cuh"
 #include "kernels/cudnn_oracle.h"
 #include "kernels/linear.h"
 #include "kernels/lrn.h"
 #include "kernels/pool2d.h"
 #include "kernels/softmax.h"
-#include "kernels/nvtx.h"
-#include "nn/tensor.h"
+#include "core/nvtx.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 namespace {

@@ -33,10 +33,10 @@
 #include <vector>
 
 #include "loaders/graph_builder.h"
-#include "loaders/image.h"
+#include "io/image.h"
 #include "loaders/model.h"
 #include "loaders/torchvision_models.h"
-#include "nn/cuda_runtime.h"
+#include "core/cuda_runtime.h"
 #include "nn/network.h"
 #include "optim/optimizer.h"
 #include "viz/gallery.h"

@@ -1,7 +1,7 @@
 // Element-wise sum on the CPU (y = a + b, strided images allowed), and the dispatch to CUDA.
 #include "kernels/add.h"
 
-#include "kernels/check.h"
+#include "core/check.h"
 #include "kernels/cuda_ops.h"
 
 namespace cuviz {

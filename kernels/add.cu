@@ -1,8 +1,8 @@
 // Element-wise sum CUDA kernel: one thread per element (grid-stride), each tensor with its own
 // batch stride so channel-slice views of a concat work; maths shared through add_value.
 #include "kernels/add.h"
-#include "kernels/cuda_check.cuh"
-#include "kernels/cuda_context.cuh"
+#include "core/cuda_check.cuh"
+#include "core/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
 
 namespace cuviz {

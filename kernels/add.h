@@ -3,8 +3,8 @@
 // Backward of y = a + b is da = db = dy: a copy, no kernel of its own.
 #pragma once
 
-#include "kernels/host_device.h"
-#include "nn/tensor.h"
+#include "core/host_device.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

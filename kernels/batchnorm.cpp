@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels/check.h"
+#include "core/check.h"
 #include "kernels/cuda_ops.h"
 
 namespace cuviz {

@@ -3,8 +3,8 @@
 // The statistics are device tensors {1, C, 1, 1}; a_c and b_c are recomputed per element (a few
 // flops, cheaper than a separate pass). y may be x and dx may be dy (element-wise).
 #include "kernels/batchnorm.h"
-#include "kernels/cuda_check.cuh"
-#include "kernels/cuda_context.cuh"
+#include "core/cuda_check.cuh"
+#include "core/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
 
 namespace cuviz {

@@ -4,7 +4,7 @@
 // b'[o] = a_o (b[o] - mean_o) + bias_o, which removes the layer from the network.
 #pragma once
 
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

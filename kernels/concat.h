@@ -5,7 +5,7 @@
 
 #include <span>
 
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

@@ -15,7 +15,7 @@
 
 #include <omp.h>
 
-#include "kernels/check.h"
+#include "core/check.h"
 #include "kernels/backend.h"
 #include "kernels/cuda_ops.h"
 #include "kernels/cudnn_oracle.h"

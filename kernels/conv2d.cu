@@ -7,7 +7,7 @@
 // With a TF32/BF16 precision in the execution context (kernels/backend.h), forward and
 // backward-data run the same problems on the tensor-core kernel; backward-weight stays FP32.
 #include "kernels/conv2d.h"
-#include "kernels/cuda_context.cuh"
+#include "core/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
 #include "kernels/gemm_tile.cuh"
 #include "kernels/relu.h"

@@ -4,7 +4,7 @@
 // backward-weight correlates x with dy. Derivations: docs/backprop/conv2d_linear.md.
 #pragma once
 
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

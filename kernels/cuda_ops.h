@@ -11,7 +11,7 @@
 #include "kernels/lrn.h"
 #include "kernels/pool2d.h"
 #include "kernels/relu.h"
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

@@ -1,14 +1,14 @@
 // The cuDNN / cuBLAS oracle of kernels/cudnn_oracle.h: every call builds its descriptors, runs
 // NVIDIA's implementation in strict FP32 (CUDNN_FMA_MATH: no TF32 tensor cores) on the current
-// stream (kernels/cuda_context.cuh) and throws cuviz::Error naming the call on any failure. Built without cuDNN (CMake did
+// stream (core/cuda_context.cuh) and throws cuviz::Error naming the call on any failure. Built without cuDNN (CMake did
 // not find it), only the cuBLAS linear remains and the cuDNN entry points throw.
 #include <cublas_v2.h>
 
 #include <map>
 #include <string>
 
-#include "kernels/cuda_check.cuh"
-#include "kernels/cuda_context.cuh"
+#include "core/cuda_check.cuh"
+#include "core/cuda_context.cuh"
 #include "kernels/cudnn_oracle.h"
 
 #if CUVIZ_HAS_CUDNN

@@ -6,7 +6,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/lrn.h"
 #include "kernels/pool2d.h"
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

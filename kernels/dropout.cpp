@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "kernels/check.h"
+#include "core/check.h"
 #include "kernels/cuda_ops.h"
 
 namespace cuviz {

@@ -2,7 +2,7 @@
 // is a reshape of a dense tensor to {n, C*H*W, 1, 1}: neither moves data in a network.
 #pragma once
 
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

@@ -13,8 +13,8 @@
 #include <algorithm>
 
 #include "kernels/backend.h"
-#include "kernels/cuda_check.cuh"
-#include "kernels/cuda_context.cuh"
+#include "core/cuda_check.cuh"
+#include "core/cuda_context.cuh"
 #include "kernels/precision.h"
 #include "kernels/tensor_core_tile.h"
 
@@ -116,7 +116,7 @@ inline Tile choose_tile(int M, int N, int batches) {
   return big >= 264 ? Tile::t128x128 : Tile::t64x64;
 }
 
-// Launches the product for z = 0 .. batches-1 on the current stream (kernels/cuda_context.cuh).
+// Launches the product for z = 0 .. batches-1 on the current stream (core/cuda_context.cuh).
 template <class P>
 void launch(const P& p, int batches, Tile tile = Tile::automatic) {
   if (p.M <= 0 || p.N <= 0 || batches <= 0) return;

@@ -6,7 +6,7 @@
 
 #include <climits>
 
-#include "kernels/check.h"
+#include "core/check.h"
 #include "kernels/backend.h"
 #include "kernels/cuda_ops.h"
 #include "kernels/cudnn_oracle.h"

@@ -3,7 +3,7 @@
 //   backward-data    dx[n, k] = sum_o dy[n, o] w[o, k]          (M = batch, N = features, K = O)
 //   backward-weight  dw[o, k] = sum_n dy[n, o] x[n, k]          (M = O, N = features, K = batch)
 //   db[o] = sum_n dy[n, o]. Images are flattened (C*H*W features each) and may be batch-strided.
-#include "kernels/cuda_context.cuh"
+#include "core/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
 #include "kernels/gemm_tile.cuh"
 #include "kernels/linear.h"

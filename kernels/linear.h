@@ -3,7 +3,7 @@
 // Backward: dx = dy w, dw = dy^T x, db = sum_n dy.
 #pragma once
 
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

@@ -9,7 +9,7 @@
 
 #include <immintrin.h>
 
-#include "kernels/check.h"
+#include "core/check.h"
 #include "kernels/backend.h"
 #include "kernels/cuda_ops.h"
 #include "kernels/cudnn_oracle.h"

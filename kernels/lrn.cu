@@ -3,8 +3,8 @@
 //   backward  dx[c] = dy[c] s[c]^-beta - 2 alpha beta / size * x[c] * sum_{c' in [c - size/2, c + (size-1)/2]} dy[c'] y[c'] / s[c']
 // (c lies in window(c') exactly for those c'). Sums run in increasing channel order, as on the
 // CPU. When the output overlaps an input (in-place use), the inputs are staged in a temporary first.
-#include "kernels/cuda_check.cuh"
-#include "kernels/cuda_context.cuh"
+#include "core/cuda_check.cuh"
+#include "core/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
 #include "kernels/lrn.h"
 

@@ -4,7 +4,7 @@
 // Backward: dx[c] = dy[c] s[c]^-beta - 2 alpha beta / size * x[c] * sum_{c': c in window(c')} dy[c'] y[c'] / s[c'].
 #pragma once
 
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "kernels/check.h"
+#include "core/check.h"
 #include "kernels/backend.h"
 #include "kernels/cuda_ops.h"
 #include "kernels/cudnn_oracle.h"

@@ -9,10 +9,10 @@
 // rule the CPU path tabulates in plan_axis; the backward's inverse from pool_windows_containing.
 #include <limits>
 
-#include "kernels/cuda_check.cuh"
-#include "kernels/cuda_context.cuh"
+#include "core/cuda_check.cuh"
+#include "core/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
-#include "kernels/host_device.h"
+#include "core/host_device.h"
 #include "kernels/pool2d.h"
 #include "kernels/pool_window.h"
 

@@ -13,7 +13,7 @@
 // The output extent (floor / ceil mode) is pool2d_output_shape's (kernels/pool2d.cpp).
 #pragma once
 
-#include "kernels/host_device.h"
+#include "core/host_device.h"
 
 namespace cuviz {
 

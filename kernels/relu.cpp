@@ -5,7 +5,7 @@
 #include <immintrin.h>
 #endif
 
-#include "kernels/check.h"
+#include "core/check.h"
 #include "kernels/cuda_ops.h"
 
 namespace cuviz {

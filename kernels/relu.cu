@@ -1,7 +1,7 @@
 // ReLU CUDA kernels: one thread per element (grid-stride), the maths shared with the CPU loop
 // through relu_value / relu_grad in kernels/relu.h.
-#include "kernels/cuda_check.cuh"
-#include "kernels/cuda_context.cuh"
+#include "core/cuda_check.cuh"
+#include "core/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
 #include "kernels/relu.h"
 

@@ -9,8 +9,8 @@
 
 #include <cstdint>
 
-#include "kernels/host_device.h"
-#include "nn/tensor.h"
+#include "core/host_device.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

@@ -3,8 +3,8 @@
 //   y_c = exp(x_c - m) / sum_c' exp(x_c' - m)   or   y_c = (x_c - m) - log sum_c' exp(x_c' - m)
 //   dx = y (dy - <dy, y>)                       or   dx = dy - exp(y) sum_c' dy_c'
 // Each thread reads element c of its pixel before it writes element c, so y may be x and dx may be dy.
-#include "kernels/cuda_check.cuh"
-#include "kernels/cuda_context.cuh"
+#include "core/cuda_check.cuh"
+#include "core/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
 #include "kernels/softmax.h"
 

@@ -5,7 +5,7 @@
 // Any other axis is the channel axis of a reshaped view (see tests/kernels/onnx_conformance).
 #pragma once
 
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

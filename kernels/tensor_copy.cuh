@@ -2,9 +2,9 @@
 // 2-D memcpy: rows are images, row pitch the batch stride. Used by concat and dropout.
 #pragma once
 
-#include "kernels/cuda_check.cuh"
-#include "kernels/cuda_context.cuh"
-#include "nn/tensor.h"
+#include "core/cuda_check.cuh"
+#include "core/cuda_context.cuh"
+#include "core/tensor.h"
 
 namespace cuviz {
 

@@ -5,7 +5,7 @@
 // WMMA fragments read from these shared-memory layouts multiply to A B.
 #pragma once
 
-#include "kernels/host_device.h"
+#include "core/host_device.h"
 
 namespace cuviz::gemm {
 

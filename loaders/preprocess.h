@@ -8,9 +8,9 @@
 
 #include <vector>
 
-#include "loaders/image.h"
+#include "io/image.h"
 #include "nn/graph.h"
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

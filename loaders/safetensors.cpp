@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <limits>
 
-#include "loaders/atomic_file.h"
+#include "io/atomic_file.h"
 
 namespace cuviz {
 namespace {

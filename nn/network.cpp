@@ -19,11 +19,11 @@
 #include "kernels/dropout.h"
 #include "kernels/linear.h"
 #include "kernels/lrn.h"
-#include "kernels/nvtx.h"
+#include "core/nvtx.h"
 #include "kernels/pool2d.h"
 #include "kernels/relu.h"
 #include "kernels/softmax.h"
-#include "nn/cuda_runtime.h"
+#include "core/cuda_runtime.h"
 
 namespace cuviz {
 

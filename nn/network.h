@@ -19,7 +19,7 @@
 #include "kernels/pool2d.h"
 #include "kernels/relu.h"
 #include "nn/graph.h"
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "kernels/check.h"
+#include "core/check.h"
 
 namespace cuviz {
 

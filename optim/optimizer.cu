@@ -3,8 +3,8 @@
 // runs in double with a fixed tree order (deterministic).
 #include <algorithm>
 
-#include "kernels/cuda_check.cuh"
-#include "kernels/cuda_context.cuh"
+#include "core/cuda_check.cuh"
+#include "core/cuda_context.cuh"
 #include "optim/optimizer.h"
 
 namespace cuviz {

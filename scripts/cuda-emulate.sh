@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 out=build-emu
 mkdir -p "$out/src/kernels" "$out/obj"
 flags=(-std=c++20 -O2 -fopenmp -DNDEBUG -DCUVIZ_HAS_CUDA=0 -Itests/cuda_emulation -I. -Itests -w)
-sources=(nn/tensor.cpp kernels/cudnn_oracle_disabled.cpp tests/cuda_emulation/cuda_runtime_emu.cpp)
+sources=(core/tensor.cpp core/exec_context.cpp kernels/cudnn_oracle_disabled.cpp tests/cuda_emulation/cuda_runtime_emu.cpp)
 for f in kernels/*.cpp; do
   case "$f" in kernels/cuda_ops_disabled.cpp|kernels/cudnn_oracle_disabled.cpp) ;; *) sources+=("$f") ;; esac
 done
@@ -22,7 +22,7 @@ done
 objs=()
 for f in "${sources[@]}"; do
   o="$out/obj/$(echo "$f" | tr / _).o"
-  if [ ! -e "$o" ] || [ "$f" -nt "$o" ] || [ -n "$(find kernels nn tests/cuda_emulation -newer "$o" -name '*.h' -o -newer "$o" -name '*.cuh' | head -1)" ]; then
+  if [ ! -e "$o" ] || [ "$f" -nt "$o" ] || [ -n "$(find core kernels nn tests/cuda_emulation -newer "$o" -name '*.h' -o -newer "$o" -name '*.cuh' | head -1)" ]; then
     g++ "${flags[@]}" -c "$f" -o "$o"
   fi
   objs+=("$o")

@@ -11,7 +11,7 @@
 #include <random>
 #include <string>
 
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 namespace cuviz::test {
 

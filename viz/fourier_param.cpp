@@ -6,9 +6,9 @@
 #include <cstring>
 #include <string>
 
-#include "kernels/check.h"
+#include "core/check.h"
 #include "kernels/gemm.h"
-#include "nn/cuda_runtime.h"
+#include "core/cuda_runtime.h"
 #include "viz/random.h"
 #include "viz/viz_cuda.h"
 

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/cuda_check.cuh"
-#include "kernels/cuda_context.cuh"
+#include "core/cuda_check.cuh"
+#include "core/cuda_context.cuh"
 #include "viz/viz_cuda.h"
 
 namespace cuviz {

@@ -6,9 +6,9 @@
 #include <cmath>
 #include <filesystem>
 
-#include "loaders/atomic_file.h"
-#include "loaders/image.h"
-#include "nn/error.h"
+#include "io/atomic_file.h"
+#include "io/image.h"
+#include "core/error.h"
 
 namespace cuviz {
 

@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "nn/error.h"
+#include "core/error.h"
 
 namespace cuviz {
 

@@ -2,8 +2,8 @@
 // with the CPU loop) in a fixed tree order, and one block per task adds its seeds with atomicAdd
 // (two tasks of one image may touch the same activation). Diversity: naive Gram kernels, one
 // thread per Gram entry, since C x C x HW per image is small next to the network.
-#include "kernels/cuda_check.cuh"
-#include "kernels/cuda_context.cuh"
+#include "core/cuda_check.cuh"
+#include "core/cuda_context.cuh"
 #include "viz/objective_eval.h"
 
 namespace cuviz {

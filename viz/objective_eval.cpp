@@ -7,7 +7,7 @@
 #include <functional>
 
 #include "kernels/gemm.h"
-#include "nn/error.h"
+#include "core/error.h"
 
 namespace cuviz {
 

@@ -22,7 +22,7 @@
 #include <tuple>
 #include <vector>
 
-#include "kernels/host_device.h"
+#include "core/host_device.h"
 #include "nn/network.h"
 #include "viz/objective.h"
 

@@ -2,7 +2,7 @@
 // stencils) and the dispatch to CUDA.
 #include "viz/regularizers.h"
 
-#include "kernels/check.h"
+#include "core/check.h"
 #include "viz/viz_cuda.h"
 
 namespace cuviz {

@@ -2,8 +2,8 @@
 // tree reduction (deterministic, no atomics), then one thread per pixel adds weight * dR/dx.
 #include <algorithm>
 
-#include "kernels/cuda_check.cuh"
-#include "kernels/cuda_context.cuh"
+#include "core/cuda_check.cuh"
+#include "core/cuda_context.cuh"
 #include "viz/viz_cuda.h"
 
 namespace cuviz {

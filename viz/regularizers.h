@@ -9,8 +9,8 @@
 #include <cmath>
 #include <string>
 
-#include "kernels/host_device.h"
-#include "nn/tensor.h"
+#include "core/host_device.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

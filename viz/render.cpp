@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "kernels/nvtx.h"
+#include "core/nvtx.h"
 #include "viz/objective_eval.h"
 
 namespace cuviz {

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "nn/cuda_runtime.h"
+#include "core/cuda_runtime.h"
 #include "nn/network.h"
-#include "nn/tensor.h"
+#include "core/tensor.h"
 #include "optim/optimizer.h"
 #include "viz/fourier_param.h"
 #include "viz/objective.h"

@@ -12,8 +12,8 @@
 #include <set>
 #include <utility>
 
-#include "loaders/image.h"
-#include "nn/cuda_runtime.h"
+#include "io/image.h"
+#include "core/cuda_runtime.h"
 #include "viz/objective.h"
 
 namespace cuviz {

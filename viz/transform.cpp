@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "kernels/check.h"
+#include "core/check.h"
 #include "viz/viz_cuda.h"
 
 namespace cuviz {

@@ -6,8 +6,8 @@
 //             (affine_adjoint_gather_at) instead of a scatter with atomics: the sum then has a
 //             fixed order and the step is bit-for-bit deterministic.
 #include <algorithm>
-#include "kernels/cuda_check.cuh"
-#include "kernels/cuda_context.cuh"
+#include "core/cuda_check.cuh"
+#include "core/cuda_context.cuh"
 #include "viz/viz_cuda.h"
 
 namespace cuviz {

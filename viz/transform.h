@@ -10,9 +10,9 @@
 #include <span>
 #include <string>
 
-#include "kernels/host_device.h"
+#include "core/host_device.h"
 #include "nn/graph.h"
-#include "nn/tensor.h"
+#include "core/tensor.h"
 #include "viz/random.h"
 
 namespace cuviz {

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "nn/tensor.h"
+#include "core/tensor.h"
 #include "viz/fourier_param.h"
 #include "viz/regularizers.h"
 #include "viz/transform.h"

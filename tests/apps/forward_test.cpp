@@ -6,7 +6,7 @@
 
 #include "test_util.h"
 #include "apps/run_cli.h"
-#include "loaders/npy.h"
+#include "io/npy.h"
 
 namespace cuviz {
 namespace {

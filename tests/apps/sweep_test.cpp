@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "apps/run_cli.h"
-#include "loaders/atomic_file.h"
-#include "loaders/image.h"
+#include "io/atomic_file.h"
+#include "io/image.h"
 #include "test_util.h"
 #include "viz/gallery.h"
 

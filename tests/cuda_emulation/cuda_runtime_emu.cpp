@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "nn/cuda_runtime.h"
+#include "core/cuda_runtime.h"
 
 namespace cuviz::cuda_rt {
 

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "nn/cuda_runtime.h"
+#include "core/cuda_runtime.h"
 #include "test_util.h"
 
 namespace cuviz::test {

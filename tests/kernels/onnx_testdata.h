@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "nn/error.h"
-#include "nn/tensor.h"
+#include "core/error.h"
+#include "core/tensor.h"
 
 namespace cuviz::onnx_testdata {
 

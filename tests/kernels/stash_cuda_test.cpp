@@ -10,7 +10,7 @@
 #include "cuda_test_util.h"
 #include "kernels/pool2d.h"
 #include "kernels/relu.h"
-#include "nn/cuda_runtime.h"
+#include "core/cuda_runtime.h"
 
 namespace cuviz {
 namespace {

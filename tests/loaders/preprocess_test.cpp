@@ -3,7 +3,7 @@
 // shared/weights/reference (made with Pillow: crop, resize(BILINEAR), BGR, minus the mean).
 #include "loaders/preprocess.h"
 
-#include "loaders/npy.h"
+#include "io/npy.h"
 #include "test_util.h"
 
 namespace cuviz {

@@ -7,7 +7,7 @@
 
 #include "loader_test_util.h"
 #include "loaders/model.h"
-#include "loaders/npy.h"
+#include "io/npy.h"
 #include "nn/network.h"
 #include "test_util.h"
 

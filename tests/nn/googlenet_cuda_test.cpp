@@ -7,7 +7,7 @@
 #include "kernels/backend.h"
 #include "kernels/cudnn_oracle.h"
 #include "loaders/model.h"
-#include "loaders/npy.h"
+#include "io/npy.h"
 #include "nn/network.h"
 #include "test_util.h"
 

@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "loaders/caffe_loader.h"
-#include "loaders/npy.h"
+#include "io/npy.h"
 #include "nn/network.h"
 #include "test_util.h"
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "loaders/model.h"
-#include "loaders/npy.h"
+#include "io/npy.h"
 #include "loaders/safetensors.h"
 #include "loaders/torchvision_models.h"
 #include "nn/network.h"

@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "loaders/atomic_file.h"
-#include "loaders/image.h"
+#include "io/atomic_file.h"
+#include "io/image.h"
 #include "test_util.h"
 
 namespace cuviz {

@@ -3,7 +3,7 @@
 // renders' mean objective, at the CPU test's settings.
 #include <cstdio>
 
-#include "nn/cuda_runtime.h"
+#include "core/cuda_runtime.h"
 #include "precision_guard.h"
 #include "test_util.h"
 

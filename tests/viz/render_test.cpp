@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "../nn/reference_net.h"
-#include "loaders/image.h"
+#include "io/image.h"
 #include "loaders/model.h"
 #include "nn/network.h"
 #include "test_util.h"

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "../nn/reference_net.h"
-#include "loaders/image.h"
+#include "io/image.h"
 #include "nn/network.h"
 #include "test_util.h"
 #include "viz/sweep.h"

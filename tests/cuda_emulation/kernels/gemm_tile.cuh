@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "kernels/backend.h"
-#include "kernels/cuda_check.cuh"
+#include "core/cuda_check.cuh"
 #include "kernels/precision.h"
 
 namespace cuviz::gemm {

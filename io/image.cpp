@@ -1,7 +1,7 @@
 // Image decoding and encoding over stb_image / stb_image_write (Debian's libstb, linked as a
 // library; no implementation is compiled here), and the byte <-> [0, 1] float conversions
 // v = byte / 255, byte = round(clamp(v, 0, 1) * 255).
-#include "loaders/image.h"
+#include "io/image.h"
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
@@ -11,7 +11,7 @@
 #include <cstring>
 #include <memory>
 
-#include "loaders/atomic_file.h"
+#include "io/atomic_file.h"
 
 namespace cuviz {
 

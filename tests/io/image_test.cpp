@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "test_util.h"
-#include "loaders/image.h"
+#include "io/image.h"
 #include "loaders/loader_test_util.h"
 
 namespace cuviz {

@@ -4,7 +4,7 @@
 
 #include <cuda_runtime.h>
 
-#include "nn/error.h"
+#include "core/error.h"
 
 namespace cuviz {
 // Throws with the call text, location and CUDA's error string when `err` is not cudaSuccess.

@@ -1,6 +1,6 @@
 // NumPy .npy reading and writing for float32 C-order arrays (see npy.h for the layout).
 // The header dict is parsed by key, so any key order and spacing NumPy writes is accepted.
-#include "loaders/npy.h"
+#include "io/npy.h"
 
 #include <cstdio>
 #include <cstring>

@@ -1,6 +1,6 @@
-// Stand-ins for nn/cuda_runtime.cu when cuviz is built without CUDA (CUVIZ_CUDA=OFF or no nvcc).
-#include "nn/cuda_runtime.h"
-#include "nn/error.h"
+// Stand-ins for core/cuda_runtime.cu when cuviz is built without CUDA (CUVIZ_CUDA=OFF or no nvcc).
+#include "core/cuda_runtime.h"
+#include "core/error.h"
 
 namespace cuviz::cuda_rt {
 

@@ -1,6 +1,6 @@
 // Labels files: synset lines split into id and names, plain lines kept whole, CRLF and a final
 // newline handled, and the shared ImageNet file has the 1000 classes the reference top-5 names.
-#include "loaders/labels.h"
+#include "io/labels.h"
 
 #include "test_util.h"
 

@@ -1,10 +1,10 @@
 // .npy files: round trips of every rank, the shipped reference arrays, and clear errors for
 // other dtypes, Fortran order, bad magic and truncated files.
-#include "loaders/npy.h"
+#include "io/npy.h"
 
 #include <gtest/gtest.h>
 
-#include "loader_test_util.h"
+#include "loaders/loader_test_util.h"
 #include "test_util.h"
 
 namespace cuviz {

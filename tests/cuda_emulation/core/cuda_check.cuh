@@ -1,4 +1,4 @@
-// Host emulation of the CUDA kernels (scripts/cuda-emulate.sh): replaces kernels/cuda_check.cuh
+// Host emulation of the CUDA kernels (scripts/cuda-emulate.sh): replaces core/cuda_check.cuh
 // so that kernels/*.cu compile as plain C++. Kernels run serially, one thread per block
 // (blockDim = 1, every block in turn), which is exact for the grid-stride and block-per-item
 // kernels of cuviz; "device" memory is host memory. Checks index maths, not races or speed.
@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "nn/error.h"
+#include "core/error.h"
 
 #define __global__
 #define __device__

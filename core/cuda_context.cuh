@@ -1,10 +1,10 @@
-// The device side of kernels/backend.h for the launchers: the stream to launch on and scratch
+// The device side of core/exec_context.h for the launchers: the stream to launch on and scratch
 // memory for an op's temporaries, taken from the plan's workspace (no allocation) when the op runs
 // inside a plan, else from CUDA's stream-ordered pool (direct calls: tests, benchmarks).
 #pragma once
 
-#include "kernels/backend.h"
-#include "kernels/cuda_check.cuh"
+#include "core/exec_context.h"
+#include "core/cuda_check.cuh"
 
 namespace cuviz {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <utility>
 
-#include "nn/error.h"
+#include "core/error.h"
 
 namespace cuviz {
 

@@ -3,7 +3,7 @@
 
 #include <initializer_list>
 
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

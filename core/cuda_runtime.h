@@ -1,5 +1,5 @@
 // The handful of CUDA runtime services the CPU-side code needs (allocation, copies, fills).
-// Implemented in nn/cuda_runtime.cu when cuviz is built with CUDA and in
+// Implemented in core/cuda_runtime.cu when cuviz is built with CUDA and in
 // nn/cuda_runtime_disabled.cpp otherwise, where every call but device_count and the frees throws.
 #pragma once
 

@@ -1,10 +1,10 @@
 // Buffer, Arena and the device-independent tensor utilities.
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 #include <cstdlib>
 #include <cstring>
 
-#include "nn/cuda_runtime.h"
+#include "core/cuda_runtime.h"
 
 namespace cuviz {
 

@@ -1,7 +1,7 @@
 // Tensor views, Buffer ownership and Arena carving.
 #include <gtest/gtest.h>
 
-#include "nn/tensor.h"
+#include "core/tensor.h"
 
 namespace cuviz {
 

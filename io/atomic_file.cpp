@@ -1,6 +1,6 @@
 // Atomic whole-file writes (temporary name in the target's directory, then rename(2), which
 // replaces the target in one step on POSIX file systems) and whole-file reads.
-#include "loaders/atomic_file.h"
+#include "io/atomic_file.h"
 
 #include <unistd.h>
 
@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "nn/error.h"
+#include "core/error.h"
 
 namespace cuviz {
 

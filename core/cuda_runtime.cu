@@ -1,10 +1,10 @@
 // CUDA runtime services for Buffer, copy and fill, streams, pinned memory and the profiler range
-// (see nn/cuda_runtime.h).
+// (see core/cuda_runtime.h).
 #include <cuda_profiler_api.h>
 
-#include "kernels/cuda_check.cuh"
-#include "kernels/cuda_context.cuh"
-#include "nn/cuda_runtime.h"
+#include "core/cuda_check.cuh"
+#include "core/cuda_context.cuh"
+#include "core/cuda_runtime.h"
 
 namespace cuviz::cuda_rt {
 

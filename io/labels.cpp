@@ -1,11 +1,11 @@
 // Class labels files: line i is class i. A line starting with a synset id (the letter n followed
 // by eight digits, then a space) is split into id and names; any other line is all names.
-#include "loaders/labels.h"
+#include "io/labels.h"
 
 #include <cctype>
 
-#include "loaders/atomic_file.h"
-#include "nn/error.h"
+#include "io/atomic_file.h"
+#include "core/error.h"
 
 namespace cuviz {
 
