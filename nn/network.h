@@ -185,6 +185,17 @@ class Network {
   int plan_value(const Plan& plan, std::string_view name, const char* what) const;
   int kept_value(const Plan& plan, std::string_view name, const char* what) const;
   void check_owner(const Plan& plan, const char* what) const;
+  // The passes of plan(), in order; each reads what the earlier ones left in the PlanBuild.
+  struct PlanBuild;
+  void plan_truncate(PlanBuild& b, const std::vector<std::string>& outputs) const;  // outputs, layers that run
+  void plan_shapes(PlanBuild& b) const;    // shapes, steps, readers
+  void plan_aliases(PlanBuild& b) const;   // in-place ReLU, views
+  void plan_concats(PlanBuild& b) const;   // concat branches in their slice
+  void plan_groups(PlanBuild& b) const;    // memory groups and channel ranges
+  void plan_liveness(PlanBuild& b) const;  // what the backward keeps (the stash)
+  void plan_offsets(PlanBuild& b) const;   // activation offsets by liveness
+  void plan_allocate(PlanBuild& b) const;  // the arena and every tensor in it
+  void plan_views(PlanBuild& b) const;     // aliases and slices, kept values, gradient overlaps
   void run_backward(Plan& plan) const;
   void download(Plan& plan, const Tensor& src, const Tensor& dst) const;
   float* staging(Plan& plan) const;
