@@ -27,6 +27,26 @@ __global__ void relu_backward_kernel(const float* y, int64_t y_stride, const flo
   }
 }
 
+// Guided backpropagation, the same one thread per element as relu_backward_kernel; with a mask
+// (compact plans) the bit stands for y > 0, as in relu_backward_masked_kernel.
+__global__ void relu_backward_guided_kernel(const float* y, int64_t y_stride, const float* dy, int64_t dy_stride,
+                                            float* dx, int64_t dx_stride, int64_t m, int n) {
+  const int64_t total = m * n;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t img = i / m, k = i % m;
+    dx[img * dx_stride + k] = relu_grad_guided(y[img * y_stride + k], dy[img * dy_stride + k]);
+  }
+}
+
+__global__ void relu_backward_guided_masked_kernel(const uint32_t* mask, int64_t words, const float* dy,
+                                                   int64_t dy_stride, float* dx, int64_t dx_stride, int64_t m, int n) {
+  const int64_t total = m * n;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t img = i / m, k = i % m;
+    dx[img * dx_stride + k] = relu_grad_guided(mask_bit(mask + img * words, k) ? 1.f : 0.f, dy[img * dy_stride + k]);
+  }
+}
+
 // One block per image: first whether any plain gradient passes, then the chosen rule. In place
 // (dx == dy) is safe: every read of the first loop happens before the barrier.
 __global__ void relu_backward_redirected_kernel(const float* y, int64_t y_stride, const float* dy, int64_t dy_stride,
@@ -130,6 +150,22 @@ void relu_backward_data_masked_cuda(const MaskTensor& mask, const Tensor& dy, co
   else
     relu_backward_masked_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(
         mask.data(), relu_mask_words(m), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m, dy.n());
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+void relu_backward_data_guided_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx) {
+  const int64_t m = y.shape().image_size(), total = m * y.n();
+  if (total == 0) return;
+  relu_backward_guided_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(
+      y.data(), y.batch_stride(), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m, y.n());
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+void relu_backward_data_guided_masked_cuda(const MaskTensor& mask, const Tensor& dy, const Tensor& dx) {
+  const int64_t m = dy.shape().image_size(), total = m * dy.n();
+  if (total == 0) return;
+  relu_backward_guided_masked_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(
+      mask.data(), relu_mask_words(m), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m, dy.n());
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

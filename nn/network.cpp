@@ -290,6 +290,7 @@ struct Network::PlanBuild {
   std::vector<char> requested;                          // per value: a plan output (kept, staged)
   std::vector<char> runs;                               // per layer: part of the plan
   std::vector<int> step_of;                             // per layer: its step, or -1
+  std::vector<char> keep_input, keep_output;            // per step: a backward rule reads its x / y
   std::vector<std::vector<std::pair<int, int>>> readers;  // per value: (layer, input slot) inside the plan
   std::vector<int> alias_of;                            // per value: the value whose memory it is, or -1
   std::vector<char> reshape;                            // per value: a reshaped view (flatten)
@@ -319,6 +320,8 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
   b.p.options_ = options;
   plan_truncate(b, outputs);
   plan_shapes(b);
+  plan_rules(b);
+  plan_taps(b);
   plan_aliases(b);
   plan_concats(b);
   plan_groups(b);
@@ -385,6 +388,84 @@ void Network::plan_shapes(PlanBuild& b) const {
   b.ns = int(p.steps_.size());
 }
 
+// Backward rules: the built-in "relu_redirect" (off) and PlanOptions::backward_rules (on), each
+// checked against the layers it selects. A rule replaces the backward of a layer that computes
+// one output from one input; concat and add only route gradients, and dropout and flatten share
+// their input's gradient memory, so there is nothing there to replace. What each rule needs
+// from the forward is recorded per step for the alias and liveness passes.
+void Network::plan_rules(PlanBuild& b) const {
+  Plan& p = b.p;
+  p.rules_.push_back(Plan::RuleSlot{relu_redirect_rule(), false});
+  for (const auto& r : p.options_.backward_rules) {
+    CUVIZ_CHECK(r != nullptr, "plan: PlanOptions::backward_rules holds a null rule");
+    CUVIZ_CHECK(b.bwd, "plan: backward rule '", r->name(), "' needs a backward plan (PlanOptions::backward)");
+    for (const auto& q : p.rules_)
+      CUVIZ_CHECK(q.rule->name() != r->name(), "plan: two backward rules are named '", r->name(), "'");
+    for (const auto& name : r->target().layers) {
+      int li = -1;
+      try {
+        li = layer_index(name);
+      } catch (const Error& e) {
+        throw Error(cat("plan: backward rule '", r->name(), "': ", e.what()));
+      }
+      CUVIZ_CHECK(b.runs[li], "plan: backward rule '", r->name(), "' selects layer '", name,
+                  "', which this plan does not run (the plan's outputs do not depend on it)");
+    }
+    p.rules_.push_back(Plan::RuleSlot{r, true});
+  }
+  b.keep_input.assign(b.ns, 0);
+  b.keep_output.assign(b.ns, 0);
+  for (int t = 0; t < b.ns; ++t) {
+    Plan::Step& s = p.steps_[t];
+    const LayerDesc& l = graph_.layers[s.layer];
+    for (int i = 0; i < int(p.rules_.size()); ++i) {
+      const BackwardRule& r = *p.rules_[i].rule;
+      if (!r.target().selects(l)) continue;
+      const char* kind = layer_kind_name(l.kind);
+      CUVIZ_CHECK(l.kind != LayerKind::concat && l.kind != LayerKind::add && l.kind != LayerKind::dropout &&
+                      l.kind != LayerKind::flatten,
+                  "plan: backward rule '", r.name(), "' selects layer '", l.name, "' (", kind,
+                  "); rules replace the backward of layers that compute (not concat, add, dropout or flatten)");
+      CUVIZ_CHECK(!p.options_.weight_grads || (l.kind != LayerKind::conv && l.kind != LayerKind::linear), "plan: backward rule '",
+                  r.name(), "' selects layer '", l.name, "' (", kind,
+                  ") of a weight_grads plan; a rule replaces the whole backward, weight gradients included");
+      const RuleNeeds needs = r.needs(l);
+      CUVIZ_CHECK(!needs.relu_mask || l.kind == LayerKind::relu, "plan: backward rule '", r.name(),
+                  "' needs a ReLU mask of layer '", l.name, "' (", kind, "), which is not a ReLU");
+      b.keep_input[t] |= needs.input;
+      b.keep_output[t] |= needs.output;
+      s.rules.push_back(i);
+    }
+  }
+}
+
+// Gradient taps (PlanOptions::grad_taps): a value's gradient is complete when the backward
+// reaches the step that produced the value (every reader of it came later in the forward, so
+// earlier in the backward), and that step is the first to overwrite it (an in-place ReLU writes
+// d(input) over d(output); a concat branch's producer writes into the concat's gradient slice
+// only after the concat's own gradient is complete). So the copy runs at the start of that step;
+// the input's taps once the backward is done. The copies live in the arena (plan_allocate).
+void Network::plan_taps(PlanBuild& b) const {
+  Plan& p = b.p;
+  for (const auto& name : p.options_.grad_taps) {
+    CUVIZ_CHECK(b.bwd, "plan: gradient tap '", name, "' needs a backward plan (PlanOptions::backward)");
+    int v = -1;
+    try {
+      v = value_of(name);
+    } catch (const Error& e) {
+      throw Error(cat("plan: gradient tap: ", e.what()));
+    }
+    CUVIZ_CHECK(p.in_plan_[v], "plan: gradient tap '", name,
+                "' is not computed by this plan; add it to the plan's outputs");
+    const int tap = int(p.tap_value_.size());
+    p.tap_value_.push_back(v);
+    if (value_producer_[v] < 0)
+      p.input_taps_.push_back(tap);
+    else
+      p.steps_[b.step_of[value_producer_[v]]].taps.push_back(tap);
+  }
+}
+
 // Aliases. A ReLU overwrites its input when nothing else reads it and the producer's backward
 // does not need its own output (conv, linear, affine, add); after a conv it runs inside the
 // conv (fuse_relu). Dropout (identity at inference) and flatten (a reshape) are views.
@@ -401,7 +482,9 @@ void Network::plan_aliases(PlanBuild& b) const {
       const LayerKind pk = prod >= 0 ? graph_.layers[prod].kind : LayerKind::relu;
       const bool fresh = prod >= 0 && (pk == LayerKind::conv || pk == LayerKind::linear ||
                                        pk == LayerKind::affine || pk == LayerKind::add);
-      if (fresh && b.readers[x].size() == 1 && !b.requested[x]) {
+      // A backward rule that reads the ReLU's input, or its producer's output, needs x intact.
+      const bool rule_reads_x = b.keep_input[b.step_of[s.layer]] || (prod >= 0 && b.keep_output[b.step_of[prod]]);
+      if (fresh && b.readers[x].size() == 1 && !b.requested[x] && !rule_reads_x) {
         b.alias_of[y] = x;
         p.overwritten_by_[x] = s.layer;
         s.aliases_input = true;
@@ -513,6 +596,9 @@ void Network::plan_liveness(PlanBuild& b) const {
     const LayerKind k = graph_.layers[s.layer].kind;
     for (int v : s.in) last[b.top[v]] = std::max(last[b.top[v]], k == LayerKind::lrn ? ns : t);
     if (k == LayerKind::lrn || k == LayerKind::softmax) last[b.top[s.out]] = ns;
+    // What the plan's backward rules declared they read (RuleNeeds), whether on or off now.
+    if (b.keep_input[t]) last[b.top[s.in[0]]] = ns;
+    if (b.keep_output[t]) last[b.top[s.out]] = ns;
   }
 }
 
@@ -594,6 +680,7 @@ void Network::plan_allocate(PlanBuild& b) const {
       }
   const int64_t workspace_floats = int64_t(Arena::round_up(workspace_bytes) / sizeof(float));
   if (workspace_floats > 0) bytes += Arena::round_up(workspace_bytes);
+  for (int v : p.tap_value_) bytes += Arena::bytes_for(p.shape_[v]);
   p.arena_ = Arena(bytes, device_);
 
   p.act_.assign(nv, Tensor{});
@@ -625,6 +712,7 @@ void Network::plan_allocate(PlanBuild& b) const {
     if (trainable(s.layer))
       for (const auto& w : graph_.layers[s.layer].weights) p.dweights_[s.layer].push_back(p.arena_.alloc(w.shape()));
   if (workspace_floats > 0) p.workspace_ = p.arena_.alloc(Shape{1, 1, 1, int(workspace_floats)});
+  for (int v : p.tap_value_) p.taps_.push_back(p.arena_.alloc(p.shape_[v]));
 
   // A GPU plan's stream, and the size of its pinned staging: the input, the outputs, d(input).
   if (device_ == Device::cuda) {
@@ -680,6 +768,7 @@ void Network::forward(Plan& p, const Tensor& x) const {
     copy(x, p.act_[0]);
   }
   if (p.has_backward()) zero_grads(p);
+  p.taps_ready_ = false;
   p.ops_run_ = 0;
   const int64_t oracle_ops_before = oracle_ops_count();
   for (const auto& s : p.steps_) {
@@ -831,6 +920,8 @@ void Network::run_backward(Plan& p) const {
     const Plan::Step& s = *it;
     const LayerDesc& l = graph_.layers[s.layer];
     auto& dws = p.dweights_[s.layer];
+    // d(out) is complete here and nothing has overwritten it yet (plan_taps): copy the taps.
+    for (int tap : s.taps) copy(p.grad_[s.out], p.taps_[tap]);
     if (!dirty[s.out]) {
       for (const auto& dw : dws) fill(dw, 0.f);
       continue;
@@ -840,6 +931,26 @@ void Network::run_backward(Plan& p) const {
     const Tensor& y = p.act_[s.out];
     const Tensor& dy = p.grad_[s.out];
     CUVIZ_NVTX_RANGE(l.name);
+    // An enabled backward rule replaces the per-kind backward below (nn/backward_rule.h).
+    if (const BackwardRule* rule = s.rules.empty() ? nullptr : enabled_rule(p, s)) {
+      try {
+        // What the forward left intact: kept for the plan's lifetime and not overwritten in place.
+        auto intact = [&](int v) { return p.kept_[v] && p.overwritten_by_[v] < 0 ? p.act_[v] : Tensor(); };
+        BackwardArgs a{l, intact(xv), intact(s.out), s.mask, dy, Tensor()};
+        auto apply = [&](const Tensor& d) {
+          a.dx = d;
+          rule->backward(a);
+        };
+        if (s.aliases_input)
+          apply(p.grad_[xv]);  // an in-place ReLU: dx overwrites dy, as below
+        else
+          deliver(xv, apply);
+      } catch (const Error& e) {
+        throw Error(cat("backward: layer '", l.name, "' (", layer_kind_name(l.kind), "), rule '", rule->name(),
+                        "': ", e.what()));
+      }
+      continue;
+    }
     try {
       switch (l.kind) {
         case LayerKind::conv: {
@@ -897,7 +1008,57 @@ void Network::run_backward(Plan& p) const {
       throw Error(cat("backward: layer '", l.name, "' (", layer_kind_name(l.kind), "): ", e.what()));
     }
   }
+  for (int tap : p.input_taps_) copy(p.grad_[0], p.taps_[tap]);
   p.grads_used_ = true;
+  p.taps_ready_ = true;
+}
+
+// The one enabled rule among those selecting the step's layer, or null. Two would make the
+// result depend on an order nobody chose, so that is an error naming both.
+const BackwardRule* Network::enabled_rule(const Plan& p, const Plan::Step& s) const {
+  const BackwardRule* found = nullptr;
+  for (int i : s.rules) {
+    if (!p.rules_[i].enabled) continue;
+    const BackwardRule* r = p.rules_[i].rule.get();
+    CUVIZ_CHECK(found == nullptr, "backward: layer '", graph_.layers[s.layer].name, "' is selected by two enabled ",
+                "backward rules, '", found ? found->name() : "", "' and '", r->name(), "'; disable one");
+    found = r;
+  }
+  return found;
+}
+
+void Plan::enable_backward_rule(std::string_view name, bool on) {
+  for (auto& r : rules_)
+    if (r.rule->name() == name) {
+      r.enabled = on;
+      return;
+    }
+  std::string names;
+  for (const auto& r : rules_) names += cat(names.empty() ? "" : ", ", r.rule->name());
+  throw Error(cat("enable_backward_rule: the plan has no backward rule '", name, "' (it has: ",
+                  names.empty() ? "none; plans made by Network::plan have relu_redirect" : names,
+                  "); rules are given in PlanOptions::backward_rules"));
+}
+
+bool Plan::backward_rule_enabled(std::string_view name) const {
+  for (const auto& r : rules_)
+    if (r.rule->name() == name) return r.enabled;
+  throw Error(cat("backward_rule_enabled: the plan has no backward rule '", name, "'"));
+}
+
+Tensor Network::tapped_grad(const Plan& p, std::string_view name) const {
+  check_owner(p, "tapped_grad");
+  const int v = value_of(name);
+  for (size_t i = 0; i < p.tap_value_.size(); ++i)
+    if (p.tap_value_[i] == v) {
+      CUVIZ_CHECK(p.taps_ready_, "tapped_grad: '", name,
+                  "' holds no gradient yet: run forward, seed and backward first");
+      return p.taps_[i];
+    }
+  std::string taps;
+  for (const auto& t : p.options_.grad_taps) taps += cat(taps.empty() ? "" : ", ", t);
+  throw Error(cat("tapped_grad: '", name, "' is not a gradient tap of this plan (taps: ", taps.empty() ? "none" : taps,
+                  "); add it to PlanOptions::grad_taps"));
 }
 
 Tensor Network::weight(std::string_view layer, int index) const {
