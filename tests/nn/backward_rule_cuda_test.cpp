@@ -1,5 +1,6 @@
 // Backward rules and gradient taps on a CUDA device against the CPU: guided backprop and Lucid's
-// redirect on the three-unit net (the hand-worked answers, exact in small integers), a doubled
+// redirect on the three-unit net (the hand-worked answers of backward_rule_test.cpp, exact in
+// small integers), a doubled
 // conv backward, a rule reading a conv's input in the GPU's compact plan, taps on small_net and on
 // the real GoogLeNet, and a forward + rules + taps + backward captured as one CUDA graph and
 // replayed (rules and taps launch kernels and copies only: no host synchronisation).
@@ -12,11 +13,16 @@
 #include "io/npy.h"
 #include "loaders/caffe_loader.h"
 #include "nn/network.h"
+#include "backward_rule_util.h"
 #include "reference_net.h"
 
 namespace cuviz {
 
 namespace {
+
+using test::bitwise_equal;
+using test::DoubleConvRule;
+using test::InputEchoRule;
 
 OwnedTensor to_host(const Tensor& t) {
   OwnedTensor h(t.shape());
@@ -30,63 +36,12 @@ OwnedTensor to_device(const Tensor& t) {
   return d;
 }
 
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape()) return false;
-  for (int i = 0; i < a.n(); ++i)
-    if (std::memcmp(a.image(i), b.image(i), size_t(a.shape().image_size()) * sizeof(float)) != 0) return false;
-  return true;
-}
-
 // As in network_cuda_test.cpp: CUDA kernels vs the CPU fast paths in float, different summation
 // orders and FMA contraction, O(1) values through ~10 layers: 1e-4 absolute + 1e-3 relative.
 constexpr double kAtol = 1e-4, kRtol = 1e-3;
 
-class DoubleConvRule final : public BackwardRule {
- public:
-  explicit DoubleConvRule(std::string layer) : BackwardRule("double_conv", RuleTarget::named({std::move(layer)})) {}
-  RuleNeeds needs(const LayerDesc&) const override { return {}; }
-  void backward(const BackwardArgs& a) const override {
-    Conv2dParams c = a.layer.conv;
-    c.fuse_relu = false;
-    conv2d_backward_data(c, a.dy, a.layer.weights[0], a.dx);
-    add_forward(a.dx, a.dx, a.dx);
-  }
-};
-
-class InputEchoRule final : public BackwardRule {
- public:
-  explicit InputEchoRule(std::string layer) : BackwardRule("input_echo", RuleTarget::named({std::move(layer)})) {}
-  RuleNeeds needs(const LayerDesc&) const override { return RuleNeeds{.input = true}; }
-  void backward(const BackwardArgs& a) const override {
-    CUVIZ_CHECK(a.x.defined(), "input_echo: the plan did not keep the input");
-    copy(a.x, a.dx);
-  }
-};
-
-// The three-unit net of backward_rule_test.cpp (hand computations there).
-Graph three_unit_net() {
-  Graph g;
-  g.name = "three_units";
-  g.input = "x";
-  g.input_shape = Shape{1, 3, 1, 1};
-  LayerDesc fc1 = test::simple_layer(LayerKind::linear, "fc1", {"x"}, "h");
-  OwnedTensor w1(Shape{3, 3, 1, 1});
-  const float w1v[] = {1, 1, 0, 0, 1, -1, 1, 0, 1};
-  std::copy(w1v, w1v + 9, w1.data());
-  fc1.weights.push_back(std::move(w1));
-  LayerDesc fc2 = test::simple_layer(LayerKind::linear, "fc2", {"h"}, "out");
-  OwnedTensor w2(Shape{1, 3, 1, 1});
-  const float w2v[] = {2, 1, -1};
-  std::copy(w2v, w2v + 3, w2.data());
-  fc2.weights.push_back(std::move(w2));
-  g.layers.push_back(std::move(fc1));
-  g.layers.push_back(test::simple_layer(LayerKind::relu, "relu", {"h"}, "h"));
-  g.layers.push_back(std::move(fc2));
-  return g;
-}
-
 std::vector<float> three_unit_dx_gpu(const std::vector<float>& x, Stash stash, bool guided, bool redirect) {
-  const Network net(three_unit_net(), Device::cuda);
+  const Network net(test::three_unit_net(), Device::cuda);
   PlanOptions o{.backward = true, .stash = stash};
   if (guided) o.backward_rules = {guided_relu_rule()};
   Plan p = net.plan(Shape{1, 3, 1, 1}, {"out"}, o);
@@ -135,14 +90,14 @@ TEST(BackwardRuleCuda, RulesMatchTheCpuAndDoublingIsExact) {
       if (r) o.backward_rules = {std::move(r)};
       return o;
     };
-    for (auto rule : {std::shared_ptr<const BackwardRule>(std::make_shared<DoubleConvRule>("conv1")),
+    for (auto rule : {std::shared_ptr<const BackwardRule>(std::make_shared<DoubleConvRule>(std::vector<std::string>{"conv1"})),
                       guided_relu_rule()}) {
       Plan pc = cpu.plan(in, {"prob"}, options(rule)), pg = gpu.plan(in, {"prob"}, options(rule));
       const OwnedTensor dc = input_gradient(cpu, pc, x, "prob", 22), dg = input_gradient(gpu, pg, x, "prob", 22);
       EXPECT_TRUE(test::all_close(dg, dc, kAtol, kRtol)) << rule->name() << ", stash " << int(stash);
     }
     Plan plain = gpu.plan(in, {"prob"}, options(nullptr));
-    Plan doubled = gpu.plan(in, {"prob"}, options(std::make_shared<DoubleConvRule>("conv1")));
+    Plan doubled = gpu.plan(in, {"prob"}, options(std::make_shared<DoubleConvRule>(std::vector<std::string>{"conv1"})));
     const OwnedTensor want = input_gradient(gpu, plain, x, "prob", 23);
     OwnedTensor twice(in);
     add_forward(want, want, twice);

@@ -10,12 +10,16 @@
 #include "io/npy.h"
 #include "loaders/caffe_loader.h"
 #include "nn/network.h"
+#include "backward_rule_util.h"
 #include "reference_net.h"
 
 namespace cuviz {
 
 namespace {
 
+using test::bitwise_equal;
+using test::DoubleConvRule;
+using test::InputEchoRule;
 using test::ReferenceNet;
 
 std::string error_of(const std::function<void()>& f) {
@@ -27,45 +31,12 @@ std::string error_of(const std::function<void()>& f) {
   return "(no error)";
 }
 
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape()) return false;
-  for (int i = 0; i < a.n(); ++i)
-    if (std::memcmp(a.image(i), b.image(i), size_t(a.shape().image_size()) * sizeof(float)) != 0) return false;
-  return true;
-}
-
 bool nonzero(const Tensor& t) {
   for (int i = 0; i < t.n(); ++i)
     for (int64_t k = 0; k < t.shape().image_size(); ++k)
       if (t.image(i)[k] != 0.f) return true;
   return false;
 }
-
-// The conv's own data gradient, then doubled (dx + dx is exact in float): a rule that is linear in
-// dy and needs nothing from the forward.
-class DoubleConvRule final : public BackwardRule {
- public:
-  explicit DoubleConvRule(std::vector<std::string> layers) : BackwardRule("double_conv", RuleTarget::named(std::move(layers))) {}
-  RuleNeeds needs(const LayerDesc&) const override { return {}; }
-  void backward(const BackwardArgs& a) const override {
-    Conv2dParams c = a.layer.conv;
-    c.fuse_relu = false;
-    conv2d_backward_data(c, a.dy, a.layer.weights[0], a.dx);
-    add_forward(a.dx, a.dx, a.dx);
-  }
-};
-
-// Not a gradient: d(input) := the input itself. Only right if the conv's input survived the
-// forward, which a compact plan guarantees only because needs() says so.
-class InputEchoRule final : public BackwardRule {
- public:
-  explicit InputEchoRule(std::string layer) : BackwardRule("input_echo", RuleTarget::named({std::move(layer)})) {}
-  RuleNeeds needs(const LayerDesc&) const override { return RuleNeeds{.input = true}; }
-  void backward(const BackwardArgs& a) const override {
-    CUVIZ_CHECK(a.x.defined(), "input_echo: the plan did not keep the input");
-    copy(a.x, a.dx);
-  }
-};
 
 // The conv's plain backward, declaring that it reads the conv's output (the pre-activation an
 // in-place ReLU would overwrite).
@@ -89,34 +60,10 @@ OwnedTensor input_gradient(const Network& net, Plan& p, const Tensor& x, const c
 
 }  // namespace
 
-// The three-unit net of the hand computations: x (3 features) -> fc1 -> in-place ReLU -> fc2 (1).
-//   W1 = [[1, 1, 0], [0, 1, -1], [1, 0, 1]],  W2 = [[2, 1, -1]], no biases; the seed d(out) = 1,
-//   so d(relu output) = W2^T = [2, 1, -1] and dx = W1^T d(fc1 output).
-Graph three_unit_net() {
-  Graph g;
-  g.name = "three_units";
-  g.input = "x";
-  g.input_shape = Shape{1, 3, 1, 1};
-  LayerDesc fc1 = test::simple_layer(LayerKind::linear, "fc1", {"x"}, "h");
-  OwnedTensor w1(Shape{3, 3, 1, 1});
-  const float w1v[] = {1, 1, 0, 0, 1, -1, 1, 0, 1};
-  std::copy(w1v, w1v + 9, w1.data());
-  fc1.weights.push_back(std::move(w1));
-  LayerDesc fc2 = test::simple_layer(LayerKind::linear, "fc2", {"h"}, "out");
-  OwnedTensor w2(Shape{1, 3, 1, 1});
-  const float w2v[] = {2, 1, -1};
-  std::copy(w2v, w2v + 3, w2.data());
-  fc2.weights.push_back(std::move(w2));
-  g.layers.push_back(std::move(fc1));
-  g.layers.push_back(test::simple_layer(LayerKind::relu, "relu", {"h"}, "h"));
-  g.layers.push_back(std::move(fc2));
-  return g;
-}
-
 // dx of the three-unit net for input x, through `configure`d plans of both stashes (the rule
 // reads the ReLU's output in a full plan and its bit mask in a compact one); both must agree.
 std::vector<float> three_unit_dx(const std::vector<float>& x, const std::function<void(PlanOptions&, Plan*)>& configure) {
-  Network net(three_unit_net(), Device::cpu);
+  Network net(test::three_unit_net(), Device::cpu);
   std::vector<float> result;
   for (Stash stash : {Stash::full, Stash::compact}) {
     PlanOptions o{.backward = true, .stash = stash};
@@ -163,21 +110,10 @@ TEST(BackwardRule, RedirectedReluIsTodaysOverrideAndMatchesTheHandComputedAnswer
             (std::vector<float>{-1, 0, -1}));
 }
 
-// On small_net (fused and in-place ReLUs, a fan-out of four branches, an add) the override is
-// exactly the rule applied by hand: the kernels today's override called, in a rule of the test.
-class TodaysOverride final : public BackwardRule {
- public:
-  TodaysOverride() : BackwardRule("todays_override", RuleTarget::of_kind(LayerKind::relu)) {}
-  RuleNeeds needs(const LayerDesc&) const override { return RuleNeeds{.relu_mask = true}; }
-  void backward(const BackwardArgs& a) const override {
-    if (a.mask.defined())
-      relu_backward_data_masked(a.mask, a.dy, a.dx, true);
-    else
-      relu_backward_data_redirected(a.y, a.dy, a.dx);
-  }
-};
-
-TEST(BackwardRule, OverrideWrapperEqualsTheRedirectRuleOnSmallNet) {
+// On small_net (fused and in-place ReLUs, a fan-out of four branches, an add): the wrapper and
+// the rule by name are one switch, the compact plan (masks) and the full one (y) agree bitwise,
+// and the redirect gets a gradient past a ReLU that is off everywhere.
+TEST(BackwardRule, OverrideWrapperSwitchesTheRedirectRuleOnSmallNet) {
   // conv1's bias at -100 switches relu1 off everywhere: the plain gradient stops there (dx = 0)
   // and only the redirect lets one through.
   Graph g = test::small_net();
@@ -187,19 +123,24 @@ TEST(BackwardRule, OverrideWrapperEqualsTheRedirectRuleOnSmallNet) {
   const Shape in{2, 3, 10, 10};
   OwnedTensor x(in);
   test::fill_uniform(x, 3);
+  std::vector<OwnedTensor> results;
   for (Stash stash : {Stash::full, Stash::compact}) {
     Plan a = net.plan(in, {"prob"}, PlanOptions{.backward = true, .stash = stash});
-    Plan b = net.plan(in, {"prob"},
-                      PlanOptions{.backward = true, .stash = stash, .backward_rules = {std::make_shared<TodaysOverride>()}});
-    Plan plain = net.plan(in, {"prob"}, PlanOptions{.backward = true, .stash = stash});
+    Plan b = net.plan(in, {"prob"}, PlanOptions{.backward = true, .stash = stash});
+    EXPECT_FALSE(a.relu_gradient_override());
+    const OwnedTensor plain = input_gradient(net, a, x, "prob", 4);
+    EXPECT_FALSE(nonzero(plain)) << "relu1 should stop the plain gradient";
     a.set_relu_gradient_override(true);
-    EXPECT_TRUE(a.relu_gradient_override());
-    const OwnedTensor da = input_gradient(net, a, x, "prob", 4), db = input_gradient(net, b, x, "prob", 4);
-    const OwnedTensor dp = input_gradient(net, plain, x, "prob", 4);
+    EXPECT_TRUE(a.backward_rule_enabled("relu_redirect"));
+    b.enable_backward_rule("relu_redirect", true);
+    EXPECT_TRUE(b.relu_gradient_override());
+    OwnedTensor da = input_gradient(net, a, x, "prob", 4);
+    const OwnedTensor db = input_gradient(net, b, x, "prob", 4);
     EXPECT_TRUE(nonzero(da));
     EXPECT_TRUE(bitwise_equal(da, db)) << "stash " << int(stash);
-    EXPECT_FALSE(nonzero(dp)) << "relu1 should stop the plain gradient";
+    results.push_back(std::move(da));
   }
+  EXPECT_TRUE(bitwise_equal(results[0], results[1])) << "full and compact plans differ";
 }
 
 TEST(BackwardRule, DoublingAConvBackwardDoublesTheInputGradientAndSwitchesOff) {
