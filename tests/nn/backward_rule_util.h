@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -66,6 +67,22 @@ inline bool bitwise_equal(const Tensor& a, const Tensor& b) {
   for (int i = 0; i < a.n(); ++i)
     if (std::memcmp(a.image(i), b.image(i), size_t(a.shape().image_size()) * sizeof(float)) != 0) return false;
   return true;
+}
+
+// ||got - want|| / ||want|| over every element (dense host tensors of one shape), as
+// googlenet_cuda_test.cpp normalises; infinity when got holds a NaN or Inf, or want is zero.
+template <class T>
+double normalised_error(const Tensor& got, const BasicTensor<T>& want) {
+  CUVIZ_CHECK(got.shape() == want.shape() && got.contiguous() && want.contiguous(), "normalised_error: shapes ",
+              got.shape().str(), " and ", want.shape().str());
+  double diff = 0, norm = 0;
+  for (int64_t k = 0; k < want.numel(); ++k) {
+    const double g = got.data()[k], w = double(want.data()[k]);
+    if (!std::isfinite(g)) return INFINITY;
+    diff += (g - w) * (g - w);
+    norm += w * w;
+  }
+  return norm > 0 ? std::sqrt(diff / norm) : INFINITY;
 }
 
 }  // namespace cuviz::test
