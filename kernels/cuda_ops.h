@@ -20,6 +20,8 @@ void relu_backward_data_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx
 void relu_backward_data_redirected_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx);
 void relu_mask_forward_cuda(const Tensor& y, const MaskTensor& mask);
 void relu_backward_data_masked_cuda(const MaskTensor& mask, const Tensor& dy, const Tensor& dx, bool redirected);
+void relu_backward_data_guided_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx);
+void relu_backward_data_guided_masked_cuda(const MaskTensor& mask, const Tensor& dy, const Tensor& dx);
 
 void conv2d_forward_cuda(const Conv2dParams& p, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y);
 void conv2d_backward_data_cuda(const Conv2dParams& p, const Tensor& dy, const Tensor& w, const Tensor& dx);

@@ -19,6 +19,12 @@ void relu_mask_forward_cuda(const Tensor&, const MaskTensor&) { no_cuda("relu_ma
 void relu_backward_data_masked_cuda(const MaskTensor&, const Tensor&, const Tensor&, bool) {
   no_cuda("relu_backward_data_masked");
 }
+void relu_backward_data_guided_cuda(const Tensor&, const Tensor&, const Tensor&) {
+  no_cuda("relu_backward_data_guided");
+}
+void relu_backward_data_guided_masked_cuda(const MaskTensor&, const Tensor&, const Tensor&) {
+  no_cuda("relu_backward_data_guided_masked");
+}
 
 void conv2d_forward_cuda(const Conv2dParams&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
   no_cuda("conv2d_forward");

@@ -27,10 +27,24 @@ void relu_backward_data_reference(const BasicTensor<T>& y, const BasicTensor<T>&
     for (int64_t k = 0; k < m; ++k) dx.image(i)[k] = y.image(i)[k] > T(0) ? dy.image(i)[k] : T(0);
 }
 
+template <class T>
+void relu_backward_data_guided_reference(const BasicTensor<T>& y, const BasicTensor<T>& dy, const BasicTensor<T>& dx) {
+  check_shape("relu_backward_data_guided", "dy", dy, y.shape());
+  check_shape("relu_backward_data_guided", "dx", dx, y.shape());
+  const int64_t m = y.shape().image_size();
+  for (int i = 0; i < y.n(); ++i)
+    for (int64_t k = 0; k < m; ++k) {
+      const T g = dy.image(i)[k];
+      dx.image(i)[k] = y.image(i)[k] > T(0) && g > T(0) ? g : T(0);
+    }
+}
+
 template void relu_forward_reference<float>(const Tensor&, const Tensor&);
 template void relu_forward_reference<double>(const TensorD&, const TensorD&);
 template void relu_backward_data_reference<float>(const Tensor&, const Tensor&, const Tensor&);
 template void relu_backward_data_reference<double>(const TensorD&, const TensorD&, const TensorD&);
+template void relu_backward_data_guided_reference<float>(const Tensor&, const Tensor&, const Tensor&);
+template void relu_backward_data_guided_reference<double>(const TensorD&, const TensorD&, const TensorD&);
 
 void relu_forward(const Tensor& x, const Tensor& y) {
   check_shape("relu_forward", "y", y, x.shape());
@@ -44,19 +58,36 @@ void relu_forward(const Tensor& x, const Tensor& y) {
   }
 }
 
-void relu_backward_data(const Tensor& y, const Tensor& dy, const Tensor& dx) {
-  check_shape("relu_backward_data", "dy", dy, y.shape());
-  check_shape("relu_backward_data", "dx", dx, y.shape());
-  if (check_same_device<float>("relu_backward_data", {&y, &dy, &dx}) == Device::cuda)
-    return relu_backward_data_cuda(y, dy, dx);
+namespace {
+// The element-wise backwards (plain, guided): checks, then dx[k] = grad(y[k], dy[k]) image by
+// image on the CPU. False when the tensors live on a device: the caller launches its kernel.
+// `grad` is a lambda (its own type), so the loop inlines and vectorises it.
+template <class Grad>
+bool elementwise_backward_on_cpu(const char* op, const Tensor& y, const Tensor& dy, const Tensor& dx, Grad grad) {
+  check_shape(op, "dy", dy, y.shape());
+  check_shape(op, "dx", dx, y.shape());
+  if (check_same_device<float>(op, {&y, &dy, &dx}) == Device::cuda) return false;
   const int64_t m = y.shape().image_size();
   for (int i = 0; i < y.n(); ++i) {
     const float* yi = y.image(i);
     const float* dyi = dy.image(i);
     float* dxi = dx.image(i);
 #pragma omp parallel for simd schedule(static) if (m > 65536)
-    for (int64_t k = 0; k < m; ++k) dxi[k] = relu_grad(yi[k], dyi[k]);
+    for (int64_t k = 0; k < m; ++k) dxi[k] = grad(yi[k], dyi[k]);
   }
+  return true;
+}
+}  // namespace
+
+void relu_backward_data(const Tensor& y, const Tensor& dy, const Tensor& dx) {
+  if (!elementwise_backward_on_cpu("relu_backward_data", y, dy, dx, [](float v, float g) { return relu_grad(v, g); }))
+    relu_backward_data_cuda(y, dy, dx);
+}
+
+void relu_backward_data_guided(const Tensor& y, const Tensor& dy, const Tensor& dx) {
+  if (!elementwise_backward_on_cpu("relu_backward_data_guided", y, dy, dx,
+                                   [](float v, float g) { return relu_grad_guided(v, g); }))
+    relu_backward_data_guided_cuda(y, dy, dx);
 }
 
 void relu_backward_data_redirected(const Tensor& y, const Tensor& dy, const Tensor& dx) {
@@ -141,6 +172,22 @@ void relu_backward_data_masked(const MaskTensor& mask, const Tensor& dy, const T
 #pragma omp parallel for schedule(static) if (m > 65536)
     for (int64_t k = 0; k < m; ++k)
       dxi[k] = passes ? relu_grad(on(wi, k), dyi[k]) : relu_grad_redirected(on(wi, k), dyi[k]);
+  }
+}
+
+void relu_backward_data_guided_masked(const MaskTensor& mask, const Tensor& dy, const Tensor& dx) {
+  check_mask("relu_backward_data_guided_masked", mask, dy.shape());
+  check_shape("relu_backward_data_guided_masked", "dx", dx, dy.shape());
+  CUVIZ_CHECK(mask.device() == dy.device(), "relu_backward_data_guided_masked: mask and dy on different devices");
+  if (check_same_device<float>("relu_backward_data_guided_masked", {&dy, &dx}) == Device::cuda)
+    return relu_backward_data_guided_masked_cuda(mask, dy, dx);
+  const int64_t m = dy.shape().image_size();
+  for (int i = 0; i < dy.n(); ++i) {
+    const uint32_t* wi = mask.image(i);
+    const float* dyi = dy.image(i);
+    float* dxi = dx.image(i);
+#pragma omp parallel for schedule(static) if (m > 65536)
+    for (int64_t k = 0; k < m; ++k) dxi[k] = relu_grad_guided(mask_bit(wi, k) ? 1.f : 0.f, dyi[k]);
   }
 }
 

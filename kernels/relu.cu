@@ -18,12 +18,21 @@ __global__ void relu_forward_kernel(const float* x, int64_t x_stride, float* y, 
   }
 }
 
+// The element-wise backwards: Grad is PlainGrad (relu_grad) or GuidedGrad (relu_grad_guided).
+struct PlainGrad {
+  __device__ float operator()(float y, float dy) const { return relu_grad(y, dy); }
+};
+struct GuidedGrad {
+  __device__ float operator()(float y, float dy) const { return relu_grad_guided(y, dy); }
+};
+
+template <class Grad>
 __global__ void relu_backward_kernel(const float* y, int64_t y_stride, const float* dy, int64_t dy_stride, float* dx,
-                                     int64_t dx_stride, int64_t m, int n) {
+                                     int64_t dx_stride, int64_t m, int n, Grad grad) {
   const int64_t total = m * n;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t img = i / m, k = i % m;
-    dx[img * dx_stride + k] = relu_grad(y[img * y_stride + k], dy[img * dy_stride + k]);
+    dx[img * dx_stride + k] = grad(y[img * y_stride + k], dy[img * dy_stride + k]);
   }
 }
 
@@ -58,12 +67,14 @@ __global__ void relu_mask_kernel(const float* y, int64_t y_stride, uint32_t* mas
 // relu_backward_kernel. Every step of a render runs it for every ReLU, so it must fill the GPU;
 // a block per image would leave all but N SMs idle. In place is safe: each thread reads dy[k]
 // before writing dx[k] and no other thread touches k.
+// Guided backpropagation's masked form uses it too (Grad = GuidedGrad).
+template <class Grad>
 __global__ void relu_backward_masked_kernel(const uint32_t* mask, int64_t words, const float* dy, int64_t dy_stride,
-                                            float* dx, int64_t dx_stride, int64_t m, int n) {
+                                            float* dx, int64_t dx_stride, int64_t m, int n, Grad grad) {
   const int64_t total = m * n;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t img = i / m, k = i % m;
-    dx[img * dx_stride + k] = relu_grad(mask_bit(mask + img * words, k) ? 1.f : 0.f, dy[img * dy_stride + k]);
+    dx[img * dx_stride + k] = grad(mask_bit(mask + img * words, k) ? 1.f : 0.f, dy[img * dy_stride + k]);
   }
 }
 
@@ -101,7 +112,7 @@ void relu_backward_data_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx
   const int64_t m = y.shape().image_size(), total = m * y.n();
   if (total == 0) return;
   relu_backward_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(
-      y.data(), y.batch_stride(), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m, y.n());
+      y.data(), y.batch_stride(), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m, y.n(), PlainGrad{});
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 
@@ -129,7 +140,25 @@ void relu_backward_data_masked_cuda(const MaskTensor& mask, const Tensor& dy, co
         mask.data(), relu_mask_words(m), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m);
   else
     relu_backward_masked_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(
-        mask.data(), relu_mask_words(m), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m, dy.n());
+        mask.data(), relu_mask_words(m), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m, dy.n(),
+        PlainGrad{});
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+void relu_backward_data_guided_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx) {
+  const int64_t m = y.shape().image_size(), total = m * y.n();
+  if (total == 0) return;
+  relu_backward_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(
+      y.data(), y.batch_stride(), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m, y.n(), GuidedGrad{});
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+void relu_backward_data_guided_masked_cuda(const MaskTensor& mask, const Tensor& dy, const Tensor& dx) {
+  const int64_t m = dy.shape().image_size(), total = m * dy.n();
+  if (total == 0) return;
+  relu_backward_masked_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(
+      mask.data(), relu_mask_words(m), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m, dy.n(),
+      GuidedGrad{});
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

@@ -19,6 +19,11 @@ CUVIZ_HD float relu_grad(float y, float dy) { return y > 0.f ? dy : 0.f; }
 // Lucid's redirected gradient (dy of a loss being MINIMISED): where the unit is off, pass dy only
 // when it does not push the input further down (dy > 0 would lower x under gradient descent).
 CUVIZ_HD float relu_grad_redirected(float y, float dy) { return (y > 0.f || dy <= 0.f) ? dy : 0.f; }
+// Guided backpropagation (Springenberg et al. 2015, "Striving for simplicity"): the plain ReLU
+// gradient with the negative part of dy also zeroed, dx = dy * [y > 0] * [dy > 0]. It is not the
+// gradient of anything; it keeps only what both the forward (the unit fired) and the signal from
+// above (it would raise the objective) agree on, which gives sharper saliency maps.
+CUVIZ_HD float relu_grad_guided(float y, float dy) { return (y > 0.f && dy > 0.f) ? dy : 0.f; }
 
 // y = max(x, 0) on the tensors' device. x and y may be the same tensor (in place).
 void relu_forward(const Tensor& x, const Tensor& y);
@@ -29,6 +34,9 @@ void relu_backward_data(const Tensor& y, const Tensor& dy, const Tensor& dx);
 // of it passes (some y > 0 with dy != 0), else relu_grad_redirected everywhere, so a unit that
 // never fired still gets a gradient that can switch it on. dy and dx may be the same tensor.
 void relu_backward_data_redirected(const Tensor& y, const Tensor& dy, const Tensor& dx);
+// Guided backpropagation through the ReLU, relu_grad_guided element by element (a backward rule,
+// nn/backward_rule.h, not a gradient). dy and dx may be the same tensor.
+void relu_backward_data_guided(const Tensor& y, const Tensor& dy, const Tensor& dx);
 
 // A ReLU's stash: bits of y > 0, `relu_mask_words(y)` uint32 words per image.
 using MaskTensor = BasicTensor<uint32_t>;
@@ -42,11 +50,15 @@ void relu_mask_forward(const Tensor& y, const MaskTensor& mask);
 // relu_backward_data (redirected = false) or relu_backward_data_redirected (true) with the
 // mask in place of y. dy and dx may be the same tensor.
 void relu_backward_data_masked(const MaskTensor& mask, const Tensor& dy, const Tensor& dx, bool redirected);
+// relu_backward_data_guided with the mask in place of y (bitwise the same dx).
+void relu_backward_data_guided_masked(const MaskTensor& mask, const Tensor& dy, const Tensor& dx);
 
 // Plain-loop references (CPU), also in double for gradient checks.
 template <class T>
 void relu_forward_reference(const BasicTensor<T>& x, const BasicTensor<T>& y);
 template <class T>
 void relu_backward_data_reference(const BasicTensor<T>& y, const BasicTensor<T>& dy, const BasicTensor<T>& dx);
+template <class T>
+void relu_backward_data_guided_reference(const BasicTensor<T>& y, const BasicTensor<T>& dy, const BasicTensor<T>& dx);
 
 }  // namespace cuviz

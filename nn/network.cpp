@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -280,6 +281,27 @@ int Network::kept_value(const Plan& p, std::string_view name, const char* what) 
   return v;
 }
 
+// The planning state handed from pass to pass. Per-value vectors are indexed by value id, per-root
+// ones by the root value of a memory group; each pass fills its own fields and reads earlier ones.
+struct Network::PlanBuild {
+  Plan p;
+  int nv = 0, nl = 0, ns = 0;                           // values, graph layers, plan steps
+  bool bwd = false, compact = false;                    // gradients; compact stash (liveness)
+  std::vector<char> requested;                          // per value: a plan output (kept, staged)
+  std::vector<char> runs;                               // per layer: part of the plan
+  std::vector<int> step_of;                             // per layer: its step, or -1
+  std::vector<char> keep_input, keep_output;            // per step: a backward rule reads its x / y
+  std::vector<std::vector<std::pair<int, int>>> readers;  // per value: (layer, input slot) inside the plan
+  std::vector<int> alias_of;                            // per value: the value whose memory it is, or -1
+  std::vector<char> reshape;                            // per value: a reshaped view (flatten)
+  std::vector<int> placed_in, placed_offset;            // per root: the concat output it is a slice of, at channel
+  std::vector<int> top, c0, c1;                         // per value: its group's root and channel range in it
+  std::vector<int> roots;                               // group roots, in value order
+  std::vector<int> first, last;                         // per root: the steps of its interval
+  std::vector<size_t> offset;                           // per root: byte offset in the activation region
+  size_t act_bytes = 0;                                 // the activation region
+};
+
 Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOptions options) const {
   if (options.weight_grads) options.backward = true;
   CUVIZ_CHECK(input.n > 0 && input.c > 0 && input.h > 0 && input.w > 0, "plan: input shape ", input.str(),
@@ -287,41 +309,64 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
   CUVIZ_CHECK(graph_.input_shape.c <= 0 || input.c == graph_.input_shape.c, "plan: network '", graph_.name,
               "' takes ", graph_.input_shape.c, " input channels (blob '", graph_.input, "' is ",
               graph_.input_shape.str(), "), got input ", input.str());
-  const int nv = int(value_blob_.size()), nl = int(graph_.layers.size());
+  PlanBuild b;
+  b.nv = int(value_blob_.size());
+  b.nl = int(graph_.layers.size());
+  b.bwd = options.backward;
+  b.compact = b.bwd && !options.weight_grads &&
+              (options.stash == Stash::compact || (options.stash == Stash::automatic && device_ == Device::cuda));
+  b.p.network_id_ = id_;
+  b.p.input_ = input;
+  b.p.options_ = options;
+  plan_truncate(b, outputs);
+  plan_shapes(b);
+  plan_rules(b);
+  plan_taps(b);
+  plan_aliases(b);
+  plan_concats(b);
+  plan_groups(b);
+  plan_liveness(b);
+  plan_offsets(b);
+  plan_allocate(b);
+  plan_views(b);
+  return std::move(b.p);
+}
 
-  // Outputs: named values, or every value no layer reads (the graph's final blobs).
-  std::vector<char> requested(nv, 0);
+// Outputs: named values, or every value no layer reads (the graph's final blobs). Truncation:
+// walk back from the outputs; only the layers they depend on run.
+void Network::plan_truncate(PlanBuild& b, const std::vector<std::string>& outputs) const {
+  const int nv = b.nv, nl = b.nl;
+  b.requested.assign(nv, 0);
   if (outputs.empty()) {
     std::vector<char> read(nv, 0);
     for (const auto& ins : layer_inputs_)
       for (int v : ins) read[v] = 1;
     for (int v = 1; v < nv; ++v)
-      if (!read[v]) requested[v] = 1;
+      if (!read[v]) b.requested[v] = 1;
   }
-  for (const auto& name : outputs) requested[value_of(name)] = 1;
+  for (const auto& name : outputs) b.requested[value_of(name)] = 1;
 
-  check_precision(options.precision, backend_);
-  // Truncation: walk back from the outputs; only layers they depend on run.
-  Plan p;
-  p.network_id_ = id_;
-  p.input_ = input;
-  p.options_ = options;
-  p.in_plan_ = requested;
+  check_precision(b.p.options_.precision, backend_);
+  Plan& p = b.p;
+  p.in_plan_ = b.requested;
   p.in_plan_[0] = 1;
-  std::vector<char> runs(nl, 0);
+  b.runs.assign(nl, 0);
   for (int li = nl - 1; li >= 0; --li) {
     if (!p.in_plan_[layer_output_[li]]) continue;
-    runs[li] = 1;
+    b.runs[li] = 1;
     for (int v : layer_inputs_[li]) p.in_plan_[v] = 1;
   }
+}
 
-  // Shapes, and the readers of each value inside the plan.
-  p.shape_.assign(nv, Shape{});
-  p.shape_[0] = input;
-  std::vector<std::vector<std::pair<int, int>>> readers(nv);  // (layer, input slot)
-  std::vector<int> step_of(nl, -1);
-  for (int li = 0; li < nl; ++li) {
-    if (!runs[li]) continue;
+// Shapes, the steps, and the readers of each value inside the plan.
+void Network::plan_shapes(PlanBuild& b) const {
+  Plan& p = b.p;
+  p.shape_.assign(b.nv, Shape{});
+  p.shape_[0] = p.input_;
+  b.readers.assign(b.nv, {});
+  b.step_of.assign(b.nl, -1);
+  for (int li = 0; li < b.nl; ++li) {
+    if (!b.runs[li]) continue;
     const LayerDesc& l = graph_.layers[li];
     std::vector<Shape> in;
     for (int v : layer_inputs_[li]) in.push_back(p.shape_[v]);
@@ -331,22 +376,104 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
       throw Error(cat("layer '", l.name, "' (", layer_kind_name(l.kind), ") with input ", shapes_str(in), ": ",
                       e.what()));
     }
-    for (size_t s = 0; s < layer_inputs_[li].size(); ++s) readers[layer_inputs_[li][s]].emplace_back(li, int(s));
+    for (size_t s = 0; s < layer_inputs_[li].size(); ++s) b.readers[layer_inputs_[li][s]].emplace_back(li, int(s));
     Plan::Step step;
     step.layer = li;
     step.in = layer_inputs_[li];
     step.out = layer_output_[li];
-    step_of[li] = int(p.steps_.size());
+    b.step_of[li] = int(p.steps_.size());
     p.steps_.push_back(std::move(step));
     p.layer_names_.push_back(l.name);
   }
+  b.ns = int(p.steps_.size());
+}
 
-  // Aliases. A ReLU overwrites its input when nothing else reads it and the producer's backward
-  // does not need its own output (conv, linear, affine, add); after a conv it runs inside the
-  // conv (fuse_relu). Dropout (identity at inference) and flatten (a reshape) are views.
-  std::vector<int> alias_of(nv, -1);
-  std::vector<char> reshape(nv, 0);
-  p.overwritten_by_.assign(nv, -1);
+// Backward rules: the built-in "relu_redirect" (off) and PlanOptions::backward_rules (on), each
+// checked against the layers it selects. A rule replaces the backward of a layer that computes
+// one output from one input; concat and add only route gradients, and dropout and flatten share
+// their input's gradient memory, so there is nothing there to replace. What each rule needs
+// from the forward is recorded per step for the alias and liveness passes.
+void Network::plan_rules(PlanBuild& b) const {
+  Plan& p = b.p;
+  p.rules_.push_back(Plan::RuleSlot{relu_redirect_rule(), false});
+  for (const auto& r : p.options_.backward_rules) {
+    CUVIZ_CHECK(r != nullptr, "plan: PlanOptions::backward_rules holds a null rule");
+    CUVIZ_CHECK(b.bwd, "plan: backward rule '", r->name(), "' needs a backward plan (PlanOptions::backward)");
+    for (const auto& q : p.rules_)
+      CUVIZ_CHECK(q.rule->name() != r->name(), "plan: two backward rules are named '", r->name(), "'");
+    for (const auto& name : r->target().layers) {
+      int li = -1;
+      try {
+        li = layer_index(name);
+      } catch (const Error& e) {
+        throw Error(cat("plan: backward rule '", r->name(), "': ", e.what()));
+      }
+      CUVIZ_CHECK(b.runs[li], "plan: backward rule '", r->name(), "' selects layer '", name,
+                  "', which this plan does not run (the plan's outputs do not depend on it)");
+    }
+    p.rules_.push_back(Plan::RuleSlot{r, true});
+  }
+  b.keep_input.assign(b.ns, 0);
+  b.keep_output.assign(b.ns, 0);
+  for (int t = 0; t < b.ns; ++t) {
+    Plan::Step& s = p.steps_[t];
+    const LayerDesc& l = graph_.layers[s.layer];
+    for (int i = 0; i < int(p.rules_.size()); ++i) {
+      const BackwardRule& r = *p.rules_[i].rule;
+      if (!r.target().selects(l)) continue;
+      const char* kind = layer_kind_name(l.kind);
+      CUVIZ_CHECK(l.kind != LayerKind::concat && l.kind != LayerKind::add && l.kind != LayerKind::dropout &&
+                      l.kind != LayerKind::flatten,
+                  "plan: backward rule '", r.name(), "' selects layer '", l.name, "' (", kind,
+                  "); rules replace the backward of layers that compute (not concat, add, dropout or flatten)");
+      CUVIZ_CHECK(!p.options_.weight_grads || (l.kind != LayerKind::conv && l.kind != LayerKind::linear), "plan: backward rule '",
+                  r.name(), "' selects layer '", l.name, "' (", kind,
+                  ") of a weight_grads plan; a rule replaces the whole backward, weight gradients included");
+      const RuleNeeds needs = r.needs(l);
+      CUVIZ_CHECK(!needs.relu_mask || l.kind == LayerKind::relu, "plan: backward rule '", r.name(),
+                  "' needs a ReLU mask of layer '", l.name, "' (", kind, "), which is not a ReLU");
+      b.keep_input[t] |= needs.input;
+      b.keep_output[t] |= needs.output;
+      s.rules.push_back(i);
+    }
+  }
+}
+
+// Gradient taps (PlanOptions::grad_taps): a value's gradient is complete when the backward
+// reaches the step that produced the value (every reader of it came later in the forward, so
+// earlier in the backward), and that step is the first to overwrite it (an in-place ReLU writes
+// d(input) over d(output); a concat branch's producer writes into the concat's gradient slice
+// only after the concat's own gradient is complete). So the copy runs at the start of that step;
+// the input's taps once the backward is done. The copies live in the arena (plan_allocate).
+void Network::plan_taps(PlanBuild& b) const {
+  Plan& p = b.p;
+  for (const auto& name : p.options_.grad_taps) {
+    CUVIZ_CHECK(b.bwd, "plan: gradient tap '", name, "' needs a backward plan (PlanOptions::backward)");
+    int v = -1;
+    try {
+      v = value_of(name);
+    } catch (const Error& e) {
+      throw Error(cat("plan: gradient tap: ", e.what()));
+    }
+    CUVIZ_CHECK(p.in_plan_[v], "plan: gradient tap '", name,
+                "' is not computed by this plan; add it to the plan's outputs");
+    const int tap = int(p.tap_value_.size());
+    p.tap_value_.push_back(v);
+    if (value_producer_[v] < 0)
+      p.input_taps_.push_back(tap);
+    else
+      p.steps_[b.step_of[value_producer_[v]]].taps.push_back(tap);
+  }
+}
+
+// Aliases. A ReLU overwrites its input when nothing else reads it and the producer's backward
+// does not need its own output (conv, linear, affine, add); after a conv it runs inside the
+// conv (fuse_relu). Dropout (identity at inference) and flatten (a reshape) are views.
+void Network::plan_aliases(PlanBuild& b) const {
+  Plan& p = b.p;
+  b.alias_of.assign(b.nv, -1);
+  b.reshape.assign(b.nv, 0);
+  p.overwritten_by_.assign(b.nv, -1);
   for (auto& s : p.steps_) {
     const LayerDesc& l = graph_.layers[s.layer];
     const int x = s.in[0], y = s.out;
@@ -355,137 +482,170 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
       const LayerKind pk = prod >= 0 ? graph_.layers[prod].kind : LayerKind::relu;
       const bool fresh = prod >= 0 && (pk == LayerKind::conv || pk == LayerKind::linear ||
                                        pk == LayerKind::affine || pk == LayerKind::add);
-      if (fresh && readers[x].size() == 1 && !requested[x]) {
-        alias_of[y] = x;
+      // A backward rule that reads the ReLU's input, or its producer's output, needs x intact.
+      const bool rule_reads_x = b.keep_input[b.step_of[s.layer]] || (prod >= 0 && b.keep_output[b.step_of[prod]]);
+      if (fresh && b.readers[x].size() == 1 && !b.requested[x] && !rule_reads_x) {
+        b.alias_of[y] = x;
         p.overwritten_by_[x] = s.layer;
         s.aliases_input = true;
         if (pk == LayerKind::conv) {
-          p.steps_[step_of[prod]].fuse_relu = true;
+          p.steps_[b.step_of[prod]].fuse_relu = true;
           s.fused_into_conv = true;
         }
       }
     } else if (l.kind == LayerKind::dropout || l.kind == LayerKind::flatten) {
-      alias_of[y] = x;
-      reshape[y] = l.kind == LayerKind::flatten;
+      b.alias_of[y] = x;
+      b.reshape[y] = l.kind == LayerKind::flatten;
       s.aliases_input = true;
     }
   }
-  auto root = [&](int v) {
-    while (alias_of[v] >= 0) v = alias_of[v];
-    return v;
-  };
+}
+
+// The value whose memory v is (v itself unless it is an in-place or view alias).
+static int alias_root(const std::vector<int>& alias_of, int v) {
+  while (alias_of[v] >= 0) v = alias_of[v];
+  return v;
+}
+
+// Concat placement: a branch whose memory group (a value and its in-place/view aliases) is
+// read by nothing but this concat input lives in the concat's channel slice, so neither the
+// forward nor the backward copies it.
+void Network::plan_concats(PlanBuild& b) const {
+  Plan& p = b.p;
+  const int nv = b.nv;
+  auto root = [&](int v) { return alias_root(b.alias_of, v); };
   std::vector<char> group_reshaped(nv, 0);
   for (int v = 0; v < nv; ++v)
-    if (p.in_plan_[v] && reshape[v]) group_reshaped[root(v)] = 1;
-
-  // Concat placement: a branch whose memory group (a value and its in-place/view aliases) is
-  // read by nothing but this concat input lives in the concat's channel slice, so neither the
-  // forward nor the backward copies it.
-  std::vector<int> placed_in(nv, -1), placed_offset(nv, 0);
+    if (p.in_plan_[v] && b.reshape[v]) group_reshaped[root(v)] = 1;
+  b.placed_in.assign(nv, -1);
+  b.placed_offset.assign(nv, 0);
   for (auto& s : p.steps_) {
     if (graph_.layers[s.layer].kind != LayerKind::concat) continue;
     int offset = 0;
     for (size_t i = 0; i < s.in.size(); ++i) {
       const int x = s.in[i], r = root(x);
       s.concat_offset.push_back(offset);
-      bool ok = r != 0 && !group_reshaped[r] && placed_in[r] < 0;
+      bool ok = r != 0 && !group_reshaped[r] && b.placed_in[r] < 0;
       int external = 0;
       for (int u = 0; ok && u < nv; ++u) {
         if (!p.in_plan_[u] || root(u) != r) continue;
-        for (auto [li, slot] : readers[u])
+        for (auto [li, slot] : b.readers[u])
           if (root(layer_output_[li]) != r) ++external;
       }
       ok = ok && external == 1;
       if (ok) {
-        placed_in[r] = s.out;
-        placed_offset[r] = offset;
+        b.placed_in[r] = s.out;
+        b.placed_offset[r] = offset;
       }
       s.placed.push_back(ok);
       offset += p.shape_[x].c;
     }
   }
+}
 
-  // Memory groups: a root value (neither a view nor placed in a concat) with every value that
-  // lives inside it (its in-place/view aliases, the concat branches placed in its slices).
-  // Gradients mirror activations, and each value's memory is a channel range [c0, c1) of its
-  // group's root `top`: placed roots are slices of their concat (which comes later, so resolve
-  // backwards), aliases share their source's memory (resolve forwards).
-  std::vector<int> top(nv, -1), c0(nv, 0), c1(nv, 0);
+// Memory groups: a root value (neither a view nor placed in a concat) with every value that
+// lives inside it (its in-place/view aliases, the concat branches placed in its slices).
+// Gradients mirror activations, and each value's memory is a channel range [c0, c1) of its
+// group's root `top`: placed roots are slices of their concat (which comes later, so resolve
+// backwards), aliases share their source's memory (resolve forwards).
+void Network::plan_groups(PlanBuild& b) const {
+  const Plan& p = b.p;
+  const int nv = b.nv;
+  auto [top, c0, c1] = std::tie(b.top, b.c0, b.c1);
+  top.assign(nv, -1);
+  c0.assign(nv, 0);
+  c1.assign(nv, 0);
   for (int v = nv - 1; v >= 0; --v) {
-    if (!p.in_plan_[v] || alias_of[v] >= 0) continue;
-    const int o = placed_in[v];
+    if (!p.in_plan_[v] || b.alias_of[v] >= 0) continue;
+    const int o = b.placed_in[v];
     top[v] = o < 0 ? v : top[o];
-    c0[v] = o < 0 ? 0 : c0[o] + placed_offset[v];
+    c0[v] = o < 0 ? 0 : c0[o] + b.placed_offset[v];
     c1[v] = c0[v] + p.shape_[v].c;
   }
   for (int v = 0; v < nv; ++v)
-    if (p.in_plan_[v] && alias_of[v] >= 0) top[v] = top[alias_of[v]], c0[v] = c0[alias_of[v]], c1[v] = c1[alias_of[v]];
-  std::vector<int> roots;
+    if (p.in_plan_[v] && b.alias_of[v] >= 0) {
+      const int a = b.alias_of[v];
+      top[v] = top[a], c0[v] = c0[a], c1[v] = c1[a];
+    }
   for (int v = 0; v < nv; ++v)
-    if (p.in_plan_[v] && top[v] == v) roots.push_back(v);
+    if (p.in_plan_[v] && top[v] == v) b.roots.push_back(v);
+}
 
-  // The stash of a compact plan (backward without weight gradients, PlanOptions::stash):
-  // the backward to the input needs no activation of conv, linear, affine, add, concat, dropout
-  // or flatten (their data gradients need weights only); a ReLU needs where its output is > 0,
-  // one bit per element (kernels/relu.h mask); a max pool needs each window's winner
-  // (kernels/pool2d.h); LRN needs its input and output, softmax its output. Everything else is
-  // alive from the step that writes it to the last step that reads it in the forward. A group
-  // the backward or the caller (requested outputs) needs is kept for the plan's lifetime.
-  const bool bwd = options.backward;
-  const bool compact = bwd && !options.weight_grads &&
-                       (options.stash == Stash::compact || (options.stash == Stash::automatic && device_ == Device::cuda));
-  const int ns = int(p.steps_.size());
-  std::vector<int> first(nv, ns), last(nv, -1);  // per root: the steps of its interval (-1: the input's copy)
+// The stash of a compact plan (backward without weight gradients, PlanOptions::stash):
+// the backward to the input needs no activation of conv, linear, affine, add, concat, dropout
+// or flatten (their data gradients need weights only); a ReLU needs where its output is > 0,
+// one bit per element (kernels/relu.h mask); a max pool needs each window's winner
+// (kernels/pool2d.h); LRN needs its input and output, softmax its output. Everything else is
+// alive from the step that writes it to the last step that reads it in the forward. A group
+// the backward or the caller (requested outputs) needs is kept for the plan's lifetime (its
+// interval ends at ns, past the last step).
+void Network::plan_liveness(PlanBuild& b) const {
+  const Plan& p = b.p;
+  const int nv = b.nv, ns = b.ns;
+  auto [first, last] = std::tie(b.first, b.last);
+  first.assign(nv, ns);  // -1: the input's copy
+  last.assign(nv, -1);
   for (int v = 0; v < nv; ++v)
     if (p.in_plan_[v]) {
-      const int def = value_producer_[v] < 0 ? -1 : step_of[value_producer_[v]];
-      first[top[v]] = std::min(first[top[v]], def);
-      last[top[v]] = std::max(last[top[v]], requested[v] || !compact ? ns : def);
+      const int def = value_producer_[v] < 0 ? -1 : b.step_of[value_producer_[v]];
+      first[b.top[v]] = std::min(first[b.top[v]], def);
+      last[b.top[v]] = std::max(last[b.top[v]], b.requested[v] || !b.compact ? ns : def);
     }
   for (int t = 0; t < ns; ++t) {
     const Plan::Step& s = p.steps_[t];
     const LayerKind k = graph_.layers[s.layer].kind;
-    for (int v : s.in) last[top[v]] = std::max(last[top[v]], k == LayerKind::lrn ? ns : t);
-    if (k == LayerKind::lrn || k == LayerKind::softmax) last[top[s.out]] = ns;
+    for (int v : s.in) last[b.top[v]] = std::max(last[b.top[v]], k == LayerKind::lrn ? ns : t);
+    if (k == LayerKind::lrn || k == LayerKind::softmax) last[b.top[s.out]] = ns;
+    // What the plan's backward rules declared they read (RuleNeeds), whether on or off now.
+    if (b.keep_input[t]) last[b.top[s.in[0]]] = ns;
+    if (b.keep_output[t]) last[b.top[s.out]] = ns;
   }
+}
 
-  // Activation offsets by liveness: a textbook greedy (largest group first, each at the lowest
-  // offset free of every placed group whose interval meets its own). Over the steps (across)
-  // and the bytes (down), groups whose lifetimes do not overlap share memory:
-  //
-  //   bytes ^  [conv1 ..........]                    [inception_3a/output ...]
-  //         |  [data .]  [pool1 ........][norm1 ...kept for LRN's backward........]
-  //         +---------------------------------------------------------------------> steps
-  //
-  // Without compact every interval spans the whole plan, so every group gets its own memory.
-  std::vector<int> order = roots;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return Arena::bytes_for(p.shape_[a]) > Arena::bytes_for(p.shape_[b]); });
-  std::vector<size_t> offset(nv, 0);
+// Activation offsets by liveness: a textbook greedy (largest group first, each at the lowest
+// offset free of every placed group whose interval meets its own). Over the steps (across)
+// and the bytes (down), groups whose lifetimes do not overlap share memory:
+//
+//   bytes ^  [conv1 ..........]                    [inception_3a/output ...]
+//         |  [data .]  [pool1 ........][norm1 ...kept for LRN's backward........]
+//         +---------------------------------------------------------------------> steps
+//
+// Without compact every interval spans the whole plan, so every group gets its own memory.
+void Network::plan_offsets(PlanBuild& b) const {
+  const Plan& p = b.p;
+  auto bytes_of = [&](int r) { return Arena::bytes_for(p.shape_[r]); };
+  std::vector<int> order = b.roots;
+  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return bytes_of(x) > bytes_of(y); });
+  b.offset.assign(b.nv, 0);
   std::vector<int> placed_groups;
-  size_t act_bytes = 0;
   for (int r : order) {
-    const size_t size = Arena::bytes_for(p.shape_[r]);
+    const size_t size = bytes_of(r);
     std::vector<std::pair<size_t, size_t>> busy;  // [begin, end) of the groups alive with r
     for (int q : placed_groups)
-      if (first[q] <= last[r] && first[r] <= last[q]) busy.emplace_back(offset[q], offset[q] + Arena::bytes_for(p.shape_[q]));
+      if (b.first[q] <= b.last[r] && b.first[r] <= b.last[q]) busy.emplace_back(b.offset[q], b.offset[q] + bytes_of(q));
     std::sort(busy.begin(), busy.end());
     size_t at = 0;
-    for (auto [b, e] : busy) {
-      if (b >= at + size) break;  // the gap before this group fits
-      at = std::max(at, e);
+    for (auto [begin, end] : busy) {
+      if (begin >= at + size) break;  // the gap before this group fits
+      at = std::max(at, end);
     }
-    offset[r] = at;
-    act_bytes = std::max(act_bytes, at + size);
+    b.offset[r] = at;
+    b.act_bytes = std::max(b.act_bytes, at + size);
     placed_groups.push_back(r);
   }
+}
 
-  // One arena: the activations, their gradients (one contiguous block), a scratch gradient, the
-  // stash (ReLU masks, max-pool winners), weight gradients and the ops' workspace.
-  size_t bytes = act_bytes;
+// One arena: the activations, their gradients (one contiguous block), a scratch gradient, the
+// stash (ReLU masks, max-pool winners), weight gradients and the ops' workspace.
+void Network::plan_allocate(PlanBuild& b) const {
+  Plan& p = b.p;
+  const int nv = b.nv;
+  const bool bwd = b.bwd, compact = b.compact;
+  const PlanOptions& options = p.options_;
+  size_t bytes = b.act_bytes;
   int64_t max_numel = 0;
   if (bwd)
-    for (int r : roots) bytes += Arena::bytes_for(p.shape_[r]);
+    for (int r : b.roots) bytes += Arena::bytes_for(p.shape_[r]);
   for (int v = 0; v < nv; ++v)
     if (p.in_plan_[v]) max_numel = std::max(max_numel, p.shape_[v].numel());
   const int64_t scratch_floats = int64_t(Arena::round_up(size_t(max_numel) * sizeof(float)) / sizeof(float));
@@ -499,7 +659,7 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
     if (stashes_mask(s)) bytes += Arena::bytes_for(relu_mask_shape(p.shape_[s.out]));
     if (stashes_winners(s)) bytes += Arena::bytes_for(p.shape_[s.out]);
   }
-  p.dweights_.resize(nl);
+  p.dweights_.resize(b.nl);
   auto trainable = [&](int li) {
     const LayerKind k = graph_.layers[li].kind;
     return options.weight_grads && (k == LayerKind::conv || k == LayerKind::linear);
@@ -520,20 +680,22 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
       }
   const int64_t workspace_floats = int64_t(Arena::round_up(workspace_bytes) / sizeof(float));
   if (workspace_floats > 0) bytes += Arena::round_up(workspace_bytes);
+  for (int v : p.tap_value_) bytes += Arena::bytes_for(p.shape_[v]);
   p.arena_ = Arena(bytes, device_);
 
   p.act_.assign(nv, Tensor{});
   p.grad_.assign(nv, Tensor{});
-  const Tensor act_region = p.arena_.alloc(flat_shape(int64_t(act_bytes / sizeof(float))));
-  for (int r : roots) p.act_[r] = Tensor(act_region.data() + offset[r] / sizeof(float), p.shape_[r], device_);
+  const Tensor act_region = p.arena_.alloc(flat_shape(int64_t(b.act_bytes / sizeof(float))));
+  for (int r : b.roots) p.act_[r] = Tensor(act_region.data() + b.offset[r] / sizeof(float), p.shape_[r], device_);
   if (bwd) {
     float* begin = nullptr;
-    for (int r : roots) {
+    for (int r : b.roots) {
       p.grad_[r] = p.arena_.alloc(p.shape_[r]);
       if (!begin) begin = p.grad_[r].data();
     }
     // Up to the end of the last gradient's allocation (its alignment padding is its own).
-    const float* end = p.grad_[roots.back()].data() + Arena::bytes_for(p.shape_[roots.back()]) / sizeof(float);
+    const int last_root = b.roots.back();
+    const float* end = p.grad_[last_root].data() + Arena::bytes_for(p.shape_[last_root]) / sizeof(float);
     p.grad_block_ = Tensor(begin, flat_shape(end - begin), device_);
     p.scratch_ = p.arena_.alloc(flat_shape(scratch_floats));
   }
@@ -550,37 +712,43 @@ Plan Network::plan(Shape input, const std::vector<std::string>& outputs, PlanOpt
     if (trainable(s.layer))
       for (const auto& w : graph_.layers[s.layer].weights) p.dweights_[s.layer].push_back(p.arena_.alloc(w.shape()));
   if (workspace_floats > 0) p.workspace_ = p.arena_.alloc(Shape{1, 1, 1, int(workspace_floats)});
+  for (int v : p.tap_value_) p.taps_.push_back(p.arena_.alloc(p.shape_[v]));
 
   // A GPU plan's stream, and the size of its pinned staging: the input, the outputs, d(input).
   if (device_ == Device::cuda) {
     p.stream_.handle = cuda_rt::stream_create();
-    p.staging_floats_ = input.numel();
+    p.staging_floats_ = p.input_.numel();
     for (int v = 0; v < nv; ++v)
-      if (requested[v]) p.staging_floats_ = std::max(p.staging_floats_, p.shape_[v].numel());
+      if (b.requested[v]) p.staging_floats_ = std::max(p.staging_floats_, p.shape_[v].numel());
   }
+}
 
-  // Views into the roots' memory (placed concat branches, then aliases).
+// Views into the roots' memory (placed concat branches, then aliases), what each value's memory
+// keeps (kept_), and which gradients share memory (overlaps_, for backward's dirty tracking).
+void Network::plan_views(PlanBuild& b) const {
+  Plan& p = b.p;
+  const int nv = b.nv;
   for (int v = nv - 1; v >= 0; --v) {
-    if (!p.in_plan_[v] || alias_of[v] >= 0 || placed_in[v] < 0) continue;
-    const int o = placed_in[v], off = placed_offset[v], c = p.shape_[v].c;
+    if (!p.in_plan_[v] || b.alias_of[v] >= 0 || b.placed_in[v] < 0) continue;
+    const int o = b.placed_in[v], off = b.placed_offset[v], c = p.shape_[v].c;
     p.act_[v] = p.act_[o].channels(off, c);
-    if (bwd) p.grad_[v] = p.grad_[o].channels(off, c);
+    if (b.bwd) p.grad_[v] = p.grad_[o].channels(off, c);
   }
   for (int v = 0; v < nv; ++v) {
-    if (!p.in_plan_[v] || alias_of[v] < 0) continue;
-    const int x = alias_of[v];
-    p.act_[v] = reshape[v] ? p.act_[x].reshaped(p.shape_[v]) : p.act_[x];
-    if (bwd) p.grad_[v] = reshape[v] ? p.grad_[x].reshaped(p.shape_[v]) : p.grad_[x];
+    if (!p.in_plan_[v] || b.alias_of[v] < 0) continue;
+    const int x = b.alias_of[v];
+    p.act_[v] = b.reshape[v] ? p.act_[x].reshaped(p.shape_[v]) : p.act_[x];
+    if (b.bwd) p.grad_[v] = b.reshape[v] ? p.grad_[x].reshaped(p.shape_[v]) : p.grad_[x];
   }
   p.kept_.assign(nv, 0);
-  for (int v = 0; v < nv; ++v) p.kept_[v] = p.in_plan_[v] && last[top[v]] == ns;
+  for (int v = 0; v < nv; ++v) p.kept_[v] = p.in_plan_[v] && b.last[b.top[v]] == b.ns;
   p.overlaps_.assign(nv, {});
-  if (bwd)
+  if (b.bwd)
     for (int v = 0; v < nv; ++v)
       for (int u = 0; u < nv && p.in_plan_[v]; ++u)
-        if (p.in_plan_[u] && top[u] == top[v] && c0[u] < c1[v] && c0[v] < c1[u]) p.overlaps_[v].push_back(u);
+        if (p.in_plan_[u] && b.top[u] == b.top[v] && b.c0[u] < b.c1[v] && b.c0[v] < b.c1[u])
+          p.overlaps_[v].push_back(u);
   p.seeded_.assign(nv, 0);
-  return p;
 }
 
 void Network::forward(Plan& p, const Tensor& x) const {
@@ -600,6 +768,7 @@ void Network::forward(Plan& p, const Tensor& x) const {
     copy(x, p.act_[0]);
   }
   if (p.has_backward()) zero_grads(p);
+  p.taps_ready_ = false;
   p.ops_run_ = 0;
   const int64_t oracle_ops_before = oracle_ops_count();
   for (const auto& s : p.steps_) {
@@ -751,6 +920,8 @@ void Network::run_backward(Plan& p) const {
     const Plan::Step& s = *it;
     const LayerDesc& l = graph_.layers[s.layer];
     auto& dws = p.dweights_[s.layer];
+    // d(out) is complete here and nothing has overwritten it yet (plan_taps): copy the taps.
+    for (int tap : s.taps) copy(p.grad_[s.out], p.taps_[tap]);
     if (!dirty[s.out]) {
       for (const auto& dw : dws) fill(dw, 0.f);
       continue;
@@ -760,6 +931,26 @@ void Network::run_backward(Plan& p) const {
     const Tensor& y = p.act_[s.out];
     const Tensor& dy = p.grad_[s.out];
     CUVIZ_NVTX_RANGE(l.name);
+    // An enabled backward rule replaces the per-kind backward below (nn/backward_rule.h).
+    if (const BackwardRule* rule = s.rules.empty() ? nullptr : enabled_rule(p, s)) {
+      try {
+        // What the forward left intact: kept for the plan's lifetime and not overwritten in place.
+        auto intact = [&](int v) { return p.kept_[v] && p.overwritten_by_[v] < 0 ? p.act_[v] : Tensor(); };
+        BackwardArgs a{l, intact(xv), intact(s.out), s.mask, dy, Tensor()};
+        auto apply = [&](const Tensor& d) {
+          a.dx = d;
+          rule->backward(a);
+        };
+        if (s.aliases_input)
+          apply(p.grad_[xv]);  // an in-place ReLU: dx overwrites dy, as below
+        else
+          deliver(xv, apply);
+      } catch (const Error& e) {
+        throw Error(cat("backward: layer '", l.name, "' (", layer_kind_name(l.kind), "), rule '", rule->name(),
+                        "': ", e.what()));
+      }
+      continue;
+    }
     try {
       switch (l.kind) {
         case LayerKind::conv: {
@@ -817,7 +1008,57 @@ void Network::run_backward(Plan& p) const {
       throw Error(cat("backward: layer '", l.name, "' (", layer_kind_name(l.kind), "): ", e.what()));
     }
   }
+  for (int tap : p.input_taps_) copy(p.grad_[0], p.taps_[tap]);
   p.grads_used_ = true;
+  p.taps_ready_ = true;
+}
+
+// The one enabled rule among those selecting the step's layer, or null. Two would make the
+// result depend on an order nobody chose, so that is an error naming both.
+const BackwardRule* Network::enabled_rule(const Plan& p, const Plan::Step& s) const {
+  const BackwardRule* found = nullptr;
+  for (int i : s.rules) {
+    if (!p.rules_[i].enabled) continue;
+    const BackwardRule* r = p.rules_[i].rule.get();
+    CUVIZ_CHECK(found == nullptr, "backward: layer '", graph_.layers[s.layer].name, "' is selected by two enabled ",
+                "backward rules, '", found ? found->name() : "", "' and '", r->name(), "'; disable one");
+    found = r;
+  }
+  return found;
+}
+
+void Plan::enable_backward_rule(std::string_view name, bool on) {
+  for (auto& r : rules_)
+    if (r.rule->name() == name) {
+      r.enabled = on;
+      return;
+    }
+  std::string names;
+  for (const auto& r : rules_) names += cat(names.empty() ? "" : ", ", r.rule->name());
+  throw Error(cat("enable_backward_rule: the plan has no backward rule '", name, "' (it has: ",
+                  names.empty() ? "none; plans made by Network::plan have relu_redirect" : names,
+                  "); rules are given in PlanOptions::backward_rules"));
+}
+
+bool Plan::backward_rule_enabled(std::string_view name) const {
+  for (const auto& r : rules_)
+    if (r.rule->name() == name) return r.enabled;
+  throw Error(cat("backward_rule_enabled: the plan has no backward rule '", name, "'"));
+}
+
+Tensor Network::tapped_grad(const Plan& p, std::string_view name) const {
+  check_owner(p, "tapped_grad");
+  const int v = value_of(name);
+  for (size_t i = 0; i < p.tap_value_.size(); ++i)
+    if (p.tap_value_[i] == v) {
+      CUVIZ_CHECK(p.taps_ready_, "tapped_grad: '", name,
+                  "' holds no gradient yet: run forward, seed and backward first");
+      return p.taps_[i];
+    }
+  std::string taps;
+  for (const auto& t : p.options_.grad_taps) taps += cat(taps.empty() ? "" : ", ", t);
+  throw Error(cat("tapped_grad: '", name, "' is not a gradient tap of this plan (taps: ", taps.empty() ? "none" : taps,
+                  "); add it to PlanOptions::grad_taps"));
 }
 
 Tensor Network::weight(std::string_view layer, int index) const {

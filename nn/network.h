@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +19,7 @@
 #include "kernels/backend.h"
 #include "kernels/pool2d.h"
 #include "kernels/relu.h"
+#include "nn/backward_rule.h"
 #include "nn/graph.h"
 #include "core/tensor.h"
 
@@ -39,6 +41,14 @@ struct PlanOptions {
   // Backward plans without weight gradients (weight gradients need every activation: always full).
   Stash stash = Stash::automatic;
   Precision precision = Precision::fp32;  // conv forward and backward-data arithmetic (kernels/backend.h)
+  // Backward plans: rules that replace the backward of the layers they select (nn/backward_rule.h),
+  // on from the start; the planner keeps what they declare they need. Switch them per backward with
+  // Plan::enable_backward_rule.
+  std::vector<std::shared_ptr<const BackwardRule>> backward_rules = {};
+  // Backward plans: blobs whose gradient each backward copies into the plan's own memory before
+  // anything overwrites it (an in-place ReLU's backward, the slices of a concat), read with
+  // Network::tapped_grad. Any name the plan computes, `blob:pre` included.
+  std::vector<std::string> grad_taps = {};
 };
 
 // One row of `cuviz info`: a layer of a plan.
@@ -72,10 +82,15 @@ class Plan {
   int64_t oracle_ops_run() const { return oracle_ops_run_; }
   bool has_backward() const { return options_.backward || options_.weight_grads; }
   bool has_weight_grads() const { return options_.weight_grads; }
+  // Switches a backward rule of the plan (PlanOptions::backward_rules, or the built-in
+  // "relu_redirect") on or off for the following backwards. Throws for a name the plan lacks.
+  void enable_backward_rule(std::string_view name, bool on);
+  bool backward_rule_enabled(std::string_view name) const;
   // Backward through ReLUs with Lucid's redirected gradient (kernels/relu.h
   // relu_backward_data_redirected) while on; render loops switch it on for their first steps.
-  void set_relu_gradient_override(bool on) { relu_redirect_ = on; }
-  bool relu_gradient_override() const { return relu_redirect_; }
+  // The built-in rule "relu_redirect" (nn/backward_rule.h), which every plan carries.
+  void set_relu_gradient_override(bool on) { enable_backward_rule("relu_redirect", on); }
+  bool relu_gradient_override() const { return backward_rule_enabled("relu_redirect"); }
 
  private:
   friend class Network;
@@ -90,6 +105,13 @@ class Plan {
     std::vector<char> placed;       // concat: input already lives in its slice (no copy)
     MaskTensor mask;                // compact relu: bits of out > 0, for the backward
     WinnerTensor winners;           // compact max pool: each window's winner, for the backward
+    std::vector<int> rules;         // indices into rules_ of the rules that select this layer
+    std::vector<int> taps;          // indices into taps_ of the gradients of `out` to copy out
+  };
+  // A backward rule of the plan and whether backward applies it.
+  struct RuleSlot {
+    std::shared_ptr<const BackwardRule> rule;
+    bool enabled = false;
   };
 
   // Owner of the plan's CUDA stream (null on the CPU).
@@ -128,7 +150,15 @@ class Plan {
   int64_t oracle_ops_run_ = 0;
   bool forward_ran_ = false;
   bool grads_used_ = false;              // backward ran since the gradients were last zeroed
-  bool relu_redirect_ = false;           // set_relu_gradient_override
+  std::vector<RuleSlot> rules_;          // [0]: "relu_redirect" (off), then PlanOptions::backward_rules
+  std::vector<int> tap_value_;           // per gradient tap: its value
+  std::vector<Tensor> taps_;             // per gradient tap: its copy of the gradient (in the arena)
+  std::vector<int> input_taps_;          // taps of the input, copied once the backward is done
+  bool taps_ready_ = false;              // backward filled the taps since the last forward
+  // Always false: Lucid's redirect is the backward rule "relu_redirect", dispatched before the
+  // per-kind backward whose ReLU case still reads this flag (that case goes when the switch
+  // becomes an op table; nothing sets the flag any more).
+  bool relu_redirect_ = false;
 };
 
 class Network {
@@ -165,6 +195,9 @@ class Network {
   void backward_to_input(Plan& plan, const Tensor& dx) const;
   // Backpropagates the seeds without returning d(input) (training: weight gradients only).
   void backward(Plan& plan) const;
+  // The gradient of a blob named in PlanOptions::grad_taps as the last backward left it complete
+  // (the plan's copy, on the network's device; valid until the next backward overwrites it).
+  Tensor tapped_grad(const Plan& plan, std::string_view name) const;
 
   // Weight `index` of `layer` (on the network's device; kind-specific order, see LayerKind).
   Tensor weight(std::string_view layer, int index) const;
@@ -185,7 +218,21 @@ class Network {
   int plan_value(const Plan& plan, std::string_view name, const char* what) const;
   int kept_value(const Plan& plan, std::string_view name, const char* what) const;
   void check_owner(const Plan& plan, const char* what) const;
+  // The passes of plan(), in order; each reads what the earlier ones left in the PlanBuild.
+  struct PlanBuild;
+  void plan_truncate(PlanBuild& b, const std::vector<std::string>& outputs) const;  // outputs, layers that run
+  void plan_shapes(PlanBuild& b) const;    // shapes, steps, readers
+  void plan_rules(PlanBuild& b) const;     // backward rules: the layers they select, what they keep
+  void plan_aliases(PlanBuild& b) const;   // in-place ReLU, views
+  void plan_concats(PlanBuild& b) const;   // concat branches in their slice
+  void plan_groups(PlanBuild& b) const;    // memory groups and channel ranges
+  void plan_liveness(PlanBuild& b) const;  // what the backward keeps (the stash)
+  void plan_offsets(PlanBuild& b) const;   // activation offsets by liveness
+  void plan_allocate(PlanBuild& b) const;  // the arena and every tensor in it
+  void plan_views(PlanBuild& b) const;     // aliases and slices, kept values, gradient overlaps
+  void plan_taps(PlanBuild& b) const;      // gradient taps: their memory and the step that copies each
   void run_backward(Plan& plan) const;
+  const BackwardRule* enabled_rule(const Plan& plan, const Plan::Step& s) const;
   void download(Plan& plan, const Tensor& src, const Tensor& dst) const;
   float* staging(Plan& plan) const;
 

@@ -61,6 +61,18 @@ void check_relu(Shape s) {
     relu_backward_data_masked(mask, in_place, in_place, redirected);
     EXPECT_TRUE(bitwise_equal(test::to_host(in_place), want)) << "in place, redirected " << redirected;
   }
+  // Guided backpropagation (a backward rule), from y and from the mask.
+  OwnedTensor want(s);
+  relu_backward_data_guided(y, dy, want);
+  test::GuardedOutput from_y(s, 3), from_mask(s, 4);
+  relu_backward_data_guided(y_dev, dy_dev, from_y.view());
+  relu_backward_data_guided_masked(mask, dy_dev, from_mask.view());
+  EXPECT_TRUE(from_y.guards_intact() && from_mask.guards_intact());
+  EXPECT_TRUE(bitwise_equal(test::to_host(from_y.view()), want)) << "guided";
+  EXPECT_TRUE(bitwise_equal(test::to_host(from_mask.view()), want)) << "guided, masked";
+  OwnedTensor in_place = test::to_device(dy);
+  relu_backward_data_guided_masked(mask, in_place, in_place);
+  EXPECT_TRUE(bitwise_equal(test::to_host(in_place), want)) << "guided, masked, in place";
 }
 
 TEST(StashCuda, ReluMaskAndMaskedBackwardsMatchCpu) {

@@ -2,7 +2,9 @@
 // an independent interpreter of a Graph that runs the plain *_reference ops (float or double)
 // with Caffe semantics (a blob name is its latest value) and none of Network's memory planning
 // (no aliasing, no concat slices), so it is the oracle for forward values and, in double, for
-// finite-difference gradients.
+// finite-difference gradients. `backward` applies the plain *_backward_data_reference ops in
+// reverse layer order (d(value) = seed + sum over its readers), the oracle for gradients of
+// whole networks too large for finite differences.
 #pragma once
 
 #include <map>
@@ -154,6 +156,8 @@ class ReferenceNet {
 
   void run(const BasicTensor<T>& x) {
     values_.clear();
+    inputs_.clear();
+    grads_.clear();
     latest_.clear();
     by_layer_.clear();
     versions_.clear();
@@ -163,7 +167,11 @@ class ReferenceNet {
     for (size_t li = 0; li < g_.layers.size(); ++li) {
       const LayerDesc& l = g_.layers[li];
       std::vector<const BasicTensor<T>*> in;
-      for (const auto& b : l.inputs) in.push_back(&values_.at(latest_.at(b)));
+      inputs_.emplace_back();
+      for (const auto& b : l.inputs) {
+        inputs_.back().push_back(latest_.at(b));
+        in.push_back(&values_.at(latest_.at(b)));
+      }
       const auto& ws = weights_[li];
       const BasicTensor<T>& x0 = *in[0];
       const BasicTensor<T> none;
@@ -248,6 +256,65 @@ class ReferenceNet {
   // The output of a layer.
   const BasicTensor<T>& layer(const std::string& name) const { return values_.at(by_layer_.at(name)); }
 
+  // After run: the gradient of sum_i <seed_i, blob_i> with respect to every value computed after
+  // the latest value of `down_to` (and to it), from the seeds on blobs (latest values). Layers at
+  // or before down_to's producer are not visited: every reader of it comes later.
+  void backward(const std::vector<std::pair<std::string, const BasicTensor<T>*>>& seeds, const std::string& down_to) {
+    grads_.clear();
+    for (const auto& [name, seed] : seeds) add_into(grad_of(latest_.at(name)), *seed);
+    const int stop = latest_.at(down_to);  // value v is written by layer v - 1
+    for (int li = int(g_.layers.size()) - 1; li >= stop; --li) {
+      const auto it = grads_.find(li + 1);
+      if (it == grads_.end()) continue;  // nothing flows into this layer's output
+      const LayerDesc& l = g_.layers[li];
+      const BasicTensor<T>& dy = it->second;
+      const BasicTensor<T>& x = values_.at(inputs_[li][0]);
+      const BasicTensor<T>& y = values_.at(li + 1);
+      const auto& ws = weights_[li];
+      BasicOwnedTensor<T> dx(x.shape());
+      switch (l.kind) {
+        case LayerKind::conv: conv2d_backward_data_reference<T>(l.conv, dy, ws[0], dx); break;
+        case LayerKind::relu: relu_backward_data_reference<T>(y, dy, dx); break;
+        case LayerKind::pool: pool2d_backward_data_reference<T>(l.pool, x, y, dy, dx); break;
+        case LayerKind::lrn: lrn_backward_data_reference<T>(l.lrn, x, y, dy, dx); break;
+        case LayerKind::linear: linear_backward_data_reference<T>(dy, ws[0], dx); break;
+        case LayerKind::softmax: softmax_backward_data_reference<T>(y, dy, dx); break;
+        case LayerKind::dropout: copy_into(dy, dx); break;
+        case LayerKind::flatten:
+          for (int64_t k = 0; k < dx.numel(); ++k) dx.data()[k] = dy.data()[k];  // both dense
+          break;
+        case LayerKind::affine:
+          for (int n = 0; n < dx.n(); ++n)
+            for (int c = 0; c < dx.c(); ++c)
+              for (int h = 0; h < dx.h(); ++h)
+                for (int w = 0; w < dx.w(); ++w) dx.at(n, c, h, w) = ws[0].data()[c] * dy.at(n, c, h, w);
+          break;
+        case LayerKind::concat: {
+          int off = 0;
+          for (int v : inputs_[li]) {
+            const int c = values_.at(v).c();
+            add_into(grad_of(v), dy.channels(off, c));
+            off += c;
+          }
+          continue;
+        }
+        case LayerKind::add:
+          add_into(grad_of(inputs_[li][1]), dy);
+          copy_into(dy, dx);
+          break;
+      }
+      add_into(grad_of(inputs_[li][0]), dx);
+    }
+  }
+  // The gradient left by backward at a blob's latest value ("<blob>:pre" as in blob()).
+  const BasicTensor<T>& grad(const std::string& name) const {
+    if (name.size() > 4 && name.ends_with(":pre")) {
+      const auto& vs = versions_.at(name.substr(0, name.size() - 4));
+      return grads_.at(vs.at(vs.size() - 2));
+    }
+    return grads_.at(latest_.at(name));
+  }
+
  private:
   static void copy_into(const BasicTensor<T>& src, const BasicTensor<T>& dst) {
     for (int n = 0; n < src.n(); ++n)
@@ -256,8 +323,27 @@ class ReferenceNet {
           for (int w = 0; w < src.w(); ++w) dst.at(n, c, h, w) = src.at(n, c, h, w);
   }
 
+  // The gradient of value v, zero on first use.
+  BasicOwnedTensor<T>& grad_of(int v) {
+    auto it = grads_.find(v);
+    if (it == grads_.end()) {
+      BasicOwnedTensor<T> z(values_.at(v).shape());
+      for (int64_t k = 0; k < z.numel(); ++k) z.data()[k] = T(0);
+      it = grads_.emplace(v, std::move(z)).first;
+    }
+    return it->second;
+  }
+  static void add_into(const BasicTensor<T>& acc, const BasicTensor<T>& d) {
+    for (int n = 0; n < d.n(); ++n)
+      for (int c = 0; c < d.c(); ++c)
+        for (int h = 0; h < d.h(); ++h)
+          for (int w = 0; w < d.w(); ++w) acc.at(n, c, h, w) += d.at(n, c, h, w);
+  }
+
   const Graph& g_;
   std::vector<std::vector<BasicOwnedTensor<T>>> weights_;
+  std::vector<std::vector<int>> inputs_;  // per layer: the values it read
+  std::map<int, BasicOwnedTensor<T>> grads_;
   std::vector<BasicOwnedTensor<T>> values_;
   std::map<std::string, int> latest_, by_layer_;
   std::map<std::string, std::vector<int>> versions_;
