@@ -1,0 +1,143 @@
+// The method layer on CUDA: every step op against the CPU, the .npy start's bit-exact network
+// input on the device, and a DeepDream-like render (param input, roll, mean |g| normalisation,
+// SGD, L2 decay, schedule, blur, clip) replayed as a CUDA graph against eager launches (same bits)
+// and against the CPU. Skips without a device.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "../nn/reference_net.h"
+#include "io/npy.h"
+#include "nn/network.h"
+#include "test_util.h"
+#include "viz/method_ops.h"
+#include "viz/render.h"
+
+namespace cuviz {
+namespace {
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), size_t(a.numel()) * sizeof(float)) == 0;
+}
+
+OwnedTensor to_host(const Tensor& t) {
+  OwnedTensor out(t.shape());
+  copy(t, out);
+  return out;
+}
+
+OwnedTensor to_device(const Tensor& t) {
+  OwnedTensor out(t.shape(), Device::cuda);
+  copy(t, out);
+  return out;
+}
+
+TEST(MethodOpsCuda, EveryOpMatchesTheCpu) {
+  CUVIZ_REQUIRE_GPU();
+  OwnedTensor p(Shape{2, 3, 13, 11}), g(p.shape()), tmp(p.shape());
+  test::fill_uniform(p, 1, -2, 2);
+  test::fill_uniform(g, 2);
+  OwnedTensor dp = to_device(p), dg = to_device(g), dtmp(p.shape(), Device::cuda), dout(p.shape(), Device::cuda);
+  OwnedTensor out(p.shape());
+  // The roll moves floats: exact.
+  roll_forward(5, 3, StepIndex(7), p, out);
+  roll_forward(5, 3, StepIndex(7), dp, dout);
+  EXPECT_TRUE(same_bits(to_host(dout), out));
+  roll_backward(5, 3, StepIndex(7), p, out);
+  roll_backward(5, 3, StepIndex(7), dp, dout);
+  EXPECT_TRUE(same_bits(to_host(dout), out));
+  // Blur: the same taps, expf on both sides (within an ulp or two), same summation order.
+  OwnedTensor pb = to_host(dp);
+  OwnedTensor dpb = to_device(p);
+  blur_scheduled(0.8f, 2.f, blur_radius(2.f), 4, StepIndex(1), pb, tmp);
+  blur_scheduled(0.8f, 2.f, blur_radius(2.f), 4, StepIndex(1), dpb, dtmp);
+  EXPECT_TRUE(test::all_close(to_host(dpb), pb, 1e-6, 1e-6));
+  const float lo[3] = {-1.f, 0.f, -0.5f}, hi[3] = {1.f, 0.5f, 1.5f};
+  OwnedTensor pc = to_host(dp), dpc = to_device(p);
+  clip_channels(lo, hi, pc);
+  clip_channels(lo, hi, dpc);
+  EXPECT_TRUE(same_bits(to_host(dpc), pc));
+  OwnedTensor gc = to_host(dg), dgc = to_device(g);
+  decay_and_schedule(0.3f, 0.5f, 5, StepIndex(3), p, gc);
+  decay_and_schedule(0.3f, 0.5f, 5, StepIndex(3), dp, dgc);
+  EXPECT_TRUE(test::all_close(to_host(dgc), gc, 1e-6, 1e-6));
+  Preprocess pre = Preprocess::from_meta(ModelMeta{});
+  OwnedTensor img(p.shape()), dimg(p.shape(), Device::cuda);
+  input_to_image(pre, p, img);
+  input_to_image(pre, dp, dimg);
+  EXPECT_TRUE(test::all_close(to_host(dimg), img, 0, 1e-6));
+  OwnedTensor acc = to_host(dg), dacc = to_device(g);
+  input_to_image_backward_add(pre, p, acc);
+  input_to_image_backward_add(pre, dp, dacc);
+  EXPECT_TRUE(test::all_close(to_host(dacc), acc, 1e-6, 1e-6));
+}
+
+Graph unit_net() {
+  Graph g = test::small_net();
+  g.meta.value_scale = 1.f;
+  for (int c = 0; c < 3; ++c) g.meta.mean[c] = 0.5f;
+  return g;
+}
+
+TEST(MethodOpsCuda, NpyStartIsTheNetworkInputBitForBit) {
+  CUVIZ_REQUIRE_GPU();
+  OwnedTensor x(Shape{1, 3, 16, 16});
+  test::fill_uniform(x, 4, -150.0, 150.0);
+  x.data()[0] = -0.f;
+  const std::string path = cat(::testing::TempDir(), "/start_cuda.npy");
+  write_npy(path, x);
+  Network net(unit_net(), Device::cuda);
+  RenderOptions o;
+  o.size = 16;
+  o.param = ParamKind::input;
+  o.transforms = TransformSpec::none();
+  o.source = ImageSource::parse(path);
+  o.device = Device::cuda;
+  Renderer r(net, {channel("inc/output", 3)}, o);
+  r.gradient(0);
+  EXPECT_TRUE(same_bits(to_host(r.network_input()), x));
+}
+
+RenderOptions deepdream_like(Device device, bool graph) {
+  RenderOptions o;
+  o.size = 24;
+  o.batch = 2;
+  o.steps = 12;
+  o.seed = 2;
+  o.progress_every = 4;
+  o.checkpoints = {6};
+  o.param = ParamKind::input;
+  o.source = ImageSource::parse("noise");
+  o.transforms = TransformSpec::none();
+  o.optimizer = OptimizerKind::sgd;
+  o.sgd.lr = 0.05f;
+  o.sgd.momentum = 0.f;
+  o.ops.grad_norm = GradNorm::mean_abs;
+  o.ops.l2_decay = 0.1f;
+  o.ops.step_scale_end = 0.5f;
+  o.ops.roll = 4;
+  o.ops.blur_sigma_start = 0.6f;
+  o.ops.blur_sigma_end = 0.3f;
+  o.ops.clip = true;
+  o.device = device;
+  o.cuda_graph = graph;
+  return o;
+}
+
+TEST(MethodOpsCuda, DeepDreamLikeLoopReplaysAsAGraphAndMatchesTheCpu) {
+  CUVIZ_REQUIRE_GPU();
+  const std::vector<Objective> obj = {parse_objective("deepdream(inc/output)")};
+  Network gpu(unit_net(), Device::cuda), cpu(unit_net(), Device::cpu);
+  Renderer graph(gpu, obj, deepdream_like(Device::cuda, true)), eager(gpu, obj, deepdream_like(Device::cuda, false));
+  const RenderResult a = render_loop(graph), b = render_loop(eager);
+  EXPECT_TRUE(graph.graph_active()) << "the method ops kept the step from being captured";
+  EXPECT_TRUE(same_bits(a.images, b.images));
+  EXPECT_EQ(a.history, b.history);
+  const RenderResult c = render(cpu, obj, deepdream_like(Device::cpu, false));
+  // Reductions differ in order (mean |g|, the network's sums): ~1e-6 relative per step.
+  EXPECT_TRUE(test::all_close(a.images, c.images, 1e-3));
+}
+
+}  // namespace
+}  // namespace cuviz
