@@ -12,6 +12,7 @@
 #include "nn/network.h"
 #include "test_util.h"
 #include "viz/method_ops.h"
+#include "viz/octaves.h"
 #include "viz/render.h"
 
 namespace cuviz {
@@ -137,6 +138,24 @@ TEST(MethodOpsCuda, DeepDreamLikeLoopReplaysAsAGraphAndMatchesTheCpu) {
   const RenderResult c = render(cpu, obj, deepdream_like(Device::cpu, false));
   // Reductions differ in order (mean |g|, the network's sums): ~1e-6 relative per step.
   EXPECT_TRUE(test::all_close(a.images, c.images, 1e-3));
+}
+
+// The octave driver with the loop on the GPU (the detail is carried on the host between octaves).
+TEST(MethodOpsCuda, OctavesOnTheGpuMatchTheCpu) {
+  CUVIZ_REQUIRE_GPU();
+  const std::vector<Objective> obj = {parse_objective("deepdream(inc/output)")};
+  OwnedTensor base(Shape{1, 3, 28, 28});
+  test::fill_uniform(base, 3, -0.4, 0.4);
+  const OctaveSpec spec{.octaves = 3, .scale = 1.4f, .steps = 4};
+  Network gpu(unit_net(), Device::cuda), cpu(unit_net(), Device::cpu);
+  RenderOptions o = deepdream_like(Device::cuda, true);
+  o.batch = 1;
+  o.source = ImageSource{};
+  const OctaveResult a = render_octaves(gpu, obj, o, base, spec);
+  o.device = Device::cpu;
+  const OctaveResult b = render_octaves(cpu, obj, o, base, spec);
+  EXPECT_EQ(a.sizes, b.sizes);
+  EXPECT_TRUE(test::all_close(a.input, b.input, 1e-3));
 }
 
 }  // namespace
