@@ -6,25 +6,19 @@
 #include "io/npy.h"
 #include "nn/network.h"
 #include "test_util.h"
+#include "method_test_util.h"
 #include "viz/attribution.h"
 #include "viz/render.h"
 
 namespace cuviz {
 namespace {
 
-Graph unit_net() {
-  Graph g = test::small_net();
-  g.meta.value_scale = 1.f;
-  for (int c = 0; c < 3; ++c) g.meta.mean[c] = 0.5f;
-  return g;
-}
-
 TEST(AttributorCuda, MatchesTheCpuAndTheRenderer) {
   CUVIZ_REQUIRE_GPU();
   const Objective obj = parse_objective("inc/output:3 - 0.1*tv + logit:1");
   OwnedTensor x(Shape{1, 3, 16, 16});
   test::fill_uniform(x, 5, -0.5, 0.5);
-  Network cpu(unit_net(), Device::cpu), gpu(unit_net(), Device::cuda);
+  Network cpu(test::unit_net(), Device::cpu), gpu(test::unit_net(), Device::cuda);
   Attributor ac(cpu, {obj}, x.shape()), ag(gpu, {obj}, x.shape());
   const OwnedTensor gc = ac.gradient(x), gg = ag.gradient(x);
   // Summation orders differ (blocked convolutions, reductions): ~1e-6 relative.

@@ -15,6 +15,7 @@
 #include "loaders/model.h"
 #include "nn/network.h"
 #include "test_util.h"
+#include "method_test_util.h"
 #include "viz/attribution.h"
 #include "viz/image_source.h"
 #include "viz/render.h"
@@ -22,20 +23,12 @@
 namespace cuviz {
 namespace {
 
-// small_net with inputs in [-0.5, 0.5] (see render_test: keeps its LRN out of the curved regime).
-Graph unit_net() {
-  Graph g = test::small_net();
-  g.meta.value_scale = 1.f;
-  for (int c = 0; c < 3; ++c) g.meta.mean[c] = 0.5f;
-  return g;
-}
-
 // d objective_i / d x_i along random directions (image i only) against central differences of
 // objective_i (an image term included; a smooth one: tv's kinks need render_test's Richardson steps),
 // at eps 1e-2, 1e-3 and 1e-4: the same acceptance as render_test's chain check (3% of the
 // derivative plus float noise 2e-7 |objective| / eps).
 TEST(Attributor, GradientMatchesFiniteDifferences) {
-  Network net(unit_net(), Device::cpu);
+  Network net(test::unit_net(), Device::cpu);
   const std::vector<Objective> obj = {parse_objective("logit:2"), parse_objective("inc/output:3 - 0.5*l2(0.3)")};
   OwnedTensor x(Shape{2, 3, 16, 16});
   test::fill_uniform(x, 21, -0.5, 0.5);
@@ -106,7 +99,7 @@ void expect_renderer_gradient(const Network& net, const Objective& obj, const Im
 }
 
 TEST(Attributor, EqualsTheRenderersGradientOnTheSmallNet) {
-  Network net(unit_net(), Device::cpu);
+  Network net(test::unit_net(), Device::cpu);
   OwnedTensor x(Shape{1, 3, 16, 16});
   test::fill_uniform(x, 5, -0.5, 0.5);
   const std::string path = cat(::testing::TempDir(), "/attribution.npy");
@@ -133,7 +126,7 @@ TEST(Attributor, EqualsTheRenderersGradientOnGoogLeNet) {
 }
 
 TEST(Attributor, WrongInputShapeIsAClearError) {
-  Network net(unit_net(), Device::cpu);
+  Network net(test::unit_net(), Device::cpu);
   Attributor a(net, {parse_objective("logit:1")}, Shape{1, 3, 16, 16});
   OwnedTensor x(Shape{1, 3, 12, 12});
   fill(x, 0.f);

@@ -14,15 +14,12 @@
 #include "loaders/preprocess.h"
 #include "nn/network.h"
 #include "test_util.h"
+#include "method_test_util.h"
 #include "viz/image_source.h"
 #include "viz/render.h"
 
 namespace cuviz {
 namespace {
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), size_t(a.numel()) * sizeof(float)) == 0;
-}
 
 RenderOptions start_options(ParamKind kind, const ImageSource& src, int size = 16, int batch = 1) {
   RenderOptions o;
@@ -58,7 +55,7 @@ TEST(ImageSource, SeedDrawsExactlyWhatImageParamInitDraws) {
     OwnedTensor a(spec.param_shape()), b(spec.param_shape());
     ImageParam(spec, Device::cpu).init(a, 9);
     init_params(ImageSource{}, spec, ModelMeta{}, 9, b);
-    EXPECT_TRUE(same_bits(a, b)) << param_kind_name(kind);
+    EXPECT_TRUE(test::same_bits(a, b)) << param_kind_name(kind);
   }
 }
 
@@ -90,11 +87,11 @@ TEST(ImageSource, NpyStartFeedsTheNetworkTheFileBitForBit) {
     ASSERT_EQ(in.n(), batch);
     OwnedTensor host(in.shape());
     copy(in, host);
-    for (int i = 0; i < batch; ++i) EXPECT_TRUE(same_bits(host.batch(i, 1), x)) << "image " << i;
+    for (int i = 0; i < batch; ++i) EXPECT_TRUE(test::same_bits(host.batch(i, 1), x)) << "image " << i;
     // evaluate() at step 0 without transforms sees the same input.
     r.evaluate(0, false);
     copy(r.network_input(), host);
-    EXPECT_TRUE(same_bits(host.batch(0, 1), x));
+    EXPECT_TRUE(test::same_bits(host.batch(0, 1), x));
   }
 }
 
@@ -165,7 +162,7 @@ TEST(ImageSource, PhotoStartWithInputParamIsThePreprocessedPhoto) {
   const OwnedTensor want = preprocess(read_image(path), g.meta);
   Network net(std::move(g), Device::cpu);
   Renderer r(net, {channel("inc/output", 3)}, start_options(ParamKind::input, ImageSource::parse(path)));
-  EXPECT_TRUE(same_bits(r.params(), want));
+  EXPECT_TRUE(test::same_bits(r.params(), want));
 }
 
 // The pixel and fourier inverses on a smooth image away from the clamp: forward(inverse(image))
@@ -218,8 +215,8 @@ TEST(ImageSource, ZerosAndNoise) {
     for (int64_t k = 0; k < a.numel(); ++k) var += (a.data()[k] - mean) * (a.data()[k] - mean) / double(a.numel());
     EXPECT_NEAR(mean, 0.5, 0.005);
     EXPECT_NEAR(std::sqrt(var), 0.1 / std::sqrt(3.0), 0.003);
-    EXPECT_TRUE(same_bits(a, noise(1, kind)));
-    EXPECT_FALSE(same_bits(a, noise(2, kind)));
+    EXPECT_TRUE(test::same_bits(a, noise(1, kind)));
+    EXPECT_FALSE(test::same_bits(a, noise(2, kind)));
   }
 }
 

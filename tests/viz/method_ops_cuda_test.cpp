@@ -11,22 +11,13 @@
 #include "io/npy.h"
 #include "nn/network.h"
 #include "test_util.h"
+#include "method_test_util.h"
 #include "viz/method_ops.h"
 #include "viz/octaves.h"
 #include "viz/render.h"
 
 namespace cuviz {
 namespace {
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), size_t(a.numel()) * sizeof(float)) == 0;
-}
-
-OwnedTensor to_host(const Tensor& t) {
-  OwnedTensor out(t.shape());
-  copy(t, out);
-  return out;
-}
 
 OwnedTensor to_device(const Tensor& t) {
   OwnedTensor out(t.shape(), Device::cuda);
@@ -44,41 +35,34 @@ TEST(MethodOpsCuda, EveryOpMatchesTheCpu) {
   // The roll moves floats: exact.
   roll_forward(5, 3, StepIndex(7), p, out);
   roll_forward(5, 3, StepIndex(7), dp, dout);
-  EXPECT_TRUE(same_bits(to_host(dout), out));
+  EXPECT_TRUE(test::same_bits(test::host_copy(dout), out));
   roll_backward(5, 3, StepIndex(7), p, out);
   roll_backward(5, 3, StepIndex(7), dp, dout);
-  EXPECT_TRUE(same_bits(to_host(dout), out));
+  EXPECT_TRUE(test::same_bits(test::host_copy(dout), out));
   // Blur: the same taps, expf on both sides (within an ulp or two), same summation order.
-  OwnedTensor pb = to_host(dp);
+  OwnedTensor pb = test::host_copy(dp);
   OwnedTensor dpb = to_device(p);
   blur_scheduled(0.8f, 2.f, blur_radius(2.f), 4, StepIndex(1), pb, tmp);
   blur_scheduled(0.8f, 2.f, blur_radius(2.f), 4, StepIndex(1), dpb, dtmp);
-  EXPECT_TRUE(test::all_close(to_host(dpb), pb, 1e-6, 1e-6));
+  EXPECT_TRUE(test::all_close(test::host_copy(dpb), pb, 1e-6, 1e-6));
   const float lo[3] = {-1.f, 0.f, -0.5f}, hi[3] = {1.f, 0.5f, 1.5f};
-  OwnedTensor pc = to_host(dp), dpc = to_device(p);
+  OwnedTensor pc = test::host_copy(dp), dpc = to_device(p);
   clip_channels(lo, hi, pc);
   clip_channels(lo, hi, dpc);
-  EXPECT_TRUE(same_bits(to_host(dpc), pc));
-  OwnedTensor gc = to_host(dg), dgc = to_device(g);
+  EXPECT_TRUE(test::same_bits(test::host_copy(dpc), pc));
+  OwnedTensor gc = test::host_copy(dg), dgc = to_device(g);
   decay_and_schedule(0.3f, 0.5f, 5, StepIndex(3), p, gc);
   decay_and_schedule(0.3f, 0.5f, 5, StepIndex(3), dp, dgc);
-  EXPECT_TRUE(test::all_close(to_host(dgc), gc, 1e-6, 1e-6));
+  EXPECT_TRUE(test::all_close(test::host_copy(dgc), gc, 1e-6, 1e-6));
   Preprocess pre = Preprocess::from_meta(ModelMeta{});
   OwnedTensor img(p.shape()), dimg(p.shape(), Device::cuda);
   input_to_image(pre, p, img);
   input_to_image(pre, dp, dimg);
-  EXPECT_TRUE(test::all_close(to_host(dimg), img, 0, 1e-6));
-  OwnedTensor acc = to_host(dg), dacc = to_device(g);
+  EXPECT_TRUE(test::all_close(test::host_copy(dimg), img, 0, 1e-6));
+  OwnedTensor acc = test::host_copy(dg), dacc = to_device(g);
   input_to_image_backward_add(pre, p, acc);
   input_to_image_backward_add(pre, dp, dacc);
-  EXPECT_TRUE(test::all_close(to_host(dacc), acc, 1e-6, 1e-6));
-}
-
-Graph unit_net() {
-  Graph g = test::small_net();
-  g.meta.value_scale = 1.f;
-  for (int c = 0; c < 3; ++c) g.meta.mean[c] = 0.5f;
-  return g;
+  EXPECT_TRUE(test::all_close(test::host_copy(dacc), acc, 1e-6, 1e-6));
 }
 
 TEST(MethodOpsCuda, NpyStartIsTheNetworkInputBitForBit) {
@@ -88,7 +72,7 @@ TEST(MethodOpsCuda, NpyStartIsTheNetworkInputBitForBit) {
   x.data()[0] = -0.f;
   const std::string path = cat(::testing::TempDir(), "/start_cuda.npy");
   write_npy(path, x);
-  Network net(unit_net(), Device::cuda);
+  Network net(test::unit_net(), Device::cuda);
   RenderOptions o;
   o.size = 16;
   o.param = ParamKind::input;
@@ -97,7 +81,7 @@ TEST(MethodOpsCuda, NpyStartIsTheNetworkInputBitForBit) {
   o.device = Device::cuda;
   Renderer r(net, {channel("inc/output", 3)}, o);
   r.gradient(0);
-  EXPECT_TRUE(same_bits(to_host(r.network_input()), x));
+  EXPECT_TRUE(test::same_bits(test::host_copy(r.network_input()), x));
 }
 
 RenderOptions deepdream_like(Device device, bool graph) {
@@ -129,11 +113,11 @@ RenderOptions deepdream_like(Device device, bool graph) {
 TEST(MethodOpsCuda, DeepDreamLikeLoopReplaysAsAGraphAndMatchesTheCpu) {
   CUVIZ_REQUIRE_GPU();
   const std::vector<Objective> obj = {parse_objective("deepdream(inc/output)")};
-  Network gpu(unit_net(), Device::cuda), cpu(unit_net(), Device::cpu);
+  Network gpu(test::unit_net(), Device::cuda), cpu(test::unit_net(), Device::cpu);
   Renderer graph(gpu, obj, deepdream_like(Device::cuda, true)), eager(gpu, obj, deepdream_like(Device::cuda, false));
   const RenderResult a = render_loop(graph), b = render_loop(eager);
   EXPECT_TRUE(graph.graph_active()) << "the method ops kept the step from being captured";
-  EXPECT_TRUE(same_bits(a.images, b.images));
+  EXPECT_TRUE(test::same_bits(a.images, b.images));
   EXPECT_EQ(a.history, b.history);
   const RenderResult c = render(cpu, obj, deepdream_like(Device::cpu, false));
   // Reductions differ in order (mean |g|, the network's sums): ~1e-6 relative per step.
@@ -147,7 +131,7 @@ TEST(MethodOpsCuda, OctavesOnTheGpuMatchTheCpu) {
   OwnedTensor base(Shape{1, 3, 28, 28});
   test::fill_uniform(base, 3, -0.4, 0.4);
   const OctaveSpec spec{.octaves = 3, .scale = 1.4f, .steps = 4};
-  Network gpu(unit_net(), Device::cuda), cpu(unit_net(), Device::cpu);
+  Network gpu(test::unit_net(), Device::cuda), cpu(test::unit_net(), Device::cpu);
   RenderOptions o = deepdream_like(Device::cuda, true);
   o.batch = 1;
   o.source = ImageSource{};

@@ -12,21 +12,12 @@
 #include "../nn/reference_net.h"
 #include "nn/network.h"
 #include "test_util.h"
+#include "method_test_util.h"
 #include "viz/method_ops.h"
 #include "viz/render.h"
 
 namespace cuviz {
 namespace {
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), size_t(a.numel()) * sizeof(float)) == 0;
-}
-
-OwnedTensor copy_of(const Tensor& t) {
-  OwnedTensor out(t.shape());
-  copy(t, out);
-  return out;
-}
 
 // scipy.ndimage.gaussian_filter(mode='reflect') in double, from its definition: the image padded
 // by mirroring (d c b a | a b c d), the normalised kernel of radius r, a direct 2-D sum.
@@ -46,7 +37,7 @@ double direct_blur(const Tensor& p, int n, int c, int y, int x, double sigma, in
 TEST(MethodOps, BlurIsTheMirrorPaddedGaussianAtTheScheduledSigma) {
   OwnedTensor p(Shape{2, 3, 9, 11}), tmp(p.shape());
   test::fill_uniform(p, 3);
-  const OwnedTensor p0 = copy_of(p);
+  const OwnedTensor p0 = test::host_copy(p);
   // sigma from 0.5 (update 0) to 2.5 (update 4): update 2 blurs with 1.5, radius ceil(3 * 2.5) = 8.
   const int r = blur_radius(2.5f);
   ASSERT_EQ(r, 8);
@@ -61,9 +52,9 @@ TEST(MethodOps, BlurIsTheMirrorPaddedGaussianAtTheScheduledSigma) {
   // The blur moved the image (a wrong sigma or a copy would be caught above; this catches a no-op).
   EXPECT_FALSE(test::all_close(p, p0, 1e-2));
   // sigma 0: exactly the identity.
-  OwnedTensor q = copy_of(p0);
+  OwnedTensor q = test::host_copy(p0);
   blur_scheduled(0.f, 0.f, 0, 5, StepIndex(1), q, tmp);
-  EXPECT_TRUE(same_bits(q, p0));
+  EXPECT_TRUE(test::same_bits(q, p0));
 }
 
 TEST(MethodOps, RollIsNumpysRollAndRollsBack) {
@@ -81,7 +72,7 @@ TEST(MethodOps, RollIsNumpysRollAndRollsBack) {
             ASSERT_EQ(out.at(n, c, ((y + dy) % 7 + 7) % 7, ((xx + dx) % 10 + 10) % 10), x.at(n, c, y, xx));
     }
     roll_backward(4, 11, StepIndex(step), out, back);
-    EXPECT_TRUE(same_bits(back, x));
+    EXPECT_TRUE(test::same_bits(back, x));
   }
   for (uint64_t step = 0; step < 300; ++step) {
     int dy = 0, dx = 0;
@@ -96,7 +87,7 @@ TEST(MethodOps, RollIsNumpysRollAndRollsBack) {
 TEST(MethodOps, ClipDecayScheduleAndTheInputMap) {
   OwnedTensor p(Shape{2, 3, 4, 5});
   test::fill_uniform(p, 7, -3, 3);
-  const OwnedTensor p0 = copy_of(p);
+  const OwnedTensor p0 = test::host_copy(p);
   const float lo[3] = {-1.f, 0.f, -2.f}, hi[3] = {1.f, 0.5f, 2.5f};
   clip_channels(lo, hi, p);
   for (int n = 0; n < 2; ++n)
@@ -109,7 +100,7 @@ TEST(MethodOps, ClipDecayScheduleAndTheInputMap) {
   // g = (g + 0.2 p) * f, f linear from 1 (update 0) to 0.25 (update 6): update 4 has f = 0.5.
   OwnedTensor g(p.shape());
   test::fill_uniform(g, 9);
-  const OwnedTensor g0 = copy_of(g);
+  const OwnedTensor g0 = test::host_copy(g);
   decay_and_schedule(0.2f, 0.25f, 7, StepIndex(4), p0, g);
   for (int64_t k = 0; k < g.numel(); ++k)
     ASSERT_NEAR(g.data()[k], (double(g0.data()[k]) + 0.2 * p0.data()[k]) * 0.5, 1e-6);
@@ -118,7 +109,7 @@ TEST(MethodOps, ClipDecayScheduleAndTheInputMap) {
   pre.src[0] = 2, pre.src[1] = 1, pre.src[2] = 0;
   pre.scale[0] = 255.f, pre.scale[1] = 2.f, pre.scale[2] = 0.5f;
   pre.offset[0] = -104.f, pre.offset[1] = 1.f, pre.offset[2] = 0.25f;
-  OwnedTensor image(p.shape()), dx = copy_of(g0);
+  OwnedTensor image(p.shape()), dx = test::host_copy(g0);
   input_to_image(pre, p0, image);
   input_to_image_backward_add(pre, p0, dx);
   for (int n = 0; n < 2; ++n)
@@ -131,13 +122,6 @@ TEST(MethodOps, ClipDecayScheduleAndTheInputMap) {
 }
 
 // ---- the ops inside the Renderer's update -------------------------------------------------------
-
-Graph unit_net() {
-  Graph g = test::small_net();
-  g.meta.value_scale = 1.f;
-  for (int c = 0; c < 3; ++c) g.meta.mean[c] = 0.5f;
-  return g;
-}
 
 RenderOptions deepdream_like() {
   RenderOptions o;
@@ -161,13 +145,13 @@ RenderOptions deepdream_like() {
 // SGD with mean |g| normalisation per image, L2 decay and the step schedule (1, 0.75, 0.5 over 3
 // updates): P1 = P0 - lr f_t (g / (mean_i |g| + 1e-8) + decay P0), by hand from the loop's g.
 TEST(MethodRender, SgdUpdateWithNormalisationDecayAndScheduleMatchesTheFormula) {
-  Network net(unit_net(), Device::cpu);
+  Network net(test::unit_net(), Device::cpu);
   const RenderOptions o = deepdream_like();
   Renderer r(net, {parse_objective("deepdream(inc/output)")}, o);
   const int64_t per_image = r.params().numel() / 2;
   for (int t = 0; t < 3; ++t) {
     r.gradient(t);
-    const OwnedTensor g = copy_of(r.param_grad()), p0 = copy_of(r.params());
+    const OwnedTensor g = test::host_copy(r.param_grad()), p0 = test::host_copy(r.params());
     r.update();
     const double f = 1.0 - 0.25 * t;
     for (int i = 0; i < 2; ++i) {
@@ -186,7 +170,7 @@ TEST(MethodRender, SgdUpdateWithNormalisationDecayAndScheduleMatchesTheFormula) 
 // Blur and clip act after the optimizer: the same loop without them, followed by blur_scheduled
 // (sigma of that update) and the clip to pre(0)..pre(1), gives the same bits.
 TEST(MethodRender, BlurAndClipFollowTheUpdate) {
-  Network net(unit_net(), Device::cpu);
+  Network net(test::unit_net(), Device::cpu);
   RenderOptions plain = deepdream_like();
   plain.sgd.lr = 40.f;  // large enough that the clip bites
   RenderOptions ops = plain;
@@ -205,13 +189,13 @@ TEST(MethodRender, BlurAndClipFollowTheUpdate) {
     blur_scheduled(1.f, 0.5f, blur_radius(1.f), 3, StepIndex(t), a.params(), tmp);
     for (int64_t k = 0; k < a.params().numel(); ++k) clipped += std::abs(a.params().data()[k]) > 0.5f;
     clip_channels(lo, hi, a.params());
-    ASSERT_TRUE(same_bits(a.params(), b.params())) << "update " << t;
+    ASSERT_TRUE(test::same_bits(a.params(), b.params())) << "update " << t;
   }
   EXPECT_GT(clipped, 0) << "the clip was never exercised";
 }
 
 TEST(MethodRender, MisconfiguredOpsAreClearErrors) {
-  Network net(unit_net(), Device::cpu);
+  Network net(test::unit_net(), Device::cpu);
   const Objective obj = parse_objective("inc/output:2");
   auto message = [&](RenderOptions o) {
     try {

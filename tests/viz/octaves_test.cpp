@@ -11,21 +11,11 @@
 #include "../nn/reference_net.h"
 #include "nn/network.h"
 #include "test_util.h"
+#include "method_test_util.h"
 #include "viz/octaves.h"
 
 namespace cuviz {
 namespace {
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), size_t(a.numel()) * sizeof(float)) == 0;
-}
-
-Graph unit_net() {
-  Graph g = test::small_net();
-  g.meta.value_scale = 1.f;
-  for (int c = 0; c < 3; ++c) g.meta.mean[c] = 0.5f;
-  return g;
-}
 
 RenderOptions dream_options() {
   RenderOptions o;
@@ -54,7 +44,7 @@ TEST(Octaves, ResizeKeepsConstantsAndReproducesARampInside) {
   for (int c = 0; c < 2; ++c)
     for (int y = 0; y < 6; ++y)
       for (int x = 0; x < 8; ++x) t.at(0, c, y, x) = c == 0 ? 0.75f : float(2 * x + 3 * y);
-  EXPECT_TRUE(same_bits(resize_tensor(t, 6, 8), t));
+  EXPECT_TRUE(test::same_bits(resize_tensor(t, 6, 8), t));
   const OwnedTensor up = resize_tensor(t, 9, 13);
   for (int y = 0; y < 9; ++y)
     for (int x = 0; x < 13; ++x) {
@@ -69,7 +59,7 @@ TEST(Octaves, ResizeKeepsConstantsAndReproducesARampInside) {
 }
 
 TEST(Octaves, OneOctaveIsAPlainRenderAndZeroStepsReturnTheBase) {
-  Network net(unit_net(), Device::cpu);
+  Network net(test::unit_net(), Device::cpu);
   const std::vector<Objective> obj = {parse_objective("deepdream(inc/output)")};
   OwnedTensor base(Shape{1, 3, 20, 20});
   test::fill_uniform(base, 3, -0.4, 0.4);
@@ -79,10 +69,10 @@ TEST(Octaves, OneOctaveIsAPlainRenderAndZeroStepsReturnTheBase) {
   o.source = ImageSource::from_input(base);
   const RenderResult plain = render(net, obj, o);
   const OctaveResult one = render_octaves(net, obj, dream_options(), base, OctaveSpec{.octaves = 1, .steps = 6});
-  EXPECT_TRUE(same_bits(one.images, plain.images));
+  EXPECT_TRUE(test::same_bits(one.images, plain.images));
   EXPECT_EQ(one.objective.back(), plain.objective);
   const OctaveResult none = render_octaves(net, obj, dream_options(), base, OctaveSpec{.octaves = 3, .steps = 0});
-  EXPECT_TRUE(same_bits(none.input, base));
+  EXPECT_TRUE(test::same_bits(none.input, base));
   EXPECT_EQ(none.sizes, (std::vector<int>{10, 14, 20}));
 }
 
@@ -90,7 +80,7 @@ TEST(Octaves, OneOctaveIsAPlainRenderAndZeroStepsReturnTheBase) {
 // the base, the big loop from there. The driver must produce exactly that, and the detail must
 // have been carried (the big loop's start differs from the base).
 TEST(Octaves, DetailIsCarriedUpFromTheSmallerOctave) {
-  Network net(unit_net(), Device::cpu);
+  Network net(test::unit_net(), Device::cpu);
   const std::vector<Objective> obj = {parse_objective("deepdream(inc/output)")};
   OwnedTensor base(Shape{2, 3, 21, 21});
   test::fill_uniform(base, 8, -0.4, 0.4);
@@ -120,13 +110,13 @@ TEST(Octaves, DetailIsCarriedUpFromTheSmallerOctave) {
   o.source = ImageSource::from_input(start);
   Renderer big(net, obj, o);
   const RenderResult want = render_loop(big);
-  EXPECT_TRUE(same_bits(got.images, want.images));
+  EXPECT_TRUE(test::same_bits(got.images, want.images));
   EXPECT_EQ(got.objective.back(), want.objective);
   EXPECT_EQ(got.sizes, (std::vector<int>{14, 21}));
 }
 
 TEST(Octaves, NeedTheInputParameterization) {
-  Network net(unit_net(), Device::cpu);
+  Network net(test::unit_net(), Device::cpu);
   OwnedTensor base(Shape{1, 3, 20, 20});
   fill(base, 0.f);
   RenderOptions o = dream_options();
