@@ -14,13 +14,16 @@
 
 namespace cuviz {
 
-const char* param_kind_name(ParamKind k) { return k == ParamKind::fourier ? "fourier" : "pixel"; }
+const char* param_kind_name(ParamKind k) {
+  return k == ParamKind::fourier ? "fourier" : k == ParamKind::pixel ? "pixel" : "input";
+}
 
 ParamKind parse_param_kind(const char* s) {
   const std::string v = s;
   if (v == "fourier" || v == "fft") return ParamKind::fourier;
   if (v == "pixel") return ParamKind::pixel;
-  throw Error(cat("unknown parameterization '", v, "' (choices: fourier, pixel)"));
+  if (v == "input") return ParamKind::input;
+  throw Error(cat("unknown parameterization '", v, "' (choices: fourier, pixel, input)"));
 }
 
 namespace {
@@ -202,6 +205,10 @@ ImageParam::ImageParam(const ImageParamSpec& spec, Device device) : spec_(spec),
 }
 
 void ImageParam::check(const char* op, const Tensor& a, Shape want, const char* what) const {
+  // The input parameterization is the identity into the network's input space, not an image map:
+  // treating it as pixels would apply a sigmoid it does not have.
+  CUVIZ_CHECK(spec_.kind != ParamKind::input, op, ": the input parameterization has no image map "
+              "(the Renderer maps it with input_to_image)");
   check_dense(op, what, a, want);
   CUVIZ_CHECK(a.device() == device_, op, ": ", what, " is on ", device_name(a.device()), ", the parameterization on ",
               device_name(device_));

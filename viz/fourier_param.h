@@ -17,11 +17,15 @@
 
 namespace cuviz {
 
-enum class ParamKind { fourier, pixel };
+// input: the parameters ARE the network input (after preprocessing), with no colour map and no
+// sigmoid: the space google/deepdream and Simonyan's class models optimise in, and the only one in
+// which a start from an .npy reproduces the network input bit for bit. ImageParam does not map it;
+// the Renderer does (viz/method_ops.h: input_to_image and its adjoint).
+enum class ParamKind { fourier, pixel, input };
 
-// "fourier" or "pixel".
+// "fourier", "pixel" or "input".
 const char* param_kind_name(ParamKind k);
-// Parses "fourier" / "fft" / "pixel"; throws listing the choices otherwise.
+// Parses "fourier" / "fft" / "pixel" / "input"; throws listing the choices otherwise.
 ParamKind parse_param_kind(const char* s);
 
 // Geometry and options of a parameterized batch of images.

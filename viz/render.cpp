@@ -28,6 +28,19 @@ const RenderOptions& checked(const RenderOptions& o, const Network& net) {
   CUVIZ_CHECK(o.progress_every >= 1, "render: progress_every ", o.progress_every, " must be >= 1");
   CUVIZ_CHECK(o.device == net.device(), "render: the network is on ", device_name(net.device()), ", the render on ",
               device_name(o.device));
+  const StepOps& s = o.ops;
+  CUVIZ_CHECK(s.roll >= 0 && s.roll < o.size, "render: roll ", s.roll, " out of range (0..", o.size - 1, ")");
+  CUVIZ_CHECK(s.l2_decay >= 0.f, "render: l2 decay ", s.l2_decay, " must be >= 0");
+  CUVIZ_CHECK(s.step_scale_end > 0.f, "render: step-size schedule end ", s.step_scale_end, " must be > 0");
+  CUVIZ_CHECK(s.step_scale_end == 1.f || o.optimizer == OptimizerKind::sgd, "render: a step-size schedule (end ",
+              s.step_scale_end, ") needs the sgd optimizer: Adam's update does not change with the gradient's scale");
+  CUVIZ_CHECK(s.blur_sigma_start >= 0.f && s.blur_sigma_end >= 0.f, "render: blur sigmas ", s.blur_sigma_start, ", ",
+              s.blur_sigma_end, " must be >= 0");
+  CUVIZ_CHECK(!s.blurs() || o.param != ParamKind::fourier,
+              "render: blur acts on the pixels of P; use param pixel or input (fourier parameters are a spectrum)");
+  CUVIZ_CHECK(!s.clip || o.param == ParamKind::input,
+              "render: clip bounds the network input; use param input (pixel and fourier images are in [0, 1] "
+              "through their sigmoid already)");
   return o;
 }
 
@@ -64,13 +77,35 @@ Renderer::Renderer(const Network& net, const std::vector<Objective>& per_image, 
       dx_(param_spec(options).image_shape(), options.device),
       adam_(params_.numel(), options.device, options.adam),
       counter_(sizeof(int64_t), options.device) {
+  net_input_ = &x_;
   std::vector<std::string> outputs = eval_->layers();
   if (outputs.empty()) outputs.push_back(net.graph().input);  // image-only objectives (regularizers)
   plan_ = net.plan(image_.shape(), outputs, PlanOptions{.backward = true, .precision = o_.precision});
   const ExecScope scope(net_.context_of(plan_));
   eval_->bind(net, plan_, o_.device);
-  param_.init(params_, o_.seed);
+  input_transforms_ = o_.transforms;
+  input_transforms_.pad_value = 0.f;  // in input space the neutral colour is the dataset mean, 0
+  if (o_.ops.roll > 0) {
+    rolled_ = OwnedTensor(image_.shape(), o_.device);
+    drolled_ = OwnedTensor(image_.shape(), o_.device);
+  }
+  if (o_.ops.blurs()) blur_tmp_ = OwnedTensor(image_.shape(), o_.device);
+  for (int c = 0; c < 3; ++c) {  // x = pre(image) is increasing in the image: pre(0) <= x <= pre(1)
+    clip_lo_[c] = pre_.offset[c] + std::min(0.f, pre_.scale[c]);
+    clip_hi_[c] = pre_.offset[c] + std::max(0.f, pre_.scale[c]);
+  }
+  init_params();
   reset_counter();
+}
+
+// The source's parameters, and a fresh optimizer state. The default source (seed) draws exactly
+// what ImageParam::init draws (image_source_test), so existing renders keep their bits.
+void Renderer::init_params() {
+  if (o_.source.kind == SourceKind::seed && !input_space())
+    param_.init(params_, o_.seed);
+  else
+    cuviz::init_params(o_.source, param_.spec(), net_.graph().meta, o_.seed, params_);
+  if (o_.optimizer == OptimizerKind::sgd) sgd_ = std::make_unique<Sgd>(params_.numel(), o_.device, o_.sgd);
 }
 
 Renderer::~Renderer() = default;
@@ -96,7 +131,7 @@ void Renderer::restart(const std::vector<Objective>& per_image) {
   next->take_buffers(std::move(*eval_));  // same layers: bind reuses the buffers, allocates nothing
   eval_ = std::move(next);  // an error in bind leaves it unbound: steps then throw until a restart succeeds
   eval_->bind(net_, plan_, o_.device);
-  param_.init(params_, o_.seed);
+  init_params();
   adam_.reset();
   reset_counter();
 }
@@ -120,29 +155,66 @@ int64_t Renderer::steps_done() const {
 // Each stage is an NVTX range (docs/profiling.md); forward and backward name their layers inside.
 // Every stage runs on the plan's stream (the ExecScope of the caller), so nothing between them
 // waits for the host.
-void Renderer::gradient_at(StepIndex t, bool relu_override) {
+const Tensor& Renderer::make_input(StepIndex t, bool transforms) {
+  const Tensor* x = &x_;
   {
     CUVIZ_NVTX_RANGE("param");
-    param_.forward(params_, image_);
+    if (input_space())
+      input_to_image(pre_, params_, image_);  // the [0, 1] image, for image terms and outputs
+    else
+      param_.forward(params_, image_);
   }
-  {
-    CUVIZ_NVTX_RANGE("transform");
-    transform_forward(o_.transforms, pre_, o_.seed, t, image_, x_);
+  CUVIZ_NVTX_RANGE("transform");
+  const TransformSpec& spec = transforms ? o_.transforms : TransformSpec::none();
+  if (!input_space())
+    transform_forward(spec, pre_, o_.seed, t, image_, x_);
+  else if (spec.enabled)
+    transform_forward(input_transforms_, Preprocess{}, o_.seed, t, params_, x_);
+  else
+    x = &params_;  // the parameters are the network input: exactly what the source set
+  if (transforms && o_.ops.roll > 0) {
+    roll_forward(o_.ops.roll, o_.seed, t, *x, rolled_);
+    x = &rolled_;
   }
+  net_input_ = x;
+  return *x;
+}
+
+void Renderer::gradient_at(StepIndex t, bool relu_override) {
+  const Tensor& x = make_input(t, true);
   plan_.set_relu_gradient_override(relu_override);
-  net_.forward(plan_, x_);
+  net_.forward(plan_, x);
   {
     CUVIZ_NVTX_RANGE("objective");
     eval_->compute_values(image_);
     eval_->seed();
   }
-  net_.backward_to_input(plan_, dx_);
+  // With param input and no transforms, the input's gradient is (up to the roll) P's own.
+  const bool direct = input_space() && !o_.transforms.enabled;
+  const bool roll = o_.ops.roll > 0;
+  const Tensor& dnet = direct && !roll ? dparams_ : dx_;
+  net_.backward_to_input(plan_, dnet);
   plan_.set_relu_gradient_override(false);
   {
     CUVIZ_NVTX_RANGE("transform_backward");
-    transform_backward(o_.transforms, pre_, o_.seed, t, dx_, dimage_);
+    const Tensor* d = &dnet;
+    if (roll) {
+      const Tensor& back = direct ? dparams_ : drolled_;
+      roll_backward(o_.ops.roll, o_.seed, t, dx_, back);
+      d = &back;
+    }
+    if (!input_space())
+      transform_backward(o_.transforms, pre_, o_.seed, t, *d, dimage_);
+    else if (!direct)
+      transform_backward(input_transforms_, Preprocess{}, o_.seed, t, *d, dparams_);
   }
   CUVIZ_NVTX_RANGE("param_backward");
+  if (input_space()) {
+    fill(dimage_, 0.f);
+    eval_->add_image_gradients(image_, dimage_);
+    input_to_image_backward_add(pre_, dimage_, dparams_);
+    return;
+  }
   eval_->add_image_gradients(image_, dimage_);
   param_.backward(image_, dimage_, dparams_);
 }
@@ -155,7 +227,19 @@ void Renderer::gradient(int t, bool relu_override) {
 void Renderer::update() {
   const ExecScope scope(net_.context_of(plan_));
   CUVIZ_NVTX_RANGE("update");
-  adam_.step_counted(params_, dparams_, counter());
+  const StepOps& ops = o_.ops;
+  const StepIndex t = StepIndex::at(counter());  // this update's number, counted from 0
+  if (ops.grad_norm != GradNorm::none) normalize_gradient(ops.grad_norm, o_.batch, dparams_);
+  if (ops.l2_decay != 0.f || ops.step_scale_end != 1.f)
+    decay_and_schedule(ops.l2_decay, ops.step_scale_end, o_.steps, t, params_, dparams_);
+  if (sgd_)
+    sgd_->step(params_, dparams_);
+  else
+    adam_.step_counted(params_, dparams_, counter());
+  if (ops.blurs())
+    blur_scheduled(ops.blur_sigma_start, ops.blur_sigma_end, blur_radius(std::max(ops.blur_sigma_start, ops.blur_sigma_end)),
+                   o_.steps, t, params_, blur_tmp_);
+  if (ops.clip) clip_channels(clip_lo_, clip_hi_, params_);
   if (o_.device == Device::cuda)
     cuda_rt::increment(counter());
   else
@@ -172,8 +256,10 @@ void Renderer::step_eager(bool relu_override) {
 // An unbound evaluator (a restart that failed) is not a capture failure: the eager step throws
 // its error, and the graph stays possible for the renderer's next successful restart.
 bool Renderer::graph_allowed() const {
+  // SGD with momentum decides its first step on the host (Sgd::step), which a replay cannot.
+  const bool host_optimizer = sgd_ && o_.sgd.momentum != 0.f;
   return o_.device == Device::cuda && o_.cuda_graph && !graph_failed_ && net_.backend() == Backend::native &&
-         eval_->bound() && !eval_->reads_values_every_step();
+         eval_->bound() && !eval_->reads_values_every_step() && !host_optimizer;
 }
 
 // Records one step. Launches queued during capture do not run: the graph's first replay is the
@@ -208,9 +294,7 @@ void Renderer::step(bool relu_override) {
 
 std::vector<double> Renderer::evaluate(int t, bool transforms) {
   const ExecScope scope(net_.context_of(plan_));
-  param_.forward(params_, image_);
-  transform_forward(transforms ? o_.transforms : TransformSpec::none(), pre_, o_.seed, uint64_t(t), image_, x_);
-  net_.forward(plan_, x_);
+  net_.forward(plan_, make_input(uint64_t(t), transforms));
   eval_->compute_values(image_);
   return eval_->read_objectives();
 }
@@ -222,7 +306,10 @@ std::vector<double> Renderer::last_objectives() {
 
 void Renderer::images(const Tensor& out) {
   const ExecScope scope(net_.context_of(plan_));
-  param_.forward(params_, image_);
+  if (input_space())
+    input_to_image(pre_, params_, image_);
+  else
+    param_.forward(params_, image_);
   copy(image_, out);
 }
 

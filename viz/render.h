@@ -21,6 +21,8 @@
 #include "core/tensor.h"
 #include "optim/optimizer.h"
 #include "viz/fourier_param.h"
+#include "viz/image_source.h"
+#include "viz/method_ops.h"
 #include "viz/objective.h"
 #include "viz/transform.h"
 
@@ -51,6 +53,20 @@ struct RenderOptions {
   // Arithmetic of the network's conv forward and backward-data (kernels/backend.h): TF32/BF16 use
   // the GPU's tensor cores; on the CPU they emulate those numerics (slower, for tests).
   Precision precision = Precision::fp32;
+
+  // ---- the method layer (docs/visualization.md, "The method layer"). The defaults are the loop
+  // above, launch for launch: a new method is these settings plus its objective.
+  // Where the image starts: Lucid's seeded normal(0, 0.01) parameters (the default), zeros, noise,
+  // a photo or an .npy network input (viz/image_source.h; param input for an .npy).
+  ImageSource source;
+  // Operations before and after each update (viz/method_ops.h): roll, gradient normalisation, L2
+  // decay, step-size schedule, blur, clip.
+  StepOps ops;
+  // The optimizer: Adam (above) or SGD (google/deepdream: lr 1.5, momentum 0, with mean |g|
+  // normalisation). SGD with momentum keeps its first-step flag on the host, so its steps are
+  // launched eagerly rather than replayed as a CUDA graph.
+  OptimizerKind optimizer = OptimizerKind::adam;
+  SgdConfig sgd{};
 };
 
 // What the progress callback sees.
@@ -115,6 +131,10 @@ class Renderer {
   std::vector<double> last_objectives();
   // The current images, copied into the CPU tensor `out` {N, 3, H, W}.
   void images(const Tensor& out);
+  // The network input of the last gradient() or evaluate() pass (on the render's device): with
+  // param input and no transforms or roll it is params() itself, so a start from an .npy feeds the
+  // network exactly the file's floats.
+  const Tensor& network_input() const { return *net_input_; }
 
  private:
   void gradient_at(StepIndex t, bool relu_override);
@@ -123,6 +143,10 @@ class Renderer {
   bool graph_allowed() const;
   int64_t* counter() const { return static_cast<int64_t*>(counter_.data()); }
   void reset_counter();
+  void init_params();
+  bool input_space() const { return o_.param == ParamKind::input; }
+  // The network input at step t (param, transforms, roll), returned for forward.
+  const Tensor& make_input(StepIndex t, bool transforms);
 
   const Network& net_;
   RenderOptions o_;
@@ -132,6 +156,12 @@ class Renderer {
   Preprocess pre_;
   OwnedTensor params_, dparams_, image_, dimage_, x_, dx_;
   Adam adam_;
+  std::unique_ptr<Sgd> sgd_;      // when options.optimizer is sgd
+  TransformSpec input_transforms_;  // param input: the transforms in input space (pad value 0, the mean)
+  OwnedTensor rolled_, drolled_;  // ops.roll: the rolled input and the gradient before the roll back
+  OwnedTensor blur_tmp_;          // ops blur: the pass between the two 1-D blurs
+  float clip_lo_[3] = {}, clip_hi_[3] = {};  // ops.clip: the network input of 0 and 1 per channel
+  const Tensor* net_input_ = nullptr;
   Buffer counter_;                // int64 steps done, on the render's device
   cuda_rt::CudaGraph graph_;     // one step, captured by the first step() that may use it
   bool graph_failed_ = false;    // capture failed once: stay eager

@@ -145,6 +145,22 @@ TEST_F(ChainGradient, PerImageObjectives) {
                        small_options(2));
 }
 
+// The input parameterization (the network input itself, viz/image_source.h): through the
+// transforms in input space, the roll and its roll back, and the image terms' adjoint
+// (input_to_image); and with no transforms, where the input's gradient is P's own.
+TEST_F(ChainGradient, InputParamThroughTransformsRollAndImageTerms) {
+  RenderOptions o = small_options(2, ParamKind::input);
+  o.ops.roll = 3;
+  check_chain_gradient(net, {parse_objective("inc/output:3 - 0.25*tv - 0.05*l1")}, o);
+}
+TEST_F(ChainGradient, InputParamDirect) {
+  RenderOptions o = small_options(2, ParamKind::input);
+  o.transforms = TransformSpec::none();
+  check_chain_gradient(net, {parse_objective("inc/output:3 - 0.1*tv + l2(0.3)")}, o);  // (blur holds its blur constant: not a true gradient)
+  o.ops.roll = 5;
+  check_chain_gradient(net, {parse_objective("inc/output:6")}, o);
+}
+
 TEST(Render, UnknownLayerAndChannelOutOfRangeAreClearErrors) {
   Network net(test::small_net(), Device::cpu);
   try {

@@ -1,0 +1,227 @@
+// The method layer's step ops on the CPU against independent hand computations (a direct 2-D
+// Gaussian with explicit mirror padding, np.roll's definition, the clip and decay formulas), and
+// the Renderer's update with them (SGD, mean |g| normalisation, L2 decay, a step-size schedule,
+// blur, clip) against the same update computed by hand from its own gradient.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "../nn/reference_net.h"
+#include "nn/network.h"
+#include "test_util.h"
+#include "method_test_util.h"
+#include "viz/method_ops.h"
+#include "viz/render.h"
+
+namespace cuviz {
+namespace {
+
+// scipy.ndimage.gaussian_filter(mode='reflect') in double, from its definition: the image padded
+// by mirroring (d c b a | a b c d), the normalised kernel of radius r, a direct 2-D sum.
+double direct_blur(const Tensor& p, int n, int c, int y, int x, double sigma, int r) {
+  const int h = p.h(), w = p.w();
+  auto mirror = [](int i, int len) { return i < 0 ? -i - 1 : (i >= len ? 2 * len - 1 - i : i); };
+  double total = 0, acc = 0;
+  for (int dy = -r; dy <= r; ++dy)
+    for (int dx = -r; dx <= r; ++dx) {
+      const double wgt = std::exp(-(dx * dx + dy * dy) / (2 * sigma * sigma));
+      total += wgt;
+      acc += wgt * p.at(n, c, mirror(y + dy, h), mirror(x + dx, w));
+    }
+  return acc / total;
+}
+
+TEST(MethodOps, BlurIsTheMirrorPaddedGaussianAtTheScheduledSigma) {
+  OwnedTensor p(Shape{2, 3, 9, 11}), tmp(p.shape());
+  test::fill_uniform(p, 3);
+  const OwnedTensor p0 = test::host_copy(p);
+  // sigma from 0.5 (update 0) to 2.5 (update 4): update 2 blurs with 1.5, radius ceil(3 * 2.5) = 8.
+  const int r = blur_radius(2.5f);
+  ASSERT_EQ(r, 8);
+  blur_scheduled(0.5f, 2.5f, r, 5, StepIndex(2), p, tmp);
+  double worst = 0;
+  for (int n = 0; n < 2; ++n)
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < 9; ++y)
+        for (int x = 0; x < 11; ++x)
+          worst = std::max(worst, std::abs(p.at(n, c, y, x) - direct_blur(p0, n, c, y, x, 1.5, r)));
+  EXPECT_LT(worst, 2e-6);
+  // The blur moved the image (a wrong sigma or a copy would be caught above; this catches a no-op).
+  EXPECT_FALSE(test::all_close(p, p0, 1e-2));
+  // sigma 0: exactly the identity.
+  OwnedTensor q = test::host_copy(p0);
+  blur_scheduled(0.f, 0.f, 0, 5, StepIndex(1), q, tmp);
+  EXPECT_TRUE(test::same_bits(q, p0));
+}
+
+TEST(MethodOps, RollIsNumpysRollAndRollsBack) {
+  OwnedTensor x(Shape{3, 3, 7, 10}), out(x.shape()), back(x.shape());
+  test::fill_uniform(x, 5);
+  int lo = 0, hi = 0;
+  for (uint64_t step : {0ull, 1ull, 17ull}) {
+    roll_forward(4, 11, StepIndex(step), x, out);
+    for (int n = 0; n < 3; ++n) {
+      int dy = 0, dx = 0;
+      roll_shift(11, step, n, 4, dy, dx);
+      for (int c = 0; c < 3; ++c)
+        for (int y = 0; y < 7; ++y)
+          for (int xx = 0; xx < 10; ++xx)  // np.roll: element (y, x) moves to (y + dy, x + dx) mod (H, W)
+            ASSERT_EQ(out.at(n, c, ((y + dy) % 7 + 7) % 7, ((xx + dx) % 10 + 10) % 10), x.at(n, c, y, xx));
+    }
+    roll_backward(4, 11, StepIndex(step), out, back);
+    EXPECT_TRUE(test::same_bits(back, x));
+  }
+  for (uint64_t step = 0; step < 300; ++step) {
+    int dy = 0, dx = 0;
+    roll_shift(11, step, 0, 4, dy, dx);
+    lo = std::min({lo, dy, dx});
+    hi = std::max({hi, dy, dx});
+  }
+  EXPECT_EQ(lo, -4);
+  EXPECT_EQ(hi, 4);
+}
+
+TEST(MethodOps, ClipDecayScheduleAndTheInputMap) {
+  OwnedTensor p(Shape{2, 3, 4, 5});
+  test::fill_uniform(p, 7, -3, 3);
+  const OwnedTensor p0 = test::host_copy(p);
+  const float lo[3] = {-1.f, 0.f, -2.f}, hi[3] = {1.f, 0.5f, 2.5f};
+  clip_channels(lo, hi, p);
+  for (int n = 0; n < 2; ++n)
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < 4; ++y)
+        for (int x = 0; x < 5; ++x) {
+          const float v = p0.at(n, c, y, x);
+          ASSERT_EQ(p.at(n, c, y, x), v < lo[c] ? lo[c] : (v > hi[c] ? hi[c] : v));
+        }
+  // g = (g + 0.2 p) * f, f linear from 1 (update 0) to 0.25 (update 6): update 4 has f = 0.5.
+  OwnedTensor g(p.shape());
+  test::fill_uniform(g, 9);
+  const OwnedTensor g0 = test::host_copy(g);
+  decay_and_schedule(0.2f, 0.25f, 7, StepIndex(4), p0, g);
+  for (int64_t k = 0; k < g.numel(); ++k)
+    ASSERT_NEAR(g.data()[k], (double(g0.data()[k]) + 0.2 * p0.data()[k]) * 0.5, 1e-6);
+  // The input map: image[src[c]] = (x[c] - offset[c]) / scale[c]; its adjoint adds dimage[src[c]] / scale[c].
+  Preprocess pre;
+  pre.src[0] = 2, pre.src[1] = 1, pre.src[2] = 0;
+  pre.scale[0] = 255.f, pre.scale[1] = 2.f, pre.scale[2] = 0.5f;
+  pre.offset[0] = -104.f, pre.offset[1] = 1.f, pre.offset[2] = 0.25f;
+  OwnedTensor image(p.shape()), dx = test::host_copy(g0);
+  input_to_image(pre, p0, image);
+  input_to_image_backward_add(pre, p0, dx);
+  for (int n = 0; n < 2; ++n)
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < 4; ++y)
+        for (int x = 0; x < 5; ++x) {
+          ASSERT_NEAR(image.at(n, pre.src[c], y, x), (double(p0.at(n, c, y, x)) - pre.offset[c]) / pre.scale[c], 1e-6);
+          ASSERT_NEAR(dx.at(n, c, y, x), g0.at(n, c, y, x) + double(p0.at(n, pre.src[c], y, x)) / pre.scale[c], 1e-6);
+        }
+}
+
+// ---- the ops inside the Renderer's update -------------------------------------------------------
+
+RenderOptions deepdream_like() {
+  RenderOptions o;
+  o.size = 16;
+  o.batch = 2;
+  o.steps = 3;
+  o.seed = 2;
+  o.param = ParamKind::input;
+  o.source = ImageSource::parse("noise");
+  o.transforms = TransformSpec::none();
+  o.optimizer = OptimizerKind::sgd;
+  o.sgd.lr = 0.7f;
+  o.sgd.momentum = 0.f;
+  o.ops.grad_norm = GradNorm::mean_abs;
+  o.ops.l2_decay = 0.1f;
+  o.ops.step_scale_end = 0.5f;
+  o.ops.roll = 2;
+  return o;
+}
+
+// SGD with mean |g| normalisation per image, L2 decay and the step schedule (1, 0.75, 0.5 over 3
+// updates): P1 = P0 - lr f_t (g / (mean_i |g| + 1e-8) + decay P0), by hand from the loop's g.
+TEST(MethodRender, SgdUpdateWithNormalisationDecayAndScheduleMatchesTheFormula) {
+  Network net(test::unit_net(), Device::cpu);
+  const RenderOptions o = deepdream_like();
+  Renderer r(net, {parse_objective("deepdream(inc/output)")}, o);
+  const int64_t per_image = r.params().numel() / 2;
+  for (int t = 0; t < 3; ++t) {
+    r.gradient(t);
+    const OwnedTensor g = test::host_copy(r.param_grad()), p0 = test::host_copy(r.params());
+    r.update();
+    const double f = 1.0 - 0.25 * t;
+    for (int i = 0; i < 2; ++i) {
+      double mean_abs = 0;
+      for (int64_t k = 0; k < per_image; ++k) mean_abs += std::abs(g.data()[i * per_image + k]) / double(per_image);
+      ASSERT_GT(mean_abs, 1e-6) << "no gradient to check";
+      for (int64_t k = i * per_image; k < (i + 1) * per_image; ++k) {
+        const double want = p0.data()[k] - 0.7 * f * (g.data()[k] / (mean_abs + 1e-8) + 0.1 * p0.data()[k]);
+        ASSERT_NEAR(r.params().data()[k], want, 2e-5 * (1 + std::abs(want))) << "update " << t << " element " << k;
+      }
+    }
+  }
+  EXPECT_EQ(r.steps_done(), 3);
+}
+
+// Blur and clip act after the optimizer: the same loop without them, followed by blur_scheduled
+// (sigma of that update) and the clip to pre(0)..pre(1), gives the same bits.
+TEST(MethodRender, BlurAndClipFollowTheUpdate) {
+  Network net(test::unit_net(), Device::cpu);
+  RenderOptions plain = deepdream_like();
+  plain.sgd.lr = 40.f;  // large enough that the clip bites
+  RenderOptions ops = plain;
+  ops.ops.blur_sigma_start = 1.f;
+  ops.ops.blur_sigma_end = 0.5f;
+  ops.ops.clip = true;
+  const Objective obj = parse_objective("deepdream(inc/output)");
+  Renderer a(net, {obj}, plain), b(net, {obj}, ops);
+  OwnedTensor tmp(a.params().shape());
+  // unit_net: x = image - 0.5 in every channel, so the valid range is [-0.5, 0.5].
+  const float lo[3] = {-0.5f, -0.5f, -0.5f}, hi[3] = {0.5f, 0.5f, 0.5f};
+  int64_t clipped = 0;
+  for (int t = 0; t < 3; ++t) {
+    a.step();
+    b.step();
+    blur_scheduled(1.f, 0.5f, blur_radius(1.f), 3, StepIndex(t), a.params(), tmp);
+    for (int64_t k = 0; k < a.params().numel(); ++k) clipped += std::abs(a.params().data()[k]) > 0.5f;
+    clip_channels(lo, hi, a.params());
+    ASSERT_TRUE(test::same_bits(a.params(), b.params())) << "update " << t;
+  }
+  EXPECT_GT(clipped, 0) << "the clip was never exercised";
+}
+
+TEST(MethodRender, MisconfiguredOpsAreClearErrors) {
+  Network net(test::unit_net(), Device::cpu);
+  const Objective obj = parse_objective("inc/output:2");
+  auto message = [&](RenderOptions o) {
+    try {
+      Renderer r(net, {obj}, o);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  RenderOptions o;
+  o.size = 16;
+  o.ops.clip = true;  // pixel and fourier images are already in [0, 1]
+  EXPECT_NE(message(o).find("param input"), std::string::npos) << message(o);
+  o = RenderOptions{};
+  o.size = 16;
+  o.ops.blur_sigma_start = 1.f;  // fourier parameters are a spectrum
+  EXPECT_NE(message(o).find("pixel or input"), std::string::npos) << message(o);
+  o = RenderOptions{};
+  o.size = 16;
+  o.ops.step_scale_end = 0.1f;  // Adam ignores the gradient's scale
+  EXPECT_NE(message(o).find("sgd"), std::string::npos) << message(o);
+  o = RenderOptions{};
+  o.size = 16;
+  o.ops.roll = 16;
+  EXPECT_NE(message(o).find("roll 16"), std::string::npos) << message(o);
+}
+
+}  // namespace
+}  // namespace cuviz

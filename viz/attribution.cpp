@@ -1,0 +1,105 @@
+// The Attributor (viz/attribution.h): one forward, the objectives' seeds and one backward to the
+// input on a plan made once.
+#include "viz/attribution.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/nvtx.h"
+#include "viz/image_source.h"
+#include "viz/method_ops.h"
+#include "viz/objective_eval.h"
+
+namespace cuviz {
+
+namespace {
+
+std::vector<Objective> resolved(const std::vector<Objective>& per_image, const Graph& g) {
+  std::vector<Objective> out;
+  for (const Objective& obj : per_image) out.push_back(resolve_objective(obj, g));
+  return out;
+}
+
+}  // namespace
+
+Attributor::Attributor(const Network& net, const std::vector<Objective>& per_image, Shape input)
+    : net_(net),
+      shape_(input),
+      eval_(std::make_unique<ObjectiveEvaluator>(resolved(per_image, net.graph()), input.n)),
+      pre_(Preprocess::from_meta(net.graph().meta)) {
+  CUVIZ_CHECK(input.n >= 1 && input.c == 3 && input.h > 0 && input.w > 0, "attribution: input ", input.str(),
+              " is not a batch of RGB network inputs (N, 3, H, W)");
+  const Device d = net.device();
+  x_ = OwnedTensor(input, d);
+  image_ = OwnedTensor(input, d);
+  dimage_ = OwnedTensor(input, d);
+  dx_ = OwnedTensor(input, d);
+  std::vector<std::string> outputs = eval_->layers();
+  if (outputs.empty()) outputs.push_back(net.graph().input);  // image-only objectives
+  plan_ = net.plan(input, outputs, PlanOptions{.backward = true});
+  const ExecScope scope(net_.context_of(plan_));
+  eval_->bind(net, plan_, d);
+}
+
+Attributor::~Attributor() = default;
+
+void Attributor::forward(const Tensor& x) {
+  CUVIZ_CHECK(x.shape() == shape_, "attribution: input ", x.shape().str(), ", the attributor was planned for ",
+              shape_.str());
+  copy(x, x_);  // onto the network's device (and dense), whatever x's device
+  net_.forward(plan_, x_);
+  input_to_image(pre_, x_, image_);  // the [0, 1] image, for image terms
+  eval_->compute_values(image_);
+}
+
+OwnedTensor Attributor::gradient(const Tensor& x) {
+  const ExecScope scope(net_.context_of(plan_));
+  CUVIZ_NVTX_RANGE("attribution");
+  forward(x);
+  eval_->seed();
+  net_.backward_to_input(plan_, dx_);
+  fill(dimage_, 0.f);
+  eval_->add_image_gradients(image_, dimage_);
+  input_to_image_backward_add(pre_, dimage_, dx_);
+  // The seeds are those of the render's loss L = -(1/N) sum_i objective_i, and objective_i depends
+  // on x_i only (diversity aside), so d objective_i / d x_i = -N dL/dx_i (exact for N = 1).
+  OwnedTensor out(shape_);
+  copy(dx_, out);
+  const float f = -float(shape_.n);
+  for (int64_t k = 0; k < out.numel(); ++k) out.data()[k] *= f;
+  return out;
+}
+
+std::vector<double> Attributor::objectives() {
+  const ExecScope scope(net_.context_of(plan_));
+  return eval_->read_objectives();
+}
+
+std::vector<double> Attributor::values(const Tensor& x) {
+  const ExecScope scope(net_.context_of(plan_));
+  forward(x);
+  return eval_->read_objectives();
+}
+
+OwnedTensor saliency(const Tensor& gradient) {
+  CUVIZ_CHECK(gradient.device() == Device::cpu && gradient.c() >= 1, "saliency: expects a CPU gradient (N, C, H, W), got ",
+              gradient.shape().str());
+  OwnedTensor out(Shape{gradient.n(), 1, gradient.h(), gradient.w()});
+  for (int n = 0; n < gradient.n(); ++n)
+    for (int y = 0; y < gradient.h(); ++y)
+      for (int x = 0; x < gradient.w(); ++x) {
+        float m = 0.f;
+        for (int c = 0; c < gradient.c(); ++c) m = std::max(m, std::abs(gradient.at(n, c, y, x)));
+        out.at(n, 0, y, x) = m;
+      }
+  return out;
+}
+
+OwnedTensor saliency_map(const Network& net, const Objective& objective, const std::string& input_path) {
+  const ModelMeta& meta = net.graph().meta;
+  const OwnedTensor x = load_network_input(input_path, meta, 1, meta.input_size);
+  Attributor a(net, {objective}, x.shape());
+  return saliency(a.gradient(x));
+}
+
+}  // namespace cuviz

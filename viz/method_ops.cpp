@@ -1,0 +1,123 @@
+// The method layer's per-step ops on the CPU (viz/method_ops.h) and the dispatch to CUDA.
+#include "viz/method_ops.h"
+
+#include <vector>
+
+#include "core/check.h"
+
+namespace cuviz {
+
+namespace {
+
+void check_images(const char* op, const Tensor& a, const Tensor& b) {
+  check_nonempty(op, "input", a);
+  CUVIZ_CHECK(a.c() == 3, op, ": expects 3-channel images, got ", a.shape().str());
+  check_shape(op, "output", b, a.shape());
+  CUVIZ_CHECK(a.contiguous() && b.contiguous(), op, ": tensors must be dense");
+  CUVIZ_CHECK(a.device() == b.device(), op, ": tensors on ", device_name(a.device()), " and ",
+              device_name(b.device()));
+}
+
+int64_t plane(const Tensor& t) { return int64_t(t.h()) * t.w(); }
+
+}  // namespace
+
+void input_to_image(const Preprocess& pre, const Tensor& x, const Tensor& image) {
+  check_images("input_to_image", x, image);
+  if (x.device() == Device::cuda) return input_to_image_cuda(pre, x, image);
+  const int64_t hw = plane(x);
+  for (int n = 0; n < x.n(); ++n)
+    for (int c = 0; c < 3; ++c) {
+      const float* xs = x.image(n) + c * hw;
+      float* out = image.image(n) + pre.src[c] * hw;
+      for (int64_t k = 0; k < hw; ++k) out[k] = (xs[k] - pre.offset[c]) / pre.scale[c];
+    }
+}
+
+void input_to_image_backward_add(const Preprocess& pre, const Tensor& dimage, const Tensor& dx) {
+  check_images("input_to_image_backward", dimage, dx);
+  if (dx.device() == Device::cuda) return input_to_image_backward_add_cuda(pre, dimage, dx);
+  const int64_t hw = plane(dx);
+  for (int n = 0; n < dx.n(); ++n)
+    for (int c = 0; c < 3; ++c) {
+      const float* g = dimage.image(n) + pre.src[c] * hw;
+      float* out = dx.image(n) + c * hw;
+      for (int64_t k = 0; k < hw; ++k) out[k] += g[k] / pre.scale[c];
+    }
+}
+
+namespace {
+
+// out = roll(in, sign * shift): out[y, x] = in[y - sign dy, x - sign dx] (indices mod H, W).
+void roll_cpu(int max_shift, uint64_t seed, StepIndex step, int sign, const Tensor& in, const Tensor& out) {
+  const int h = in.h(), w = in.w();
+  const uint64_t s = step.get();
+  for (int n = 0; n < in.n(); ++n) {
+    int dy = 0, dx = 0;
+    roll_shift(seed, s, n, max_shift, dy, dx);
+    for (int c = 0; c < in.c(); ++c) {
+      const float* src = in.image(n) + c * plane(in);
+      float* dst = out.image(n) + c * plane(out);
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) dst[y * w + x] = src[wrap(y - sign * dy, h) * w + wrap(x - sign * dx, w)];
+    }
+  }
+}
+
+}  // namespace
+
+void roll_forward(int max_shift, uint64_t seed, StepIndex step, const Tensor& x, const Tensor& out) {
+  check_images("roll", x, out);
+  CUVIZ_CHECK(max_shift >= 0, "roll: negative shift ", max_shift);
+  if (x.device() == Device::cuda) return roll_cuda(max_shift, seed, step, +1, x, out);
+  roll_cpu(max_shift, seed, step, +1, x, out);
+}
+
+void roll_backward(int max_shift, uint64_t seed, StepIndex step, const Tensor& dout, const Tensor& dx) {
+  check_images("roll_backward", dout, dx);
+  CUVIZ_CHECK(max_shift >= 0, "roll: negative shift ", max_shift);
+  if (dx.device() == Device::cuda) return roll_cuda(max_shift, seed, step, -1, dout, dx);
+  roll_cpu(max_shift, seed, step, -1, dout, dx);
+}
+
+void blur_scheduled(float sigma_start, float sigma_end, int radius, int steps, StepIndex step, const Tensor& p,
+                    const Tensor& tmp) {
+  check_images("blur", p, tmp);
+  CUVIZ_CHECK(sigma_start >= 0.f && sigma_end >= 0.f && radius >= 0, "blur: negative sigma or radius (", sigma_start,
+              ", ", sigma_end, ", ", radius, ")");
+  if (p.device() == Device::cuda) return blur_scheduled_cuda(sigma_start, sigma_end, radius, steps, step, p, tmp);
+  const float sigma = linear_schedule(sigma_start, sigma_end, int64_t(step.get()), steps);
+  const int h = p.h(), w = p.w();
+  for (int n = 0; n < p.n(); ++n)
+    for (int c = 0; c < 3; ++c) {
+      float* a = p.image(n) + c * plane(p);
+      float* b = tmp.image(n) + c * plane(tmp);
+      for (int y = 0; y < h; ++y)  // along W into tmp, then along H back into p
+        for (int x = 0; x < w; ++x) b[y * w + x] = blur_line_at(a + y * w, 1, w, x, radius, sigma);
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) a[y * w + x] = blur_line_at(b + x, w, h, y, radius, sigma);
+    }
+}
+
+void clip_channels(const float lo[3], const float hi[3], const Tensor& p) {
+  check_images("clip", p, p);
+  if (p.device() == Device::cuda) return clip_channels_cuda(lo, hi, p);
+  for (int n = 0; n < p.n(); ++n)
+    for (int c = 0; c < 3; ++c) {
+      float* a = p.image(n) + c * plane(p);
+      for (int64_t k = 0; k < plane(p); ++k) a[k] = fminf(fmaxf(a[k], lo[c]), hi[c]);
+    }
+}
+
+void decay_and_schedule(float decay, float scale_end, int steps, StepIndex step, const Tensor& p, const Tensor& g) {
+  check_shape("decay_and_schedule", "gradient", g, p.shape());
+  CUVIZ_CHECK(p.contiguous() && g.contiguous() && p.device() == g.device(),
+              "decay_and_schedule: tensors must be dense and on one device");
+  if (p.device() == Device::cuda) return decay_and_schedule_cuda(decay, scale_end, steps, step, p, g);
+  const float f = linear_schedule(1.f, scale_end, int64_t(step.get()), steps);
+  const float* pp = p.data();
+  float* gg = g.data();
+  for (int64_t k = 0; k < p.numel(); ++k) gg[k] = (gg[k] + decay * pp[k]) * f;
+}
+
+}  // namespace cuviz

@@ -1,0 +1,133 @@
+// The method layer's per-step operations on images and gradients (docs/visualization.md, "The method
+// layer"): the map of the input parameterization to the [0, 1] image and its adjoint, a random roll
+// (google/deepdream's jitter), a Gaussian blur with a sigma schedule (deepdraw), a clip to the valid
+// pixel range, L2 decay and a step-size schedule on the gradient. Each is one function dispatching
+// by the tensors' device to a CPU loop or a CUDA kernel on the current stream (viz/method_ops.cu);
+// the per-element maths below is shared by both. Every per-step value (the roll's draw, the blur's
+// sigma, the schedule's factor) is computed from a StepIndex, which may be the Renderer's step
+// counter in device memory, so these ops run inside the captured CUDA graph of a render step.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "core/host_device.h"
+#include "core/tensor.h"
+#include "optim/optimizer.h"
+#include "viz/random.h"
+#include "viz/transform.h"
+
+namespace cuviz {
+
+inline constexpr uint64_t kStreamRoll = 0x524f4c4cULL << 32;  // "ROLL" + step: the roll's draws
+
+// The per-step operations the Renderer runs around its optimizer (RenderOptions::ops). The
+// defaults do nothing, so every existing render and sweep runs exactly the launches it ran before.
+struct StepOps {
+  // Jitter as google/deepdream does it (32 px there): the network input rolled (wrapping) by up
+  // to +-roll px per image and step, and the gradient rolled back.
+  int roll = 0;
+  // Before the optimizer, per image: g / (mean |g| + 1e-8) (google/deepdream) or g / ||g||.
+  GradNorm grad_norm = GradNorm::none;
+  // Before the optimizer: g += l2_decay * P, the gradient of Simonyan's (l2_decay / 2) ||P||^2.
+  float l2_decay = 0.f;
+  // Step-size schedule: the gradient times 1 at the first update, linearly to step_scale_end at
+  // the last. SGD's step is proportional to it; Adam's is not (it divides the gradient's scale
+  // out), so anything but 1 with Adam is an error.
+  float step_scale_end = 1.f;
+  // After each update: a Gaussian blur of P with sigma linear from start to end over the steps
+  // (deepdraw's per-octave blur schedule); pixel or input parameterization.
+  float blur_sigma_start = 0.f, blur_sigma_end = 0.f;
+  // After each update: P clamped to the network input of [0, 1] images (google/deepdream's clip
+  // to the valid pixel range); input parameterization.
+  bool clip = false;
+
+  bool blurs() const { return blur_sigma_start > 0.f || blur_sigma_end > 0.f; }
+};
+
+enum class OptimizerKind { adam, sgd };
+
+// ---- shared per-element maths ----------------------------------------------------------------
+
+// The roll of image `i` at `step`: (dy, dx) uniform in [-max_shift, max_shift] each.
+CUVIZ_HD void roll_shift(uint64_t seed, uint64_t step, int i, int max_shift, int& dy, int& dx) {
+  dy = random_int(seed, kStreamRoll + step, uint64_t(i) * 2, -max_shift, max_shift);
+  dx = random_int(seed, kStreamRoll + step, uint64_t(i) * 2 + 1, -max_shift, max_shift);
+}
+
+// a mod n in [0, n).
+CUVIZ_HD int wrap(int a, int n) {
+  const int r = a % n;
+  return r < 0 ? r + n : r;
+}
+
+// scipy.ndimage's 'reflect' boundary (d c b a | a b c d | d c b a), for any distance outside.
+CUVIZ_HD int reflect_index(int i, int n) {
+  const int period = 2 * n;
+  i = wrap(i, period);
+  return i < n ? i : period - 1 - i;
+}
+
+// A linear schedule from `start` (update 0) to `end` (update steps - 1), in float.
+CUVIZ_HD float linear_schedule(float start, float end, int64_t t, int steps) {
+  if (steps <= 1) return start;
+  const double f = double(t) / double(steps - 1);
+  return float(double(start) + (double(end) - double(start)) * (f > 1.0 ? 1.0 : f));
+}
+
+// Unnormalised Gaussian tap k of sigma (sigma <= 0: the identity, only tap 0).
+CUVIZ_HD float gaussian_tap(int k, float sigma) {
+  if (sigma <= 0.f) return k == 0 ? 1.f : 0.f;
+  return expf(-float(k * k) / (2.f * sigma * sigma));
+}
+
+// One output sample of the 1-D blur along a line of `n` samples `stride` apart, radius r.
+CUVIZ_HD float blur_line_at(const float* line, int64_t stride, int n, int i, int r, float sigma) {
+  float acc = 0.f, total = 0.f;
+  for (int k = -r; k <= r; ++k) {
+    const float w = gaussian_tap(k, sigma);
+    total += w;
+    acc += w * line[int64_t(reflect_index(i + k, n)) * stride];
+  }
+  return acc / total;
+}
+
+// ---- the ops (CPU or CUDA by the tensors' device) ------------------------------------------------
+
+// image[src[c]] = (x[c] - offset[c]) / scale[c]: the [0, 1] image a network input stands for.
+void input_to_image(const Preprocess& pre, const Tensor& x, const Tensor& image);
+// The adjoint of input_to_image, accumulated: dx[c] += dimage[src[c]] / scale[c].
+void input_to_image_backward_add(const Preprocess& pre, const Tensor& dimage, const Tensor& dx);
+
+// out = np.roll(x, (dy_i, dx_i), axis=(H, W)) per image, shifts drawn by roll_shift at `step`.
+void roll_forward(int max_shift, uint64_t seed, StepIndex step, const Tensor& x, const Tensor& out);
+// Its adjoint (the roll back): dx = roll(dout, (-dy_i, -dx_i)).
+void roll_backward(int max_shift, uint64_t seed, StepIndex step, const Tensor& dout, const Tensor& dx);
+
+// In place: p = separable Gaussian blur of p (reflect boundary, radius `radius`), with sigma the
+// linear schedule sigma_start..sigma_end at update `step` of `steps`; `tmp` has p's shape.
+void blur_scheduled(float sigma_start, float sigma_end, int radius, int steps, StepIndex step, const Tensor& p,
+                    const Tensor& tmp);
+// The radius blur_scheduled needs for sigmas up to `sigma`: ceil(3 sigma), which keeps 99.7% of
+// the Gaussian's mass (scipy truncates at 4 sigma; deepdraw's blurs are small enough not to care).
+inline int blur_radius(float sigma) { return sigma > 0.f ? int(std::ceil(3.f * sigma)) : 0; }
+
+// In place: p[n, c] = min(max(p[n, c], lo[c]), hi[c]).
+void clip_channels(const float lo[3], const float hi[3], const Tensor& p);
+
+// In place, before the optimizer: g = (g + decay * p) * linear_schedule(1, scale_end, step, steps).
+// decay is Simonyan's L2 prior as a gradient (2 lambda for lambda ||p||^2); the factor is the
+// step-size schedule (for SGD: the learning rate times it).
+void decay_and_schedule(float decay, float scale_end, int steps, StepIndex step, const Tensor& p, const Tensor& g);
+
+// CUDA entry points (viz/method_ops.cu, or throwing stand-ins in method_ops_disabled.cpp).
+void input_to_image_cuda(const Preprocess& pre, const Tensor& x, const Tensor& image);
+void input_to_image_backward_add_cuda(const Preprocess& pre, const Tensor& dimage, const Tensor& dx);
+void roll_cuda(int max_shift, uint64_t seed, StepIndex step, int sign, const Tensor& in, const Tensor& out);
+void blur_scheduled_cuda(float sigma_start, float sigma_end, int radius, int steps, StepIndex step, const Tensor& p,
+                         const Tensor& tmp);
+void clip_channels_cuda(const float lo[3], const float hi[3], const Tensor& p);
+void decay_and_schedule_cuda(float decay, float scale_end, int steps, StepIndex step, const Tensor& p,
+                             const Tensor& g);
+
+}  // namespace cuviz

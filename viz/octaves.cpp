@@ -1,0 +1,140 @@
+// Octaves and tiles around the render loop (viz/octaves.h). Both run on the host between loop
+// runs or Attributor passes (a resize per octave, a copy per tile), so they work for any device.
+#include "viz/octaves.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "viz/method_ops.h"
+
+namespace cuviz {
+
+std::vector<int> octave_sizes(int size, const OctaveSpec& spec) {
+  CUVIZ_CHECK(spec.octaves >= 1 && spec.scale > 1.f && spec.steps >= 0, "octaves: need octaves >= 1, scale > 1 and "
+              "steps >= 0, got ", spec.octaves, ", ", spec.scale, ", ", spec.steps);
+  std::vector<int> sizes = {size};
+  for (int k = 1; k < spec.octaves; ++k) {
+    const int s = int(std::lround(double(sizes.back()) / double(spec.scale)));
+    CUVIZ_CHECK(s >= 8, "octaves: octave ", k, " of ", size, " px at scale ", spec.scale, " would be ", s,
+                " px (the loop's minimum is 8); use fewer octaves or a larger image");
+    sizes.push_back(s);
+  }
+  return sizes;
+}
+
+OwnedTensor resize_tensor(const Tensor& t, int h, int w) {
+  CUVIZ_CHECK(t.device() == Device::cpu && h > 0 && w > 0, "resize: expects a CPU tensor and a positive size, got ",
+              t.shape().str(), " to ", h, "x", w);
+  OwnedTensor out(Shape{t.n(), t.c(), h, w});
+  if (h == t.h() && w == t.w()) {
+    copy(t, out);
+    return out;
+  }
+  // Source coordinate of output pixel i: (i + 0.5) * in / out - 0.5, clamped at 0 (torch).
+  auto taps = [](int i, int in, int out_size, int& i0, int& i1, double& f) {
+    const double src = std::max(0.0, (i + 0.5) * double(in) / double(out_size) - 0.5);
+    i0 = std::min(int(src), in - 1);
+    i1 = std::min(i0 + 1, in - 1);
+    f = src - i0;
+  };
+  for (int y = 0; y < h; ++y) {
+    int y0, y1;
+    double fy;
+    taps(y, t.h(), h, y0, y1, fy);
+    for (int x = 0; x < w; ++x) {
+      int x0, x1;
+      double fx;
+      taps(x, t.w(), w, x0, x1, fx);
+      for (int n = 0; n < t.n(); ++n)
+        for (int c = 0; c < t.c(); ++c)
+          out.at(n, c, y, x) = float((1 - fy) * ((1 - fx) * t.at(n, c, y0, x0) + fx * t.at(n, c, y0, x1)) +
+                                     fy * ((1 - fx) * t.at(n, c, y1, x0) + fx * t.at(n, c, y1, x1)));
+    }
+  }
+  return out;
+}
+
+OctaveResult render_octaves(const Network& net, const std::vector<Objective>& per_image, const RenderOptions& options,
+                            const Tensor& base, const OctaveSpec& spec,
+                            const std::function<void(const RenderProgress&)>& progress) {
+  CUVIZ_CHECK(options.param == ParamKind::input, "octaves: the detail is carried in the network's input space; use "
+              "param input (got ", param_kind_name(options.param), ")");
+  CUVIZ_CHECK(base.device() == Device::cpu && base.c() == 3 && base.h() == base.w() &&
+                  (base.n() == 1 || base.n() == options.batch),
+              "octaves: the base must be a CPU network input (1 or ", options.batch, ", 3, S, S), got ",
+              base.shape().str());
+  const std::vector<int> sizes = octave_sizes(base.h(), spec);
+  std::vector<OwnedTensor> bases;
+  bases.emplace_back(Shape{options.batch, 3, base.h(), base.w()});  // one base per image
+  for (int i = 0; i < options.batch; ++i) copy(base.batch(base.n() == 1 ? 0 : i, 1), bases.back().batch(i, 1));
+  for (size_t k = 1; k < sizes.size(); ++k) bases.push_back(resize_tensor(bases.back(), sizes[k], sizes[k]));
+
+  OctaveResult result;
+  OwnedTensor detail;  // empty before the smallest octave
+  for (size_t k = sizes.size(); k-- > 0;) {
+    const Tensor& b = bases[k];
+    OwnedTensor start(b.shape());
+    copy(b, start);
+    if (detail.numel() > 0) {  // carry the detail up: start = base_k + resize(detail)
+      const OwnedTensor up = resize_tensor(detail, b.h(), b.w());
+      for (int64_t i = 0; i < start.numel(); ++i) start.data()[i] += up.data()[i];
+    }
+    RenderOptions o = options;
+    o.size = sizes[k];
+    o.steps = spec.steps;
+    o.source = ImageSource::from_input(start);
+    Renderer r(net, per_image, o);
+    RenderResult rr = render_loop(r, progress);
+    OwnedTensor x(r.params().shape());
+    copy(r.params(), x);
+    result.sizes.push_back(sizes[k]);
+    result.objective.push_back(rr.objective);
+    if (k == 0) {
+      result.input = std::move(x);
+      result.images = std::move(rr.images);
+      break;
+    }
+    detail = OwnedTensor(x.shape());
+    for (int n = 0; n < x.n(); ++n)
+      for (int64_t i = 0; i < x.shape().image_size(); ++i)
+        detail.image(n)[i] = x.image(n)[i] - b.image(n)[i];
+  }
+  return result;
+}
+
+TiledGradient::TiledGradient(const Network& net, const Objective& objective, int tile)
+    : net_(net), objective_(objective), tile_(tile) {
+  CUVIZ_CHECK(tile >= 8, "tiles: tile size ", tile, " must be >= 8");
+}
+
+Attributor& TiledGradient::attributor(int h, int w) {
+  for (auto& a : attributors_)
+    if (a->input_shape() == Shape{1, 3, h, w}) return *a;
+  attributors_.push_back(std::make_unique<Attributor>(net_, std::vector<Objective>{objective_}, Shape{1, 3, h, w}));
+  return *attributors_.back();
+}
+
+OwnedTensor TiledGradient::gradient(const Tensor& x, uint64_t seed, uint64_t step) {
+  CUVIZ_CHECK(x.device() == Device::cpu && x.n() == 1 && x.c() == 3, "tiles: expects one CPU network input "
+              "(1, 3, H, W), got ", x.shape().str());
+  const int h = x.h(), w = x.w(), shift = tile_ / 2;
+  OwnedTensor rolled(x.shape()), grad(x.shape()), out(x.shape());
+  roll_forward(shift, seed, StepIndex(step), x, rolled);
+  fill(grad, 0.f);
+  for (int ty = 0; ty < h; ty += tile_)
+    for (int tx = 0; tx < w; tx += tile_) {
+      const int th = std::min(tile_, h - ty), tw = std::min(tile_, w - tx);
+      OwnedTensor piece(Shape{1, 3, th, tw});
+      for (int c = 0; c < 3; ++c)
+        for (int y = 0; y < th; ++y)
+          for (int xx = 0; xx < tw; ++xx) piece.at(0, c, y, xx) = rolled.at(0, c, ty + y, tx + xx);
+      const OwnedTensor g = attributor(th, tw).gradient(piece);
+      for (int c = 0; c < 3; ++c)
+        for (int y = 0; y < th; ++y)
+          for (int xx = 0; xx < tw; ++xx) grad.at(0, c, ty + y, tx + xx) = g.at(0, c, y, xx);
+    }
+  roll_backward(shift, seed, StepIndex(step), grad, out);
+  return out;
+}
+
+}  // namespace cuviz

@@ -1,0 +1,71 @@
+// Drivers around the render loop (docs/visualization.md, "The method layer"): octaves, as
+// google/deepdream runs them, and tiles, as the TF DeepDream tutorial computes the gradient of an
+// image larger than the network comfortably takes. Neither is a second loop: an octave is a
+// Renderer (the one loop, with its image source and step ops) at that octave's size, and a tile is
+// an Attributor pass (viz/attribution.h).
+//
+// Octaves: base_0 = the full-size network input, base_k = resize(base_{k-1}, 1/scale); from the
+// smallest octave up, the loop starts from base_k + resize(detail), runs `steps` steps, and
+// detail = result - base_k is carried up. The result is the last octave's network input.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/tensor.h"
+#include "nn/network.h"
+#include "viz/attribution.h"
+#include "viz/render.h"
+
+namespace cuviz {
+
+struct OctaveSpec {
+  int octaves = 4;     // google/deepdream's octave_n
+  float scale = 1.4f;  // octave_scale
+  int steps = 10;      // iter_n: loop steps per octave
+};
+
+// The octave sizes, largest (the base's) first: s_k = round(s_{k-1} / scale), as scipy's zoom
+// sizes its output. Error when one falls below the render's minimum of 8 px.
+std::vector<int> octave_sizes(int size, const OctaveSpec& spec);
+
+// Bilinear resize of a CPU tensor {N, C, H, W} to h x w with half-pixel centres (torch's
+// interpolate(bilinear, align_corners=False), no antialiasing), edges clamped. Same size: a copy.
+OwnedTensor resize_tensor(const Tensor& t, int h, int w);
+
+struct OctaveResult {
+  OwnedTensor input;   // CPU {N, 3, S, S}: the final network input (base + detail)
+  OwnedTensor images;  // CPU {N, 3, S, S}: the [0, 1] image it stands for
+  std::vector<int> sizes;                     // per octave run, smallest first
+  std::vector<std::vector<double>> objective;  // per octave run: per image, final, untransformed
+};
+
+// Runs the octaves of `base` (the full-size network input, CPU {N, 3, S, S} or {1, 3, S, S} for
+// every image) with `options` (param input: the detail lives in the network's input space;
+// options.size and .steps are set per octave; .source is replaced by each octave's start).
+// `progress` is handed to each octave's loop.
+OctaveResult render_octaves(const Network& net, const std::vector<Objective>& per_image, const RenderOptions& options,
+                            const Tensor& base, const OctaveSpec& spec,
+                            const std::function<void(const RenderProgress&)>& progress = {});
+
+// The gradient of an image larger than a tile, tile by tile (TF DeepDream tutorial's
+// calc_tiled_gradients): the image is rolled by a random shift (so tile seams move every step),
+// cut into tiles of `tile` x `tile` (the last row and column smaller), each tile's objective
+// gradient computed by an Attributor (one per tile shape, planned once), and the result rolled
+// back. Single images {1, 3, H, W}, CPU in and out; the network may be on any device.
+class TiledGradient {
+ public:
+  TiledGradient(const Network& net, const Objective& objective, int tile);
+  // d(sum over tiles of objective(tile)) / dx at the roll drawn from (seed, step), |shift| <= tile / 2.
+  OwnedTensor gradient(const Tensor& x, uint64_t seed, uint64_t step);
+
+ private:
+  Attributor& attributor(int h, int w);
+  const Network& net_;
+  Objective objective_;
+  int tile_;
+  std::vector<std::unique_ptr<Attributor>> attributors_;
+};
+
+}  // namespace cuviz
