@@ -75,6 +75,10 @@ Objective l2(float constant = 0.f);
 Objective total_variation();
 // 0.5 sum (x - blur(x))^2 with blur(x) held constant (blur_input_each_step, weight -1).
 Objective blur();
+// ||a - target||^2 / ||target||^2 over `layer` (Mahendran & Vedaldi's inversion loss; maximise
+// -l2_to to reconstruct the image that produced `target`). target: {1, C, H, W} like one image
+// of the blob, on the CPU. Programmatic only: the expression language cannot write a tensor.
+Objective l2_to(const std::string& layer, OwnedTensor target);
 // A constant.
 Objective constant(double v);
 

@@ -4,6 +4,7 @@
 
 #include "viz/term_deepdream.h"
 #include "viz/term_direction.h"
+#include "viz/term_l2_to.h"
 #include "viz/term_window.h"
 
-#define CUVIZ_ITEM_MATHS(X) X(WindowMaths) X(DeepdreamMaths) X(DirectionMaths) X(CossimMaths)
+#define CUVIZ_ITEM_MATHS(X) X(WindowMaths) X(DeepdreamMaths) X(DirectionMaths) X(CossimMaths) X(L2ToMaths)

@@ -16,6 +16,7 @@ extern const ObjectiveTerm kDeepdreamTerm;                                      
 extern const ObjectiveTerm kDirectionTerm, kDirectionCossimTerm;                                // term_direction.cpp
 extern const ObjectiveTerm kDiversityTerm;                                                      // term_diversity.cpp
 extern const ObjectiveTerm kL1Term, kL2Term, kTvTerm, kBlurTerm;                                // term_regularizer.cpp
+extern const ObjectiveTerm kL2ToTerm;                                                           // term_l2_to.cpp
 
 const std::vector<const ObjectiveTerm*>& objective_terms() {
   // The order is the order of the parser's "unknown function" listing.
@@ -23,6 +24,7 @@ const std::vector<const ObjectiveTerm*>& objective_terms() {
       &kChannelTerm,   &kNeuronTerm,   &kClassLogitTerm,      &kDeepdreamTerm,
       &kDiversityTerm, &kDirectionTerm, &kDirectionCossimTerm, &kChannelInterpolateTerm,
       &kL1Term,        &kL2Term,        &kTvTerm,              &kBlurTerm,
+      &kL2ToTerm,
       &kConstantTerm,  &kAddTerm,       &kScaleTerm,           &kMulTerm,
   };
   return terms;
