@@ -16,38 +16,22 @@
 #include <string>
 #include <vector>
 
+#include "core/tensor.h"
 #include "nn/graph.h"
-#include "viz/regularizers.h"
 
 namespace cuviz {
 
-enum class ObjectiveKind {
-  constant,
-  channel,           // window of one channel (channel, neuron, class_logit)
-  deepdream,
-  direction,
-  direction_cossim,
-  diversity,
-  channel_interpolate,
-  regularizer,       // l1, l2, tv, blur on the input image
-  add,
-  mul,               // objective x objective
-  scale,             // scalar x objective
-};
+struct ObjectiveTerm;
 
-// One node of an objective expression (immutable, shared between expressions).
+// One node of an objective expression (immutable, shared between expressions). What the fields
+// mean is up to its term (viz/term_*.cpp documents each layout); the evaluator, the printer and
+// the parser reach them only through the term's hooks (viz/objective_term.h).
 struct ObjectiveNode {
-  ObjectiveKind kind = ObjectiveKind::constant;
-  std::string layer, layer2;      // blob names (layer2: channel_interpolate's second layer)
-  int channel = 0, channel2 = 0;
-  int x = -1, y = -1;             // neuron position (-1 = centre: W/2, H/2); channel leaves use all
-  bool neuron = false;            // one position instead of the spatial mean
-  std::vector<float> vec;         // direction vector (C values)
-  RegKind reg = RegKind::l1;
-  float reg_constant = 0.f;       // l1/l2: distance from this value
-  double scalar = 0.0;            // constant value / scale factor
-  std::shared_ptr<const ObjectiveNode> a, b;
-  std::string label;              // how it prints
+  const ObjectiveTerm* term = nullptr;
+  std::vector<std::string> layers;          // blobs read, in argument order
+  std::vector<double> args;                 // numeric arguments (channel, position, constant, vector)
+  std::shared_ptr<const OwnedTensor> data;  // a tensor argument, on the CPU (l2_to's target)
+  std::shared_ptr<const ObjectiveNode> a, b;  // operands of the algebra nodes
 };
 
 // An objective expression: a value type over shared immutable nodes.
@@ -58,6 +42,8 @@ class Objective {
   const ObjectiveNode& node() const { return *node_; }
   const std::shared_ptr<const ObjectiveNode>& ptr() const { return node_; }
   bool defined() const { return node_ != nullptr; }
+  // The term of the root node (viz/objective_term.h).
+  const ObjectiveTerm& term() const { return *node_->term; }
   // A readable rendering, e.g. "channel(inception_4a/output,97) - 100*diversity(inception_5a/output)".
   std::string str() const;
 
@@ -89,6 +75,10 @@ Objective l2(float constant = 0.f);
 Objective total_variation();
 // 0.5 sum (x - blur(x))^2 with blur(x) held constant (blur_input_each_step, weight -1).
 Objective blur();
+// ||a - target||^2 / ||target||^2 over `layer` (Mahendran & Vedaldi's inversion loss; maximise
+// -l2_to to reconstruct the image that produced `target`). target: {1, C, H, W} like one image
+// of the blob, on the CPU. Programmatic only: the expression language cannot write a tensor.
+Objective l2_to(const std::string& layer, OwnedTensor target);
 // A constant.
 Objective constant(double v);
 

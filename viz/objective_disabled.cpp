@@ -1,22 +1,23 @@
 // Without CUDA no tensor can live on a device, so these are unreachable in practice; they exist
-// so the objective evaluator links, and they say why if reached.
-#include "viz/objective_eval.h"
+// so the item batches link (one stand-in per item maths of CUVIZ_ITEM_MATHS), and they say why
+// if reached.
+#include "viz/objective_item_list.h"
 
 namespace cuviz {
 
-namespace {
-[[noreturn]] void no_cuda(const char* op) {
-  throw Error(cat(op, ": this cuviz was built without CUDA (configure with -DCUVIZ_CUDA=ON)"));
+template <class Maths>
+void item_values_cuda(const LeafTask*, int, const float*, const Tensor&, float*) {
+  throw Error("objective values: this cuviz was built without CUDA (configure with -DCUVIZ_CUDA=ON)");
 }
-}  // namespace
+template <class Maths>
+void item_seeds_cuda(const LeafTask*, int, const float*, const Tensor&, const float*, const Tensor&) {
+  throw Error("objective seeds: this cuviz was built without CUDA (configure with -DCUVIZ_CUDA=ON)");
+}
 
-void leaf_values_cuda(const LeafTask*, int, const float*, const Tensor&, float*) { no_cuda("objective values"); }
-void leaf_seeds_cuda(const LeafTask*, int, const float*, const Tensor&, const float*, const Tensor&) {
-  no_cuda("objective seeds");
-}
-void diversity_values_cuda(const Tensor&, float*, float*, const int*, int, float*) { no_cuda("diversity values"); }
-void diversity_seeds_cuda(const Tensor&, const float*, const float*, const float*, float*, const Tensor&) {
-  no_cuda("diversity seeds");
-}
+#define CUVIZ_INSTANTIATE(M)                                                                              \
+  template void item_values_cuda<M>(const LeafTask*, int, const float*, const Tensor&, float*);           \
+  template void item_seeds_cuda<M>(const LeafTask*, int, const float*, const Tensor&, const float*, const Tensor&);
+CUVIZ_ITEM_MATHS(CUVIZ_INSTANTIATE)
+#undef CUVIZ_INSTANTIATE
 
 }  // namespace cuviz

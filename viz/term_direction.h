@@ -1,0 +1,76 @@
+// The item maths of direction(L,v) and direction_cossim(L,v), per position p of H*W (the task's
+// aux floats are v, its aux_norm |v|):
+//   direction: value = (1/HW) sum_p <a_p, v>                       d/da_p = v/HW
+//   cossim   : value = (1/HW) sum_p <a_p, v>/(|v| r_p), r_p = sqrt(|a_p|^2 + 1e-8)
+//              d/da_p = (v/(|v| r_p) - <a_p,v> a_p/(|v| r_p^3)) / HW
+#pragma once
+
+#include <cmath>
+
+#include "viz/objective_items.h"
+
+namespace cuviz {
+
+// Shared by both: v must have one value per channel; the position loop reads every channel.
+inline void bind_direction(LeafTask& t, const Shape& s, const std::vector<float>& aux, const std::string& layer,
+                           const std::string& label) {
+  const int given = int(t.channel);  // compile stores the vector's length in `channel`
+  CUVIZ_CHECK(given == s.c, "objective ", label, ": direction on ", layer, " needs ", s.c,
+              " values (one per channel), got ", given);
+  CUVIZ_CHECK(t.aux + given <= int(aux.size()), "objective ", label, ": internal error: vector outside the table");
+  t.channel = 0;
+  t.x0 = 0, t.x1 = s.w, t.y0 = 0, t.y1 = s.h;
+}
+
+struct DirectionMaths {
+  static void bind(LeafTask& t, const Shape& s, const std::vector<float>& aux, const std::string& layer,
+                   const std::string& label) {
+    bind_direction(t, s, aux, layer, label);
+  }
+  CUVIZ_HD static int64_t items(const LeafTask&, int, int h, int w) { return int64_t(h) * w; }
+  CUVIZ_HD static float value(const LeafTask& t, const float* a, const float* v, int c, int h, int w, int64_t k) {
+    const int64_t hw = int64_t(h) * w;
+    float dot = 0.f;
+    for (int ch = 0; ch < c; ++ch) dot += a[ch * hw + k] * v[t.aux + ch];
+    return dot / float(hw);
+  }
+  template <class Add>
+  CUVIZ_HD static void seed(const LeafTask& t, const float*, const float* v, int c, int h, int w, int64_t k,
+                            float weight, float* g, Add add) {
+    const int64_t hw = int64_t(h) * w;
+    for (int ch = 0; ch < c; ++ch) add(g + ch * hw + k, weight * v[t.aux + ch] / float(hw));
+  }
+};
+
+struct CossimMaths {
+  static void bind(LeafTask& t, const Shape& s, const std::vector<float>& aux, const std::string& layer,
+                   const std::string& label) {
+    bind_direction(t, s, aux, layer, label);
+  }
+  CUVIZ_HD static int64_t items(const LeafTask&, int, int h, int w) { return int64_t(h) * w; }
+  CUVIZ_HD static float value(const LeafTask& t, const float* a, const float* v, int c, int h, int w, int64_t k) {
+    const int64_t hw = int64_t(h) * w;
+    float dot = 0.f, sq = 0.f;
+    for (int ch = 0; ch < c; ++ch) {
+      const float x = a[ch * hw + k];
+      dot += x * v[t.aux + ch];
+      sq += x * x;
+    }
+    return dot / (t.aux_norm * sqrtf(sq + 1e-8f)) / float(hw);
+  }
+  template <class Add>
+  CUVIZ_HD static void seed(const LeafTask& t, const float* a, const float* v, int c, int h, int w, int64_t k,
+                            float weight, float* g, Add add) {
+    const int64_t hw = int64_t(h) * w;
+    float dot = 0.f, sq = 0.f;
+    for (int ch = 0; ch < c; ++ch) {
+      const float x = a[ch * hw + k];
+      dot += x * v[t.aux + ch];
+      sq += x * x;
+    }
+    const float r = sqrtf(sq + 1e-8f), s = weight / float(hw) / t.aux_norm;
+    for (int ch = 0; ch < c; ++ch) add(g + ch * hw + k, s * (v[t.aux + ch] / r - dot * a[ch * hw + k] / (r * r * r)));
+  }
+};
+
+}  // namespace cuviz
