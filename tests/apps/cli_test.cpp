@@ -120,8 +120,8 @@ TEST(Cli, RenderAndSweepDeclareTheSharedFlagsAlike) {
     EXPECT_NE(line_of(render.out, flag), "(missing)") << flag;
     EXPECT_EQ(line_of(render.out, flag), line_of(sweep.out, flag)) << flag;
   }
-  EXPECT_NE(render.out.find("--relu-override INT=16"), std::string::npos) << render.out;
-  EXPECT_NE(render.out.find("--size INT=224"), std::string::npos) << render.out;
+  EXPECT_NE(render.out.find("--relu-override INT:[0 - 1000000]=16"), std::string::npos) << render.out;
+  EXPECT_NE(render.out.find("--size INT:[8 - 4096]=224"), std::string::npos) << render.out;
 }
 
 TEST(Cli, MissingModelIsOneLineNamingTheSearch) {
