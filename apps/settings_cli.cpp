@@ -8,7 +8,7 @@ namespace cuviz::app {
 namespace {
 // What --help shows after the type, as CLI11's own validators do: ":{fourier,pixel}", ":[8 - 4096]".
 std::string describe(const Check& check) {
-  if (const auto* r = std::get_if<Range>(&check)) return cat("[", r->lo, " - ", r->hi, "]");
+  if (const auto* r = std::get_if<Range>(&check)) return cat("[", number_text(r->lo), " - ", number_text(r->hi), "]");
   if (std::holds_alternative<Positive>(check)) return "POSITIVE";
   if (const auto* o = std::get_if<OneOf>(&check)) {
     std::string out;

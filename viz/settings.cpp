@@ -10,15 +10,10 @@
 
 namespace cuviz {
 
-namespace {
-
-// 8 -> "8", 0.5 -> "0.5", 1e+06 -> "1000000": ranges read as the user would type them.
 std::string number_text(double v) {
   if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(int64_t(v));
   return cat(v);
 }
-
-}  // namespace
 
 std::string check_message(const char* key, const Check& check, double value) {
   if (const auto* r = std::get_if<Range>(&check)) {

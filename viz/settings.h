@@ -66,6 +66,8 @@ struct Field {
   bool compared = true;  // counts in differences() (the model name does not: model_file decides)
 };
 
+// 8 -> "8", 0.5 -> "0.5", 1e6 -> "1000000": numbers in messages read as the user would type them.
+std::string number_text(double v);
 // "" when `value` satisfies `check`, else the one-line reason naming the setting by `key` (a
 // number's reason leaves out an empty key: the CLI prefixes the flag).
 std::string check_message(const char* key, const Check& check, double value);
