@@ -38,7 +38,14 @@ void ProgressBar::update(double fraction, const std::string& text, bool final) {
   last_drawn_ = now;
   constexpr int kWidth = 24;
   const int filled = int(std::clamp(fraction, 0.0, 1.0) * kWidth + 0.5);
-  std::string line = "[" + std::string(size_t(filled), '#') + std::string(size_t(kWidth - filled), '.') + "] " + text;
+  // Appended piece by piece: `"[" + std::string(...)` trips GCC 12's -Wrestrict false positive.
+  std::string line;
+  line.reserve(kWidth + 3 + text.size());
+  line += '[';
+  line.append(size_t(filled), '#');
+  line.append(size_t(kWidth - filled), '.');
+  line += "] ";
+  line += text;
   if (terminal_) {
     const size_t width = line.size();
     if (width < last_width_) line.append(last_width_ - width, ' ');
