@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "apps/profile.h"
 #include "loaders/model.h"
 #include "core/error.h"
 
@@ -27,9 +28,9 @@ std::string one_line(const std::string& message) {
   return out;
 }
 
-int report_error(const std::string& message) {
+int report_error(const std::string& message, int exit_code) {
   std::fprintf(stderr, "cuviz: error: %s\n", one_line(message).c_str());
-  return 1;
+  return exit_code;
 }
 
 void add_device_option(CLI::App* cmd, std::string& device) {
@@ -67,11 +68,21 @@ void add_backend_option(CLI::App* cmd, std::string& backend) {
       ->capture_default_str();
 }
 
-void add_precision_option(CLI::App* cmd, std::string& precision) {
-  cmd->add_option("--precision", precision,
-                  "Convolution arithmetic: fp32, or tf32/bf16 operands with FP32 accumulation (GPU tensor cores; "
-                  "on the CPU an emulation of their numerics, slower than fp32)")
-      ->capture_default_str();
+void check_precision_backend(const std::string& precision, const std::string& backend) {
+  try {
+    check_precision(parse_precision(precision), parse_backend(backend));
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+}
+
+void add_run_options(CLI::App* cmd, RunOptions& o) {
+  add_device_option(cmd, o.device);
+  add_backend_option(cmd, o.backend);
+  add_profile_option(cmd, o.profile);
+  cmd->add_flag("--no-cuda-graph", o.no_cuda_graph,
+                "GPU: launch every kernel of every step instead of replaying one CUDA graph per step (profiling)");
+  cmd->add_flag("-q,--quiet", o.quiet, "No progress bar");
 }
 
 Network make_network(Graph graph, const std::string& device, const std::string& backend) {

@@ -1,7 +1,8 @@
 // What every cuviz subcommand shares: the command registry used by main.cpp, the one-line error
-// report (`cuviz: error: ...`, exit code 1), the --device option with its CPU fallback notice,
-// the --backend option, and the model options (MODEL positional, --format, --model-dir) with
-// model loading.
+// report (`cuviz: error: ...`; exit code 2 for a usage error, 1 for a failure at run time), the
+// --device option with its CPU fallback notice, the --backend option, the options of how a
+// render loop runs, and the model options (MODEL positional, --format, --model-dir) with model
+// loading.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "nn/graph.h"
 #include "nn/network.h"
 #include "core/tensor.h"
@@ -30,10 +32,28 @@ Command add_forward_command(CLI::App& app);
 Command add_sweep_command(CLI::App& app);
 Command add_render_command(CLI::App& app);
 
+// Exit codes: a usage error (unknown flag, bad or out-of-range value, missing option, wrong count
+// of values, options that do not go together) is 2, as for most Unix tools; a failure while
+// running (unreadable file, unknown layer, corrupt model, no GPU for cudnn) is 1.
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// A usage error found after CLI11 has parsed (a check across options): main.cpp reports it as it
+// reports CLI11's own parse errors, with exit code 2.
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+// Throws UsageError with the concatenated message when `cond` is false.
+template <class... Args>
+void usage_check(bool cond, const Args&... parts) {
+  if (!cond) throw UsageError(cat(parts...));
+}
+
 // `message` on one line: newlines (and the indentation after them) become "; ".
 std::string one_line(const std::string& message);
-// Prints "cuviz: error: <message on one line>" to stderr and returns the exit code 1.
-int report_error(const std::string& message);
+// Prints "cuviz: error: <message on one line>" to stderr and returns `exit_code`.
+int report_error(const std::string& message, int exit_code = kExitFailure);
 
 // --device auto|cpu|cuda (default auto: the GPU when one can be used, else the CPU).
 void add_device_option(CLI::App* cmd, std::string& device);
@@ -46,9 +66,20 @@ void print_device_notice();
 
 // --backend native|cudnn: GPU ops on cuviz's kernels or on the cuDNN/cuBLAS oracle.
 void add_backend_option(CLI::App* cmd, std::string& backend);
-// --precision fp32|tf32|bf16 of the convolutions (kernels/backend.h Precision). Parsed by the
-// command with parse_precision, whose error names the choices.
-void add_precision_option(CLI::App* cmd, std::string& precision);
+// Usage error unless `precision` (a checked setting) can run on `backend`: tf32/bf16 need the
+// native kernels (cudnn is FP32 only).
+void check_precision_backend(const std::string& precision, const std::string& backend);
+
+// How a render loop runs (render, sweep): where, on which kernels, and what it prints. None of it
+// changes the images, so none of it is a setting (viz/settings.h) recorded with them.
+struct RunOptions {
+  std::string device = "auto", backend = "native";
+  bool quiet = false;
+  bool no_cuda_graph = false;
+  int profile = 0;  // --profile N (apps/profile.h); 0 = off
+};
+// --device, --backend, --profile N, --no-cuda-graph, -q/--quiet.
+void add_run_options(CLI::App* cmd, RunOptions& options);
 // The network of a command on the --device and --backend chosen. `cudnn` never falls back: it is
 // an error (one line) when no GPU will run the network.
 Network make_network(Graph graph, const std::string& device, const std::string& backend);

@@ -1,6 +1,7 @@
 // The cuviz command line: one subcommand per file under apps/ (info.cpp, classify.cpp,
-// forward.cpp, sweep.cpp), registered and dispatched from here. Every failure ends with one line
-// `cuviz: error: ...` on stderr and exit code 1 (apps/common.h).
+// forward.cpp, render.cpp, sweep.cpp), registered and dispatched from here. Every failure ends
+// with one line `cuviz: error: ...` on stderr: exit code 2 for a usage error (CLI11's parse
+// errors and UsageError), 1 for a failure while running (apps/common.h).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -16,11 +17,17 @@ int main(int argc, char** argv) {
   const std::vector<Command> commands = {add_info_command(app), add_classify_command(app),
                                          add_forward_command(app), add_sweep_command(app),
                                          add_render_command(app)};
+  // Where a usage error points for help: the subcommand's own page when one was named.
+  auto see_help = [&] {
+    for (const auto& c : commands)
+      if (c.parser->parsed()) return " (see cuviz " + c.parser->get_name() + " --help)";
+    return std::string(" (see cuviz --help)");
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    return report_error(std::string(e.what()) + " (see cuviz --help)");
+    return report_error(e.what() + see_help(), kExitUsage);
   }
   try {
     for (const auto& c : commands)
@@ -30,7 +37,9 @@ int main(int argc, char** argv) {
       }
     std::fputs(app.help().c_str(), stdout);
     return 0;
+  } catch (const UsageError& e) {
+    return report_error(e.what() + see_help(), kExitUsage);
   } catch (const std::exception& e) {
-    return report_error(e.what());
+    return report_error(e.what(), kExitFailure);
   }
 }

@@ -11,8 +11,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 weights=${CUVIZ_MODEL_PATH:-$root/../shared/weights}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+# --relu-override 0: the baseline has no ReLU gradient override (render's default is Lucid's 16).
 CUVIZ_MODEL_PATH=$weights "$build/cuviz" render googlenet --device "$device" --size 128 --batch 4 --steps "$steps" \
-  --objective inception_4a/output:0 --objective inception_4a/output:1 --objective inception_4a/output:2 \
+  --relu-override 0 --objective inception_4a/output:0 --objective inception_4a/output:1 --objective inception_4a/output:2 \
   --objective inception_4a/output:3 -q -o "$out/r.png" > /dev/null
 python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(json.dumps({'engine':'cuviz','device':j['device'],
 'size':j['size'],'batch':j['batch'],'steps':j['steps'],'seconds':round(j['seconds'],3),

@@ -223,7 +223,7 @@ RenderOptions sweep_render_options(const Config& c, const Args& a, int batch) {
   s.size = c.size;
   s.steps = a.steps;
   s.precision = a.precision;
-  RenderOptions ro = cuviz::sweep_render_options(s, a.device);
+  RenderOptions ro = cuviz::render_options(s, a.device);
   ro.batch = batch;
   return ro;
 }

@@ -14,41 +14,6 @@ namespace cuviz {
 
 using nlohmann::json;
 
-json SweepSettings::to_json() const {
-  return json{{"model", model},   {"model_file", model_file}, {"layer", layer},           {"objective", objective},
-              {"size", size},     {"steps", steps},           {"param", param},           {"transforms", transforms},
-              {"lr", lr},         {"seed", seed},             {"precision", precision},   {"relu_override", relu_override}};
-}
-
-SweepSettings SweepSettings::from_json(const json& j) {
-  SweepSettings s;
-  s.model = j.at("model");
-  s.model_file = j.at("model_file");
-  s.layer = j.at("layer");
-  s.objective = j.at("objective");
-  s.size = j.at("size");
-  s.steps = j.at("steps");
-  s.param = j.at("param");
-  s.transforms = j.at("transforms");
-  s.lr = j.at("lr");
-  s.seed = j.at("seed");
-  s.precision = j.at("precision");
-  s.relu_override = j.at("relu_override");
-  return s;
-}
-
-std::string SweepSettings::differences(const SweepSettings& o) const {
-  const json a = to_json(), b = o.to_json();
-  std::string out;
-  for (auto it = a.begin(); it != a.end(); ++it) {
-    if (it.key() == "model") continue;  // a name and a path may name the same file: model_file decides
-    if (!b.contains(it.key()) || b.at(it.key()) != it.value())
-      out += cat(out.empty() ? "" : ", ", it.key(), ": ", it.value().dump(), " vs ",
-                 b.contains(it.key()) ? b.at(it.key()).dump() : "(missing)");
-  }
-  return out;
-}
-
 json SweepManifest::to_json() const {
   json ch = json::array();
   for (const auto& [c, r] : channels) ch.push_back(json{{"channel", c}, {"objective", r.objective}, {"file", r.file}});

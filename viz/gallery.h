@@ -10,29 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "viz/settings.h"
+
 namespace cuviz {
-
-// What a sweep was asked to do. Two runs may share an output directory only when these agree.
-struct SweepSettings {
-  std::string model;       // the model name or path given by the user
-  std::string model_file;  // the file actually loaded
-  std::string layer;
-  std::string objective = "channel";  // channel | neuron
-  int size = 224, steps = 512;
-  std::string param = "fourier", transforms = "standard";
-  double lr = 0.05;
-  uint64_t seed = 0;
-  std::string precision = "fp32";
-  // Lucid's relu_gradient_override (on by default in its render_vis): the first N steps pass
-  // gradient through inactive ReLUs, so channels that are zero on the initial grey image (a
-  // third or more of inception_4a's) are not stuck at a grey, zero-objective result.
-  int relu_override = 16;
-
-  nlohmann::json to_json() const;
-  static SweepSettings from_json(const nlohmann::json& j);
-  // The names of the settings that differ from `o` ("steps: 512 vs 256, ..."); "" when equal.
-  std::string differences(const SweepSettings& o) const;
-};
 
 // One rendered channel.
 struct ChannelResult {

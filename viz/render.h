@@ -24,24 +24,27 @@
 #include "viz/image_source.h"
 #include "viz/method_ops.h"
 #include "viz/objective.h"
+#include "viz/settings.h"
 #include "viz/transform.h"
 
 namespace cuviz {
 
+// The loop's options. The ones that are settings start at the shared defaults of viz/settings.h
+// (render_options() converts an OptimSettings); the rest say how to run, not what to render.
 struct RenderOptions {
-  int size = 128;        // image height and width (rendered natively, no upsampling)
-  int steps = 512;       // Lucid's default
+  int size = settings_defaults::size;    // image height and width (rendered natively, no upsampling)
+  int steps = settings_defaults::steps;  // Lucid's default
   int batch = 1;         // N images; the objective list has N entries or one shared by all
   ParamKind param = ParamKind::fourier;
   float decay_power = 1.f;
   bool decorrelate = true;
   TransformSpec transforms = TransformSpec::standard();
   AdamConfig adam{};     // lr 0.05, torch's betas and eps
-  uint64_t seed = 0;     // parameter init and transform draws
-  // Lucid's redirected ReLU gradient during the first `relu_override_steps` steps (16 when on;
+  uint64_t seed = settings_defaults::seed;  // parameter init and transform draws
+  // Lucid's redirected ReLU gradient during the first `relu_override_steps` steps (Lucid's 16;
   // 0 = off): where no gradient passes a ReLU for an image, pass those that push a negative
   // input up instead (kernels/relu.h relu_backward_data_redirected).
-  int relu_override_steps = 0;
+  int relu_override_steps = settings_defaults::relu_override;
   // Steps (1-based, after the update) at which the progress callback also receives the images.
   std::vector<int> checkpoints;
   int progress_every = 16;  // objective readback (and callback) every K steps, and at the last

@@ -64,20 +64,6 @@ std::string device_description(const Network& net) {
 
 }  // namespace
 
-RenderOptions sweep_render_options(const SweepSettings& s, Device device) {
-  RenderOptions ro;
-  ro.size = s.size;
-  ro.steps = s.steps;
-  ro.param = parse_param_kind(s.param.c_str());
-  ro.transforms = TransformSpec::parse(s.transforms);
-  ro.adam.lr = float(s.lr);
-  ro.seed = s.seed;
-  ro.relu_override_steps = s.relu_override;
-  ro.device = device;
-  ro.precision = parse_precision(s.precision);
-  return ro;
-}
-
 int auto_sweep_batch(const Network& net, const SweepSettings& s, int todo) {
   if (todo <= 0) return 1;
   if (net.device() == Device::cpu) return std::min(todo, 8);
@@ -95,9 +81,7 @@ int auto_sweep_batch(const Network& net, const SweepSettings& s, int todo) {
 SweepManifest run_sweep(const Network& net, const SweepOptions& o,
                         const std::function<void(const SweepProgress&)>& progress) {
   const SweepSettings& s = o.settings;
-  CUVIZ_CHECK(s.objective == "channel" || s.objective == "neuron", "sweep: objective must be channel or neuron, not '",
-              s.objective, "'");
-  parse_precision(s.precision);  // a clear error before anything is rendered
+  check_settings(s);  // a clear error (size, objective, precision, ...) before anything is rendered
   const int layer_c = layer_channels(net, s);
   std::vector<int> channels = o.channels;
   if (channels.empty())
@@ -131,7 +115,7 @@ SweepManifest run_sweep(const Network& net, const SweepOptions& o,
   m.total_channels = int(requested.size());
 
   const int batch = o.batch > 0 ? o.batch : auto_sweep_batch(net, s, int(todo.size()));
-  RenderOptions ro = sweep_render_options(s, net.device());
+  RenderOptions ro = render_options(s, net.device());
   ro.cuda_graph = o.cuda_graph;
 
   const auto start = std::chrono::steady_clock::now();

@@ -41,9 +41,6 @@ std::vector<int> parse_channel_list(const std::string& text);
 // image, capped at 512 and at `todo`.
 int auto_sweep_batch(const Network& net, const SweepSettings& s, int todo);
 
-// The render loop's options for a sweep's settings (batch left at 1: set per batch).
-RenderOptions sweep_render_options(const SweepSettings& s, Device device);
-
 // Runs (or resumes) a sweep and returns the final manifest. One Renderer of batch
 // min(batch, channels to do) renders every batch (Renderer::restart); a shorter last batch is
 // padded with repeats of its last channel, so its images equal those of a render() of the padded

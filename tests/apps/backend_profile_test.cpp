@@ -51,7 +51,7 @@ TEST(BackendOption, UnknownBackendIsAParseError) {
   TempDir dir("backend");
   const auto r =
       run_cli(with_model_dir({"classify", "googlenet", test::shared_image("coffee.png"), "--backend", "cublas"}), dir);
-  EXPECT_TRUE(test::failed_with_one_line(r, "--backend"));
+  EXPECT_TRUE(test::usage_error(r, "--backend"));
 }
 
 TEST(DeviceNotice, AutoFallbackSaysSoOnceThenTheResult) {
@@ -102,10 +102,10 @@ TEST(ProfileOption, SweepProfilesItsFirstBatchAndWritesNothing) {
 
 TEST(ProfileOption, WithoutProfileTheOutputIsStillRequired) {
   TempDir dir("profile");
-  EXPECT_TRUE(test::failed_with_one_line(
+  EXPECT_TRUE(test::usage_error(
       run_cli(with_model_dir({"render", "googlenet", "--objective", "inception_4a/output:97", "--device", "cpu"}), dir),
       "-o"));
-  EXPECT_TRUE(test::failed_with_one_line(
+  EXPECT_TRUE(test::usage_error(
       run_cli(with_model_dir({"sweep", "googlenet", "--layer", "inception_4a/output", "--device", "cpu"}), dir), "-o"));
 }
 

@@ -61,16 +61,30 @@ inline std::string shared_image(const std::string& name) {
   return std::string(CUVIZ_SHARED_DIR) + "/images/" + name;
 }
 
-// A failed command: exit code 1, nothing on stdout, exactly one stderr line "cuviz: error: ...".
-inline ::testing::AssertionResult failed_with_one_line(const CliResult& r, const std::string& must_contain = "") {
+// A command that ended with `code`, nothing on stdout and exactly one stderr line
+// "cuviz: error: ..." containing `must_contain`.
+inline ::testing::AssertionResult ended_with_one_error_line(const CliResult& r, int code,
+                                                            const std::string& must_contain) {
   const auto lines = r.err_lines();
-  if (r.code != 1) return ::testing::AssertionFailure() << "exit code " << r.code << ", stderr: " << r.err;
+  if (r.code != code)
+    return ::testing::AssertionFailure() << "exit code " << r.code << " (expected " << code << "), stderr: " << r.err;
   if (!r.out.empty()) return ::testing::AssertionFailure() << "stdout not empty: " << r.out;
   if (lines.size() != 1) return ::testing::AssertionFailure() << lines.size() << " stderr lines: " << r.err;
   if (lines[0].rfind("cuviz: error: ", 0) != 0) return ::testing::AssertionFailure() << "stderr: " << r.err;
   if (lines[0].find(must_contain) == std::string::npos)
     return ::testing::AssertionFailure() << "error lacks \"" << must_contain << "\": " << r.err;
   return ::testing::AssertionSuccess() << lines[0];
+}
+
+// A failure while running (unreadable file, unknown layer, corrupt model): exit code 1, one line.
+inline ::testing::AssertionResult failed_with_one_line(const CliResult& r, const std::string& must_contain = "") {
+  return ended_with_one_error_line(r, 1, must_contain);
+}
+
+// A usage error (unknown flag, bad or out-of-range value, missing option, wrong count): exit code
+// 2, one line.
+inline ::testing::AssertionResult usage_error(const CliResult& r, const std::string& must_contain = "") {
+  return ended_with_one_error_line(r, 2, must_contain);
 }
 
 }  // namespace cuviz::test

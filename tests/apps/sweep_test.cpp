@@ -133,20 +133,62 @@ TEST(SweepCommand, OtherSettingsAreRefusedUnlessOverwrite) {
   EXPECT_EQ(SweepManifest::load(out)->settings.steps, 25);
 }
 
+// A manifest as the code before the ReLU override wrote it (no "relu_override" key: its sweeps
+// ran without the override) still resumes with --relu-override 0, keeping its channels, and a
+// rerun with today's default (16) is refused as other settings instead of mixing images made two
+// ways in one gallery.
+TEST(SweepCommand, ManifestWrittenBeforeTheReluOverrideStillResumes) {
+  TempDir tmp("sweep_old_manifest");
+  const std::string out = tmp.file("g");
+  auto args = [&](const std::string& channels, bool override_off) {
+    auto a = sweep_args(out, channels, kLayer, "8");
+    if (override_off) a.insert(a.end(), {"--relu-override", "0"});
+    return a;
+  };
+  ASSERT_EQ(run_cli(args("0-1", true), tmp).code, 0);
+  const std::string model_file = SweepManifest::load(out)->settings.model_file;
+  // The old writer's text, key for key; objectives 12.5 and 13.5 mark channels as the old run's.
+  write_file_atomic(out + "/manifest.json",
+                    cat(R"j({"channels": [{"channel": 0, "file": ")j", channel_file(kLayer, 0),
+                        R"j(", "objective": 12.5}, {"channel": 1, "file": ")j", channel_file(kLayer, 1),
+                        R"j(", "objective": 13.5}], "device": "cpu (2 threads)", "format": "cuviz-sweep-1",
+  "render_seconds": 1.5, "settings": {"layer": ")j",
+                        kLayer, R"j(", "lr": 0.05, "model": "googlenet", "model_file": ")j", model_file,
+                        R"j(", "objective": "channel", "param": "fourier", "precision": "fp32", "seed": 0,
+  "size": 48, "steps": 8, "transforms": "standard"}, "total_channels": 2})j"));
+  const std::string png0 = slurp(fs::path(out) / channel_file(kLayer, 0));
+
+  EXPECT_TRUE(test::failed_with_one_line(run_cli(args("0-3", false), tmp), "relu_override: 16 vs 0"));
+  const auto r = run_cli(args("0-3", true), tmp);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto m = SweepManifest::load(out);
+  ASSERT_TRUE(m.has_value());
+  ASSERT_EQ(m->channels.size(), 4u);
+  EXPECT_EQ(m->channels.at(0).objective, 12.5) << "channel 0 was rendered again instead of resumed";
+  EXPECT_EQ(m->channels.at(1).objective, 13.5) << "channel 1 was rendered again instead of resumed";
+  EXPECT_EQ(slurp(fs::path(out) / channel_file(kLayer, 0)), png0);
+  for (int c : {2, 3}) EXPECT_TRUE(fs::exists(fs::path(out) / channel_file(kLayer, c))) << c;
+  EXPECT_EQ(m->settings.relu_override, 0);
+  EXPECT_NE(slurp(fs::path(out) / "manifest.json").find("\"relu_override\": 0"), std::string::npos)
+      << "the resumed manifest records the override it was rendered with";
+}
+
+// An unknown layer or a channel the layer lacks is a failure at run time (exit 1: it depends on
+// the model); a channel list that does not parse is a usage error (exit 2). Nothing is written.
 TEST(SweepCommand, BadArgumentsAreOneErrorLine) {
   TempDir tmp("sweep_bad");
   EXPECT_TRUE(test::failed_with_one_line(run_cli(sweep_args(tmp.file("a"), "0-7", "inception_9z/output"), tmp),
                                          "inception_9z/output"));
   EXPECT_TRUE(test::failed_with_one_line(run_cli(sweep_args(tmp.file("b"), "250-300"), tmp),
                                          "out of range"));
-  EXPECT_TRUE(test::failed_with_one_line(run_cli(sweep_args(tmp.file("c"), "3-1"), tmp), "backwards"));
+  EXPECT_TRUE(test::usage_error(run_cli(sweep_args(tmp.file("c"), "3-1"), tmp), "backwards"));
   EXPECT_FALSE(fs::exists(tmp.file("a") + "/manifest.json"));
   EXPECT_FALSE(fs::exists(tmp.file("b") + "/manifest.json"));
 }
 
 // --precision bf16 renders (on the CPU, the emulated tensor-core numerics) and is recorded in the
-// manifest; an unknown precision, or a reduced one with the FP32-only cuDNN backend, is one line
-// naming the choices, before anything is written.
+// manifest; an unknown precision, or a reduced one with the FP32-only cuDNN backend, is a usage
+// error (one line naming the choices, exit 2), before anything is written.
 TEST(SweepCommand, PrecisionBf16IsAcceptedAndFp16Refused) {
   TempDir tmp("sweep_precision");
   auto args = sweep_args(tmp.file("bf16"), "0-1", kLayer, "4");
@@ -161,12 +203,12 @@ TEST(SweepCommand, PrecisionBf16IsAcceptedAndFp16Refused) {
   auto bad = sweep_args(tmp.file("fp16"), "0-1", kLayer, "4");
   bad.insert(bad.end(), {"--precision", "fp16"});
   const auto r = run_cli(bad, tmp);
-  EXPECT_TRUE(test::failed_with_one_line(r, "unknown precision 'fp16' (choices: fp32, tf32, bf16)")) << r.err;
+  EXPECT_TRUE(test::usage_error(r, "unknown precision 'fp16' (choices: fp32, tf32, bf16)")) << r.err;
   EXPECT_FALSE(fs::exists(tmp.file("fp16") + "/manifest.json"));
 
   auto cudnn = sweep_args(tmp.file("cudnn"), "0-1", kLayer, "4");
   cudnn.insert(cudnn.end(), {"--precision", "tf32", "--backend", "cudnn"});
-  EXPECT_TRUE(test::failed_with_one_line(run_cli(cudnn, tmp), "FP32 only"));
+  EXPECT_TRUE(test::usage_error(run_cli(cudnn, tmp), "FP32 only"));
   EXPECT_FALSE(fs::exists(tmp.file("cudnn") + "/manifest.json"));
 }
 

@@ -41,7 +41,7 @@ TEST(Sweep, EveryBatchEqualsARenderOfItAndTheLastIsPadded) {
   const SweepManifest m = run_sweep(net, so);
   ASSERT_EQ(m.channels.size(), 10u);
 
-  RenderOptions ro = sweep_render_options(so.settings, Device::cpu);
+  RenderOptions ro = render_options(so.settings, Device::cpu);
   ro.batch = 4;
   const std::vector<std::vector<int>> batches = {{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9, 9, 9}};
   for (size_t b = 0; b < batches.size(); ++b) {
