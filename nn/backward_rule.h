@@ -64,7 +64,9 @@ class BackwardRule {
   // What backward() reads from the forward of `layer` (one of the layers the target selects).
   virtual RuleNeeds needs(const LayerDesc& layer) const = 0;
   // Writes d(input) into a.dx. Launches kernels only: no host synchronisation and no
-  // allocation, so a render step that runs it can still be captured as one CUDA graph.
+  // allocation, so a render step that runs it can still be captured as one CUDA graph. Not
+  // called for a layer whose d(output) is still zero (no seed reaches it): its d(input) stays zero.
+  // Errors (cuviz::Error) are rethrown naming the layer and the rule.
   virtual void backward(const BackwardArgs& a) const = 0;
 
  private:

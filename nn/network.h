@@ -3,7 +3,9 @@
 // backward, every gradient) out of ONE arena (a compact backward plan reuses the memory of the
 // activations its backward does not need, PlanOptions::stash); concat branches write straight into their channel
 // slice of the concat output, and in-place ReLUs overwrite their input. Backward to the input
-// applies the chain rule in reverse layer order, d(blob) = seed + sum over its readers.
+// applies the chain rule in reverse layer order, d(blob) = seed + sum over its readers; backward
+// rules (nn/backward_rule.h) replace chosen layers' terms, and gradient taps copy chosen blobs'
+// gradients out as they become complete (PlanOptions).
 // On a GPU each plan has its own CUDA stream, which every op of its forward and backward is
 // launched on, and a pinned host buffer through which host inputs and read-back results travel.
 // Naming of blobs, pre-activations and layers: docs/network.md.
@@ -223,6 +225,7 @@ class Network {
   void plan_truncate(PlanBuild& b, const std::vector<std::string>& outputs) const;  // outputs, layers that run
   void plan_shapes(PlanBuild& b) const;    // shapes, steps, readers
   void plan_rules(PlanBuild& b) const;     // backward rules: the layers they select, what they keep
+  void plan_taps(PlanBuild& b) const;      // gradient taps: the step that copies each (memory: allocate)
   void plan_aliases(PlanBuild& b) const;   // in-place ReLU, views
   void plan_concats(PlanBuild& b) const;   // concat branches in their slice
   void plan_groups(PlanBuild& b) const;    // memory groups and channel ranges
@@ -230,7 +233,6 @@ class Network {
   void plan_offsets(PlanBuild& b) const;   // activation offsets by liveness
   void plan_allocate(PlanBuild& b) const;  // the arena and every tensor in it
   void plan_views(PlanBuild& b) const;     // aliases and slices, kept values, gradient overlaps
-  void plan_taps(PlanBuild& b) const;      // gradient taps: their memory and the step that copies each
   void run_backward(Plan& plan) const;
   const BackwardRule* enabled_rule(const Plan& plan, const Plan::Step& s) const;
   void download(Plan& plan, const Tensor& src, const Tensor& dst) const;
