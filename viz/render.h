@@ -28,6 +28,17 @@
 
 namespace cuviz {
 
+// A method's own per-step operation, a hook of the loop (not a loop of its own). It receives P,
+// dP and the update's step (the Renderer's counter, in device memory on a GPU) and runs on the
+// render's stream. It must only launch work on the current stream (no host reads, no syncs): on a
+// GPU the step is captured once as a CUDA graph and replayed, and the hook with it. A hook that
+// needs the host (reads values back, decides on the CPU) says so with needs_host, and the steps
+// then run eagerly, the hook called every step.
+struct StepHook {
+  std::function<void(const Tensor& params, const Tensor& grad, StepIndex update)> before_update, after_update;
+  bool needs_host = false;
+};
+
 struct RenderOptions {
   int size = 128;        // image height and width (rendered natively, no upsampling)
   int steps = 512;       // Lucid's default
@@ -67,6 +78,9 @@ struct RenderOptions {
   // launched eagerly rather than replayed as a CUDA graph.
   OptimizerKind optimizer = OptimizerKind::adam;
   SgdConfig sgd{};
+  // Further per-step operations of a method (StepHook), run in order around the optimizer after
+  // the built-in ones: before_update after the decay/schedule, after_update after the clip.
+  std::vector<StepHook> hooks;
 };
 
 // What the progress callback sees.
