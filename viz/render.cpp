@@ -232,14 +232,19 @@ void Renderer::update() {
   if (ops.grad_norm != GradNorm::none) normalize_gradient(ops.grad_norm, o_.batch, dparams_);
   if (ops.l2_decay != 0.f || ops.step_scale_end != 1.f)
     decay_and_schedule(ops.l2_decay, ops.step_scale_end, o_.steps, t, params_, dparams_);
+  for (const StepHook& h : o_.hooks)
+    if (h.before_update) h.before_update(params_, dparams_, t);
   if (sgd_)
     sgd_->step(params_, dparams_);
   else
     adam_.step_counted(params_, dparams_, counter());
-  if (ops.blurs())
-    blur_scheduled(ops.blur_sigma_start, ops.blur_sigma_end, blur_radius(std::max(ops.blur_sigma_start, ops.blur_sigma_end)),
-                   o_.steps, t, params_, blur_tmp_);
+  if (ops.blurs()) {
+    const int radius = blur_radius(std::max(ops.blur_sigma_start, ops.blur_sigma_end));
+    blur_scheduled(ops.blur_sigma_start, ops.blur_sigma_end, radius, o_.steps, t, params_, blur_tmp_);
+  }
   if (ops.clip) clip_channels(clip_lo_, clip_hi_, params_);
+  for (const StepHook& h : o_.hooks)
+    if (h.after_update) h.after_update(params_, dparams_, t);
   if (o_.device == Device::cuda)
     cuda_rt::increment(counter());
   else
@@ -258,8 +263,9 @@ void Renderer::step_eager(bool relu_override) {
 bool Renderer::graph_allowed() const {
   // SGD with momentum decides its first step on the host (Sgd::step), which a replay cannot.
   const bool host_optimizer = sgd_ && o_.sgd.momentum != 0.f;
+  const bool host_hook = std::any_of(o_.hooks.begin(), o_.hooks.end(), [](const StepHook& h) { return h.needs_host; });
   return o_.device == Device::cuda && o_.cuda_graph && !graph_failed_ && net_.backend() == Backend::native &&
-         eval_->bound() && !eval_->reads_values_every_step() && !host_optimizer;
+         eval_->bound() && !eval_->reads_values_every_step() && !host_optimizer && !host_hook;
 }
 
 // Records one step. Launches queued during capture do not run: the graph's first replay is the

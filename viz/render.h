@@ -29,6 +29,17 @@
 
 namespace cuviz {
 
+// A method's own per-step operation, a hook of the loop (not a loop of its own). It receives P,
+// dP and the update's step (the Renderer's counter, in device memory on a GPU) and runs on the
+// render's stream. It must only launch work on the current stream (no host reads, no syncs): on a
+// GPU the step is captured once as a CUDA graph and replayed, and the hook with it. A hook that
+// needs the host (reads values back, decides on the CPU) says so with needs_host, and the steps
+// then run eagerly, the hook called every step.
+struct StepHook {
+  std::function<void(const Tensor& params, const Tensor& grad, StepIndex update)> before_update, after_update;
+  bool needs_host = false;
+};
+
 // The loop's options. The ones that are settings start at the shared defaults of viz/settings.h
 // (render_options() converts an OptimSettings); the rest say how to run, not what to render.
 struct RenderOptions {
@@ -70,6 +81,9 @@ struct RenderOptions {
   // launched eagerly rather than replayed as a CUDA graph.
   OptimizerKind optimizer = OptimizerKind::adam;
   SgdConfig sgd{};
+  // Further per-step operations of a method (StepHook), run in order around the optimizer after
+  // the built-in ones: before_update after the decay/schedule, after_update after the clip.
+  std::vector<StepHook> hooks;
 };
 
 // What the progress callback sees.

@@ -124,6 +124,30 @@ TEST(MethodOpsCuda, DeepDreamLikeLoopReplaysAsAGraphAndMatchesTheCpu) {
   EXPECT_TRUE(test::all_close(a.images, c.images, 1e-3));
 }
 
+// A kernel-only hook is captured into the step's graph and replays like the built-in op it
+// repeats; a hook that needs the host keeps the steps eager.
+TEST(MethodOpsCuda, KernelHooksReplayInTheGraphHostHooksStayEager) {
+  CUVIZ_REQUIRE_GPU();
+  const std::vector<Objective> obj = {parse_objective("deepdream(inc/output)")};
+  Network gpu(test::unit_net(), Device::cuda);
+  const RenderOptions builtin = deepdream_like(Device::cuda, true);
+  RenderOptions hooked = builtin;
+  hooked.ops.l2_decay = 0.f;
+  hooked.ops.step_scale_end = 1.f;
+  hooked.hooks.push_back(StepHook{.before_update = [&](const Tensor& p, const Tensor& g, StepIndex t) {
+    decay_and_schedule(0.1f, 0.5f, builtin.steps, t, p, g);
+  }});
+  Renderer a(gpu, obj, builtin), b(gpu, obj, hooked);
+  const RenderResult ra = render_loop(a), rb = render_loop(b);
+  EXPECT_TRUE(b.graph_active());
+  EXPECT_TRUE(test::same_bits(ra.images, rb.images));
+  hooked.hooks[0].needs_host = true;
+  Renderer c(gpu, obj, hooked);
+  const RenderResult rc = render_loop(c);
+  EXPECT_FALSE(c.graph_active());
+  EXPECT_TRUE(test::same_bits(ra.images, rc.images));
+}
+
 // The octave driver with the loop on the GPU (the detail is carried on the host between octaves).
 TEST(MethodOpsCuda, OctavesOnTheGpuMatchTheCpu) {
   CUVIZ_REQUIRE_GPU();

@@ -194,6 +194,28 @@ TEST(MethodRender, BlurAndClipFollowTheUpdate) {
   EXPECT_GT(clipped, 0) << "the clip was never exercised";
 }
 
+// A hook is an extension point of the same loop: a before_update hook applying the decay equals the
+// built-in l2_decay bit for bit, and after_update hooks see every update's number in order.
+TEST(MethodRender, HooksRunInsideTheLoop) {
+  Network net(test::unit_net(), Device::cpu);
+  const std::vector<Objective> obj = {parse_objective("deepdream(inc/output)")};
+  RenderOptions builtin = deepdream_like();
+  RenderOptions hooked = builtin;
+  hooked.ops.l2_decay = 0.f;
+  hooked.ops.step_scale_end = 1.f;
+  std::vector<uint64_t> seen;
+  hooked.hooks.push_back(StepHook{.before_update = [&](const Tensor& p, const Tensor& g, StepIndex t) {
+                                    decay_and_schedule(0.1f, 0.5f, builtin.steps, t, p, g);
+                                  },
+                                  .after_update = [&](const Tensor&, const Tensor&, StepIndex t) {
+                                    seen.push_back(t.get());
+                                  },
+                                  .needs_host = true});
+  const RenderResult a = render(net, obj, builtin), b = render(net, obj, hooked);
+  EXPECT_TRUE(test::same_bits(a.images, b.images));
+  EXPECT_EQ(seen, (std::vector<uint64_t>{0, 1, 2}));
+}
+
 TEST(MethodRender, MisconfiguredOpsAreClearErrors) {
   Network net(test::unit_net(), Device::cpu);
   const Objective obj = parse_objective("inc/output:2");
