@@ -4,6 +4,7 @@
 // the batches. Nothing here knows what any term computes.
 #include "viz/objective_eval.h"
 
+#include <algorithm>
 #include <functional>
 
 #include "core/error.h"

@@ -13,7 +13,7 @@
 //   };
 // (`a`, `g`: the image's dense {C, H, W} blocks; `aux`: the batch's table of extra floats, a
 // direction vector or a target, at t.aux) and gets ItemBatch<Maths>: the CPU loops below and the
-// CUDA kernels of viz/objective_items.cuh, one block per task, reducing in a fixed tree order.
+// CUDA kernels of viz/objective.cu, one block per task, reducing in a fixed tree order.
 // The maths is a static function of the type, so the loops inline it: no call per item.
 // A new item term lists its Maths in CUVIZ_ITEM_MATHS (viz/objective_item_list.h), which
 // instantiates the CUDA kernels (viz/objective.cu) or their stand-ins (objective_disabled.cpp).
@@ -49,7 +49,7 @@ void item_seeds_cuda(const LeafTask* tasks, int n_tasks, const float* aux, const
 template <class Maths>
 class ItemBatch final : public LeafBatch {
  public:
-  // Adds a task of the node labelled `label`; aux floats (if any) are appended to the table.
+  // Adds a task; `label` (the node's printed form) names it in bind's errors.
   void add(LeafTask t, const std::string& label) {
     tasks_.push_back(t);
     labels_.push_back(label);
