@@ -35,7 +35,7 @@ int parse_batch(const std::string& text) {
   char* end = nullptr;
   const long b = std::strtol(text.c_str(), &end, 10);
   if (text.empty() || *end != '\0' || b < 1 || b > 4096)
-    throw Error(cat("--batch must be auto or a number 1-4096, not '", text, "'"));
+    throw Error(cat("'", text, "' is neither auto nor a number 1-4096"));
   return int(b);
 }
 

@@ -67,6 +67,9 @@ TEST(Cli, UsageErrorsAreOneLineAndExitCode2) {
     EXPECT_TRUE(
         test::usage_error(run_cli(with(cmd, {"--relu-override", "-2"}), dir), "--relu-override: -2 is out of range"));
   }
+  EXPECT_TRUE(test::usage_error(
+      run_cli({"sweep", "googlenet", "--layer", "inception_4a/output", "--batch", "0", "-o", dir.file("s")}, dir),
+      "--batch: '0' is neither auto nor a number 1-4096"));
   // Wrong counts: objectives for a batch, a value too many.
   EXPECT_TRUE(test::usage_error(run_cli(with(render, {"--batch", "3", "--objective", "inception_4a/output:1"}), dir),
                                 "2 objectives for --batch 3"));
