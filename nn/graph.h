@@ -31,7 +31,15 @@ enum class LayerKind {
   add,          // element-wise sum of two inputs of one shape
 };
 
-// "conv", "relu", ...
+// Every kind, in enum order: nn/layer_ops.cpp has one table entry per kind (a static_assert checks
+// the count) and tests/kernels/op_table_test.cpp fails for a kind that has no test case.
+inline constexpr LayerKind kLayerKinds[] = {
+    LayerKind::conv,    LayerKind::relu,    LayerKind::pool,    LayerKind::lrn,
+    LayerKind::concat,  LayerKind::linear,  LayerKind::softmax, LayerKind::dropout,
+    LayerKind::flatten, LayerKind::affine,  LayerKind::add,
+};
+
+// "conv", "relu", ... (the op table's name, nn/layer_ops.h)
 const char* layer_kind_name(LayerKind k);
 
 struct LayerDesc {

@@ -19,6 +19,7 @@
 #include "kernels/pool2d.h"
 #include "kernels/relu.h"
 #include "nn/graph.h"
+#include "nn/layer_ops.h"
 #include "core/tensor.h"
 
 namespace cuviz {
@@ -186,6 +187,8 @@ class Network {
   int kept_value(const Plan& plan, std::string_view name, const char* what) const;
   void check_owner(const Plan& plan, const char* what) const;
   void run_backward(Plan& plan) const;
+  // One step's arguments for its op-table entry (nn/layer_ops.h).
+  LayerCall call_of(const Plan& plan, const Plan::Step& s) const;
   void download(Plan& plan, const Tensor& src, const Tensor& dst) const;
   float* staging(Plan& plan) const;
 
@@ -199,7 +202,7 @@ class Network {
   std::vector<std::vector<int>> layer_inputs_; // value ids read by each layer
   std::vector<int> layer_output_;              // value id written by each layer
   std::vector<std::pair<std::string, int>> names_;  // every accepted name -> value, sorted by name
-  std::vector<std::vector<OwnedTensor>> affine_stats_;  // affine layers: zero mean, unit variance
+  std::vector<std::vector<OwnedTensor>> layer_aux_;  // per layer: LayerOp::make_aux (affine: mean 0, variance 1)
 };
 
 }  // namespace cuviz

@@ -1,5 +1,5 @@
 // Test helpers for nn/Network: builders for small graphs with seeded weights, and ReferenceNet,
-// an independent interpreter of a Graph that runs the plain *_reference ops (float or double)
+// an independent interpreter of a Graph that runs the op table's plain references (float or double)
 // with Caffe semantics (a blob name is its latest value) and none of Network's memory planning
 // (no aliasing, no concat slices), so it is the oracle for forward values and, in double, for
 // finite-difference gradients.
@@ -9,16 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "kernels/add.h"
-#include "kernels/concat.h"
 #include "kernels/conv2d.h"
-#include "kernels/dropout.h"
-#include "kernels/linear.h"
-#include "kernels/lrn.h"
 #include "kernels/pool2d.h"
-#include "kernels/relu.h"
-#include "kernels/softmax.h"
 #include "nn/graph.h"
+#include "nn/layer_ops.h"
 #include "test_util.h"
 
 namespace cuviz::test {
@@ -164,71 +158,12 @@ class ReferenceNet {
       const LayerDesc& l = g_.layers[li];
       std::vector<const BasicTensor<T>*> in;
       for (const auto& b : l.inputs) in.push_back(&values_.at(latest_.at(b)));
-      const auto& ws = weights_[li];
-      const BasicTensor<T>& x0 = *in[0];
-      const BasicTensor<T> none;
-      BasicOwnedTensor<T> y;
-      switch (l.kind) {
-        case LayerKind::conv:
-          y = BasicOwnedTensor<T>(conv2d_output_shape(l.conv, x0.shape(), ws[0].shape()));
-          conv2d_forward_reference<T>(l.conv, x0, ws[0], ws.size() > 1 ? ws[1] : none, y);
-          break;
-        case LayerKind::relu:
-          y = BasicOwnedTensor<T>(x0.shape());
-          relu_forward_reference<T>(x0, y);
-          break;
-        case LayerKind::pool:
-          y = BasicOwnedTensor<T>(pool2d_output_shape(l.pool, x0.shape()));
-          pool2d_forward_reference<T>(l.pool, x0, y);
-          break;
-        case LayerKind::lrn:
-          y = BasicOwnedTensor<T>(x0.shape());
-          lrn_forward_reference<T>(l.lrn, x0, y);
-          break;
-        case LayerKind::concat: {
-          Shape s = x0.shape();
-          s.c = 0;
-          for (auto* t : in) s.c += t->c();
-          y = BasicOwnedTensor<T>(s);
-          int off = 0;
-          for (auto* t : in) {
-            copy_into(*t, y.channels(off, t->c()));
-            off += t->c();
-          }
-          break;
-        }
-        case LayerKind::linear:
-          y = BasicOwnedTensor<T>(Shape{x0.n(), ws[0].n(), 1, 1});
-          linear_forward_reference<T>(x0, ws[0], ws.size() > 1 ? ws[1] : none, y);
-          break;
-        case LayerKind::softmax:
-          y = BasicOwnedTensor<T>(x0.shape());
-          softmax_forward_reference<T>(x0, y);
-          break;
-        case LayerKind::dropout:
-          y = BasicOwnedTensor<T>(x0.shape());
-          copy_into(x0, y);
-          break;
-        case LayerKind::flatten: {
-          BasicOwnedTensor<T> dense(x0.shape());
-          copy_into(x0, dense);
-          y = BasicOwnedTensor<T>(flatten_shape(x0.shape()));
-          for (int64_t k = 0; k < dense.numel(); ++k) y.data()[k] = dense.data()[k];
-          break;
-        }
-        case LayerKind::affine:
-          y = BasicOwnedTensor<T>(x0.shape());
-          for (int n = 0; n < x0.n(); ++n)
-            for (int c = 0; c < x0.c(); ++c)
-              for (int h = 0; h < x0.h(); ++h)
-                for (int w = 0; w < x0.w(); ++w)
-                  y.at(n, c, h, w) = ws[0].data()[c] * x0.at(n, c, h, w) + ws[1].data()[c];
-          break;
-        case LayerKind::add:
-          y = BasicOwnedTensor<T>(x0.shape());
-          add_forward_reference<T>(x0, *in[1], y);
-          break;
-      }
+      std::vector<const BasicTensor<T>*> ws;
+      std::vector<Shape> shapes;
+      for (const auto& w : weights_[li]) ws.push_back(&w);
+      for (auto* t : in) shapes.push_back(t->shape());
+      BasicOwnedTensor<T> y(output_shape(l, shapes));
+      reference_forward<T>(l, in, ws, y);  // the op table's plain reference (nn/layer_ops.h)
       values_.push_back(std::move(y));
       latest_[l.output] = int(values_.size()) - 1;
       versions_[l.output].push_back(int(values_.size()) - 1);
