@@ -20,6 +20,9 @@ void relu_backward_data_masked_cuda(const MaskTensor&, const Tensor&, const Tens
   no_cuda("relu_backward_data_masked");
 }
 
+void sigmoid_forward_cuda(const Tensor&, const Tensor&) { no_cuda("sigmoid_forward"); }
+void sigmoid_backward_data_cuda(const Tensor&, const Tensor&, const Tensor&) { no_cuda("sigmoid_backward_data"); }
+
 void conv2d_forward_cuda(const Conv2dParams&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
   no_cuda("conv2d_forward");
 }

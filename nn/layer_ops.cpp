@@ -16,6 +16,7 @@
 #include "kernels/lrn.h"
 #include "kernels/pool2d.h"
 #include "kernels/relu.h"
+#include "kernels/sigmoid.h"
 #include "kernels/softmax.h"
 
 namespace cuviz {
@@ -354,6 +355,25 @@ void reference_backward(const LayerDesc&, RefTensors<double>, RefTensors<double>
 }
 }  // namespace op_add
 
+// ---- sigmoid: y = 1 / (1 + e^-x); its backward reads y ----------------------------------------
+namespace op_sigmoid {
+bool forward(const LayerCall& c) {
+  sigmoid_forward(c.x(), c.y);
+  return true;
+}
+void backward_data(const LayerCall& c, InputGrads& g) {
+  g.write(0, [&](const Tensor& d) { sigmoid_backward_data(c.y, c.dy, d); });
+}
+template <class T>
+void reference_forward(const LayerDesc&, RefTensors<T> in, RefTensors<T>, const BasicTensor<T>& y) {
+  sigmoid_forward_reference<T>(*in[0], y);
+}
+void reference_backward(const LayerDesc&, RefTensors<double>, RefTensors<double>, const TensorD& y,
+                        const TensorD& dy, RefTensors<double> dx, RefTensors<double>) {
+  sigmoid_backward_data_reference<double>(y, dy, *dx[0]);
+}
+}  // namespace op_sigmoid
+
 constexpr size_t kAny = SIZE_MAX;
 
 // The table, in LayerKind order. Fields left out are nullptr: no weight gradient, no aux tensors,
@@ -421,6 +441,12 @@ constexpr LayerOp kOps[] = {
      .keep = Keep::nothing, .memory = Memory::own,
      .reference_forward_f = op_add::reference_forward<float>,
      .reference_forward_d = op_add::reference_forward<double>, .reference_backward = op_add::reference_backward},
+    {.kind = LayerKind::sigmoid, .name = "sigmoid", .in_min = 1, .in_max = 1, .w_min = 0, .w_max = 0,
+     .output_shape = same_shape, .forward = op_sigmoid::forward, .backward_data = op_sigmoid::backward_data,
+     .keep = Keep::output, .memory = Memory::own,
+     .reference_forward_f = op_sigmoid::reference_forward<float>,
+     .reference_forward_d = op_sigmoid::reference_forward<double>,
+     .reference_backward = op_sigmoid::reference_backward},
 };
 
 // One entry per kind, each at its kind's index: a kind added to the enum without an entry, or an

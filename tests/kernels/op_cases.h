@@ -88,6 +88,7 @@ inline std::vector<OpCase> op_cases() {
     cases.push_back(std::move(c));
   }
   cases.push_back(make("add", LayerKind::add, {Shape{2, 3, 4, 5}, Shape{2, 3, 4, 5}}));
+  cases.push_back(make("sigmoid", LayerKind::sigmoid, {Shape{2, 3, 5, 7}}));
   return cases;
 }
 
