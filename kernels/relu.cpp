@@ -6,6 +6,7 @@
 #endif
 
 #include "core/check.h"
+#include "kernels/elementwise.h"
 #include "kernels/cuda_ops.h"
 
 namespace cuviz {
@@ -35,13 +36,7 @@ template void relu_backward_data_reference<double>(const TensorD&, const TensorD
 void relu_forward(const Tensor& x, const Tensor& y) {
   check_shape("relu_forward", "y", y, x.shape());
   if (check_same_device<float>("relu_forward", {&x, &y}) == Device::cuda) return relu_forward_cuda(x, y);
-  const int64_t m = x.shape().image_size();
-  for (int i = 0; i < x.n(); ++i) {
-    const float* xi = x.image(i);
-    float* yi = y.image(i);
-#pragma omp parallel for simd schedule(static) if (m > 65536)
-    for (int64_t k = 0; k < m; ++k) yi[k] = relu_value(xi[k]);
-  }
+  map_elements(x, y, [](float v) { return relu_value(v); });
 }
 
 void relu_backward_data(const Tensor& y, const Tensor& dy, const Tensor& dx) {
@@ -49,14 +44,7 @@ void relu_backward_data(const Tensor& y, const Tensor& dy, const Tensor& dx) {
   check_shape("relu_backward_data", "dx", dx, y.shape());
   if (check_same_device<float>("relu_backward_data", {&y, &dy, &dx}) == Device::cuda)
     return relu_backward_data_cuda(y, dy, dx);
-  const int64_t m = y.shape().image_size();
-  for (int i = 0; i < y.n(); ++i) {
-    const float* yi = y.image(i);
-    const float* dyi = dy.image(i);
-    float* dxi = dx.image(i);
-#pragma omp parallel for simd schedule(static) if (m > 65536)
-    for (int64_t k = 0; k < m; ++k) dxi[k] = relu_grad(yi[k], dyi[k]);
-  }
+  map_elements(y, dy, dx, [](float v, float d) { return relu_grad(v, d); });
 }
 
 void relu_backward_data_redirected(const Tensor& y, const Tensor& dy, const Tensor& dx) {

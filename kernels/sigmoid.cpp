@@ -1,8 +1,9 @@
-// Sigmoid on the CPU (plain references and an OpenMP loop over each image), and the dispatch to
+// Sigmoid on the CPU (plain references and the element-wise OpenMP loop), and the dispatch to
 // CUDA by the tensors' device.
 #include "kernels/sigmoid.h"
 
 #include "core/check.h"
+#include "kernels/elementwise.h"
 #include "kernels/cuda_ops.h"
 
 namespace cuviz {
@@ -32,13 +33,7 @@ template void sigmoid_backward_data_reference<double>(const TensorD&, const Tens
 void sigmoid_forward(const Tensor& x, const Tensor& y) {
   check_shape("sigmoid_forward", "y", y, x.shape());
   if (check_same_device<float>("sigmoid_forward", {&x, &y}) == Device::cuda) return sigmoid_forward_cuda(x, y);
-  const int64_t m = x.shape().image_size();
-  for (int i = 0; i < x.n(); ++i) {
-    const float* xi = x.image(i);
-    float* yi = y.image(i);
-#pragma omp parallel for simd schedule(static) if (m > 65536)
-    for (int64_t k = 0; k < m; ++k) yi[k] = sigmoid_value(xi[k]);
-  }
+  map_elements(x, y, [](float v) { return sigmoid_value(v); });
 }
 
 void sigmoid_backward_data(const Tensor& y, const Tensor& dy, const Tensor& dx) {
@@ -46,14 +41,7 @@ void sigmoid_backward_data(const Tensor& y, const Tensor& dy, const Tensor& dx) 
   check_shape("sigmoid_backward_data", "dx", dx, y.shape());
   if (check_same_device<float>("sigmoid_backward_data", {&y, &dy, &dx}) == Device::cuda)
     return sigmoid_backward_data_cuda(y, dy, dx);
-  const int64_t m = y.shape().image_size();
-  for (int i = 0; i < y.n(); ++i) {
-    const float* yi = y.image(i);
-    const float* dyi = dy.image(i);
-    float* dxi = dx.image(i);
-#pragma omp parallel for simd schedule(static) if (m > 65536)
-    for (int64_t k = 0; k < m; ++k) dxi[k] = sigmoid_grad(yi[k], dyi[k]);
-  }
+  map_elements(y, dy, dx, [](float v, float d) { return sigmoid_grad(v, d); });
 }
 
 }  // namespace cuviz
