@@ -14,14 +14,8 @@ TEST(OpTableCuda, EveryCaseMatchesTheCpu) {
   for (const test::OpCase& c : test::op_cases()) {
     for (bool stash : {false, true}) {
       SCOPED_TRACE(c.name + (stash ? " (stash)" : ""));
-      const test::OpRun cpu = test::run_op(c, Device::cpu, stash), gpu = test::run_op(c, Device::cuda, stash);
-      EXPECT_TRUE(test::all_close(gpu.y, cpu.y, c.atol, c.rtol)) << "forward";
-      ASSERT_EQ(gpu.dx.size(), cpu.dx.size());
-      for (size_t i = 0; i < cpu.dx.size(); ++i)
-        EXPECT_TRUE(test::all_close(gpu.dx[i], cpu.dx[i], c.atol, c.rtol)) << "d input " << i;
-      ASSERT_EQ(gpu.dw.size(), cpu.dw.size());
-      for (size_t i = 0; i < cpu.dw.size(); ++i)
-        EXPECT_TRUE(test::all_close(gpu.dw[i], cpu.dw[i], c.atol, c.rtol)) << "d weight " << i;
+      test::expect_run_close(test::run_op(c, Device::cuda, stash), test::run_op(c, Device::cpu, stash), c.atol,
+                             c.rtol);
     }
     ++kinds_run[size_t(c.layer.kind)];
   }

@@ -46,7 +46,9 @@ inline OwnedTensor on_device(const Tensor& host, Device d) {
 inline OwnedTensor to_host_copy(const Tensor& t) { return on_device(t, Device::cpu); }
 
 // `stash`: the backward reads the compact stash (ReLU mask, max-pool winners) as a compact plan's does.
-inline OpRun run_op(const OpCase& c, Device d, bool stash = false) {
+// `in_place`: a kind whose Memory is may_overwrite runs over its input (y = x, dx = dy), as a
+// plan runs it when nothing else reads the input.
+inline OpRun run_op(const OpCase& c, Device d, bool stash = false, bool in_place = false) {
   const LayerOp& op = layer_op(c.layer.kind);
   LayerDesc l;
   l.name = c.layer.name;
@@ -59,8 +61,8 @@ inline OpRun run_op(const OpCase& c, Device d, bool stash = false) {
   for (const auto& w : c.layer.weights) l.weights.push_back(on_device(w, d));
   const Shape ys = case_output_shape(c);
 
-  // Inputs; for a view kind the input's memory also holds the gradient (as in a plan, where the
-  // view and its input share both), so dx[0] of a view IS dy.
+  // Inputs. A view (or a layer run in place) shares its input's memory for the value and for
+  // the gradient, as in a plan, so its y IS x and its dx[0] IS dy.
   std::vector<OwnedTensor> xs;
   std::vector<Tensor> act;
   std::vector<int> in;
@@ -69,10 +71,11 @@ inline OpRun run_op(const OpCase& c, Device d, bool stash = false) {
     act.push_back(xs.back());
     in.push_back(int(in.size()));
   }
-  const bool view = op.memory == Memory::view || op.memory == Memory::reshape;
+  const bool shares_input = op.memory == Memory::view || op.memory == Memory::reshape ||
+                    (in_place && op.memory == Memory::may_overwrite);
   OwnedTensor y_own;
   Tensor y;
-  if (view) {
+  if (shares_input) {
     y = op.memory == Memory::reshape ? act[0].reshaped(ys) : act[0];
   } else {
     y_own = OwnedTensor(ys, d);
@@ -97,7 +100,7 @@ inline OpRun run_op(const OpCase& c, Device d, bool stash = false) {
   auto call = [&](const Tensor& dy) {
     return LayerCall{l, act, in, y, dy, aux, mask, winners, offset, placed, false, false, false};
   };
-  CUVIZ_CHECK(op.forward(call(Tensor())) || view, c.name, ": forward launched nothing");
+  CUVIZ_CHECK(op.forward(call(Tensor())) || shares_input, c.name, ": forward launched nothing");
   OpRun r;
   r.y = to_host_copy(y);
 
@@ -110,7 +113,7 @@ inline OpRun run_op(const OpCase& c, Device d, bool stash = false) {
   }
   OwnedTensor dy_own;
   Tensor dy;
-  if (view) {
+  if (shares_input) {
     dy = op.memory == Memory::reshape ? Tensor(dx[0]).reshaped(ys) : Tensor(dx[0]);
   } else {
     dy_own = OwnedTensor(ys, d);
@@ -167,5 +170,17 @@ struct OpReference {
     return p;
   }
 };
+
+// `got` against `want` (another run, or the OpReference): the output, every d(input), every d(weight).
+template <class Want>
+void expect_run_close(const OpRun& got, const Want& want, double atol, double rtol) {
+  EXPECT_TRUE(all_close(got.y, want.y, atol, rtol)) << "forward";
+  ASSERT_EQ(got.dx.size(), want.dx.size());
+  for (size_t i = 0; i < got.dx.size(); ++i)
+    EXPECT_TRUE(all_close(got.dx[i], want.dx[i], atol, rtol)) << "d input " << i;
+  ASSERT_EQ(got.dw.size(), want.dw.size());
+  for (size_t i = 0; i < got.dw.size(); ++i)
+    EXPECT_TRUE(all_close(got.dw[i], want.dw[i], atol, rtol)) << "d weight " << i;
+}
 
 }  // namespace cuviz::test
