@@ -1,6 +1,7 @@
 // `cuviz info MODEL [--size N]`: the layer table of a model at an input size (name, type, output
 // shape, parameters, multiply-accumulates per image) and the totals. Counts come from
-// Network::describe: conv MACs = output elements * in_channels / groups * kh * kw, linear = in * out.
+// Network::describe, which takes each kind's MACs from the op table (nn/layer_ops.cpp: conv =
+// output elements * in_channels / groups * kh * kw, linear = in * out).
 #include <cinttypes>
 #include <cstdio>
 #include <memory>

@@ -2,6 +2,7 @@
 #include "kernels/add.h"
 
 #include "core/check.h"
+#include "kernels/elementwise.h"
 #include "kernels/cuda_ops.h"
 
 namespace cuviz {
@@ -22,14 +23,7 @@ void add_forward(const Tensor& a, const Tensor& b, const Tensor& y) {
   check_shape("add_forward", "b", b, a.shape());
   check_shape("add_forward", "y", y, a.shape());
   if (check_same_device<float>("add_forward", {&a, &b, &y}) == Device::cuda) return add_forward_cuda(a, b, y);
-  const int64_t m = a.shape().image_size();
-  for (int i = 0; i < a.n(); ++i) {
-    const float* ai = a.image(i);
-    const float* bi = b.image(i);
-    float* yi = y.image(i);
-#pragma omp parallel for simd schedule(static) if (m > 65536)
-    for (int64_t k = 0; k < m; ++k) yi[k] = add_value(ai[k], bi[k]);
-  }
+  map_elements(a, b, y, [](float u, float v) { return add_value(u, v); });
 }
 
 }  // namespace cuviz

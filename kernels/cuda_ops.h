@@ -23,6 +23,9 @@ void relu_backward_data_masked_cuda(const MaskTensor& mask, const Tensor& dy, co
 void relu_backward_data_guided_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx);
 void relu_backward_data_guided_masked_cuda(const MaskTensor& mask, const Tensor& dy, const Tensor& dx);
 
+void sigmoid_forward_cuda(const Tensor& x, const Tensor& y);
+void sigmoid_backward_data_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx);
+
 void conv2d_forward_cuda(const Conv2dParams& p, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y);
 void conv2d_backward_data_cuda(const Conv2dParams& p, const Tensor& dy, const Tensor& w, const Tensor& dx);
 void conv2d_backward_weight_cuda(const Conv2dParams& p, const Tensor& x, const Tensor& dy, const Tensor& dw,

@@ -26,6 +26,9 @@ void relu_backward_data_guided_masked_cuda(const MaskTensor&, const Tensor&, con
   no_cuda("relu_backward_data_guided_masked");
 }
 
+void sigmoid_forward_cuda(const Tensor&, const Tensor&) { no_cuda("sigmoid_forward"); }
+void sigmoid_backward_data_cuda(const Tensor&, const Tensor&, const Tensor&) { no_cuda("sigmoid_backward_data"); }
+
 void conv2d_forward_cuda(const Conv2dParams&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
   no_cuda("conv2d_forward");
 }

@@ -6,6 +6,7 @@
 #endif
 
 #include "core/check.h"
+#include "kernels/elementwise.h"
 #include "kernels/cuda_ops.h"
 
 namespace cuviz {
@@ -49,13 +50,7 @@ template void relu_backward_data_guided_reference<double>(const TensorD&, const 
 void relu_forward(const Tensor& x, const Tensor& y) {
   check_shape("relu_forward", "y", y, x.shape());
   if (check_same_device<float>("relu_forward", {&x, &y}) == Device::cuda) return relu_forward_cuda(x, y);
-  const int64_t m = x.shape().image_size();
-  for (int i = 0; i < x.n(); ++i) {
-    const float* xi = x.image(i);
-    float* yi = y.image(i);
-#pragma omp parallel for simd schedule(static) if (m > 65536)
-    for (int64_t k = 0; k < m; ++k) yi[k] = relu_value(xi[k]);
-  }
+  map_elements(x, y, [](float v) { return relu_value(v); });
 }
 
 namespace {
@@ -67,14 +62,7 @@ bool elementwise_backward_on_cpu(const char* op, const Tensor& y, const Tensor& 
   check_shape(op, "dy", dy, y.shape());
   check_shape(op, "dx", dx, y.shape());
   if (check_same_device<float>(op, {&y, &dy, &dx}) == Device::cuda) return false;
-  const int64_t m = y.shape().image_size();
-  for (int i = 0; i < y.n(); ++i) {
-    const float* yi = y.image(i);
-    const float* dyi = dy.image(i);
-    float* dxi = dx.image(i);
-#pragma omp parallel for simd schedule(static) if (m > 65536)
-    for (int64_t k = 0; k < m; ++k) dxi[k] = grad(yi[k], dyi[k]);
-  }
+  map_elements(y, dy, dx, grad);
   return true;
 }
 }  // namespace

@@ -97,6 +97,7 @@ std::string v1_type_name(V1LayerParameter::LayerType t) {
       {V1LayerParameter::MULTINOMIAL_LOGISTIC_LOSS, "MultinomialLogisticLoss"},
       {V1LayerParameter::POOLING, "Pooling"},
       {V1LayerParameter::RELU, "ReLU"},
+      {V1LayerParameter::SIGMOID, "Sigmoid"},
       {V1LayerParameter::SIGMOID_CROSS_ENTROPY_LOSS, "SigmoidCrossEntropyLoss"},
       {V1LayerParameter::SILENCE, "Silence"},
       {V1LayerParameter::SOFTMAX, "Softmax"},
@@ -202,7 +203,8 @@ class CaffeReader {
   static bool supported(const std::string& type) {
     static const std::set<std::string> types = {"Input",   "Convolution", "ReLU",    "Pooling",
                                                 "LRN",     "Concat",      "InnerProduct", "Dropout",
-                                                "Softmax", "Eltwise",     "Flatten", "BatchNorm", "Scale"};
+                                                "Softmax", "Eltwise",     "Flatten", "BatchNorm", "Scale",
+                                                "Sigmoid"};
     return types.count(type) != 0;
   }
 
@@ -375,6 +377,8 @@ class CaffeReader {
       CUVIZ_CHECK(l.relu_param().negative_slope() == 0.f, where, ": negative_slope ",
                   l.relu_param().negative_slope(), " (leaky ReLU) is not supported");
       d.kind = LayerKind::relu;
+    } else if (t == "Sigmoid") {
+      d.kind = LayerKind::sigmoid;
     } else if (t == "Concat") {
       const auto& p = l.concat_param();
       const int axis = p.has_axis() ? p.axis() : int(p.concat_dim());

@@ -1,9 +1,11 @@
 // GraphBuilder: shape propagation over a Graph under construction. Output shapes come from the
-// ops' own shape functions (conv2d_output_shape, pool2d_output_shape), so a loaded graph agrees
-// with what nn/Network will compute.
+// op table (nn/layer_ops.h), the same rules nn/Network plans with, so a loaded graph agrees with
+// what Network will compute.
 #include "loaders/graph_builder.h"
 
 #include <cstring>
+
+#include "nn/layer_ops.h"
 
 namespace cuviz {
 
@@ -43,88 +45,15 @@ void GraphBuilder::rename_output(const std::string& from, const std::string& to)
   ranks_.erase(from);
 }
 
+// The op table's counts and shape rule (nn/layer_ops.h), every message prefixed with the file and layer.
 Shape GraphBuilder::output_shape(const LayerDesc& l, const std::vector<Shape>& in) const {
   const std::string what = cat(context_, ": layer '", l.name, "' (", layer_kind_name(l.kind), ")");
-  auto want_inputs = [&](size_t n) {
-    CUVIZ_CHECK(in.size() == n, what, " has ", in.size(), " inputs, expected ", n);
-  };
-  auto want_weights = [&](size_t lo, size_t hi) {
-    CUVIZ_CHECK(l.weights.size() >= lo && l.weights.size() <= hi, what, " has ", l.weights.size(),
-                " weight tensors, expected ", lo, lo == hi ? "" : cat(" to ", hi));
-  };
-  switch (l.kind) {
-    case LayerKind::conv: {
-      want_inputs(1);
-      want_weights(1, 2);
-      const Shape w = l.weights[0].shape();
-      CUVIZ_CHECK(l.conv.groups >= 1 && w.n % l.conv.groups == 0, what, ": ", w.n,
-                  " output channels are not divisible by groups = ", l.conv.groups);
-      CUVIZ_CHECK(int64_t(w.c) * l.conv.groups == in[0].c, what, ": weights ", w.str(), " with groups = ",
-                  l.conv.groups, " expect ", int64_t(w.c) * l.conv.groups, " input channels, but the input is ",
-                  in[0].str());
-      if (l.weights.size() == 2)
-        CUVIZ_CHECK(l.weights[1].shape() == (Shape{1, w.n, 1, 1}), what, ": bias ", l.weights[1].shape().str(),
-                    " does not match weights ", w.str(), " (expected [1, ", w.n, ", 1, 1])");
-      try {
-        return conv2d_output_shape(l.conv, in[0], w);
-      } catch (const Error& e) {
-        throw Error(cat(what, ": ", e.what()));
-      }
-    }
-    case LayerKind::pool:
-      want_inputs(1);
-      want_weights(0, 0);
-      try {
-        return pool2d_output_shape(l.pool, in[0]);
-      } catch (const Error& e) {
-        throw Error(cat(what, ": ", e.what()));
-      }
-    case LayerKind::relu:
-    case LayerKind::lrn:
-    case LayerKind::softmax:
-    case LayerKind::dropout:
-      want_inputs(1);
-      want_weights(0, 0);
-      return in[0];
-    case LayerKind::concat: {
-      CUVIZ_CHECK(in.size() >= 2, what, " has ", in.size(), " inputs, expected at least 2");
-      Shape out = in[0];
-      for (size_t i = 1; i < in.size(); ++i) {
-        CUVIZ_CHECK(in[i].n == out.n && in[i].h == out.h && in[i].w == out.w, what, ": input ", i, " ",
-                    in[i].str(), " does not match input 0 ", in[0].str(), " outside the channel axis");
-        out.c += in[i].c;
-      }
-      return out;
-    }
-    case LayerKind::linear: {
-      want_inputs(1);
-      want_weights(1, 2);
-      const Shape w = l.weights[0].shape();
-      CUVIZ_CHECK(w.h == 1 && w.w == 1 && w.c == in[0].image_size(), what, ": weights ", w.str(),
-                  " expect ", w.c, " input features, but the input ", in[0].str(), " has ", in[0].image_size());
-      if (l.weights.size() == 2)
-        CUVIZ_CHECK(l.weights[1].shape() == (Shape{1, w.n, 1, 1}), what, ": bias ", l.weights[1].shape().str(),
-                    " does not match weights ", w.str(), " (expected [1, ", w.n, ", 1, 1])");
-      return {in[0].n, w.n, 1, 1};
-    }
-    case LayerKind::flatten:
-      want_inputs(1);
-      want_weights(0, 0);
-      return {in[0].n, int(in[0].image_size()), 1, 1};
-    case LayerKind::affine:
-      want_inputs(1);
-      want_weights(2, 2);
-      for (const auto& t : l.weights)
-        CUVIZ_CHECK(t.shape() == (Shape{1, in[0].c, 1, 1}), what, ": per-channel weights ", t.shape().str(),
-                    " do not match the input ", in[0].str());
-      return in[0];
-    case LayerKind::add:
-      want_inputs(2);
-      want_weights(0, 0);
-      CUVIZ_CHECK(in[0] == in[1], what, ": inputs ", in[0].str(), " and ", in[1].str(), " differ in shape");
-      return in[0];
+  check_layer_counts(l, what);
+  try {
+    return cuviz::output_shape(l, in);
+  } catch (const Error& e) {
+    throw Error(cat(what, ": ", e.what()));
   }
-  throw Error(cat(what, ": unknown layer kind"));
 }
 
 void GraphBuilder::add(LayerDesc layer) {

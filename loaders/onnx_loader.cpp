@@ -256,6 +256,7 @@ class OnnxReader {
     }
     if (op == "Conv") return add_conv(n);
     if (op == "Relu") return add_simple(n, LayerKind::relu);
+    if (op == "Sigmoid") return add_simple(n, LayerKind::sigmoid);
     if (op == "MaxPool" || op == "AveragePool") return add_pool(n);
     if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
       LayerDesc d = base(n, LayerKind::pool);

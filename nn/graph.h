@@ -29,9 +29,18 @@ enum class LayerKind {
   affine,       // per-channel y = a_c x + b_c; weights: a {1,C,1,1}, b {1,C,1,1}
                 // (an unfolded batch norm, torchvision's transform_input)
   add,          // element-wise sum of two inputs of one shape
+  sigmoid,      // y = 1 / (1 + e^-x)
 };
 
-// "conv", "relu", ...
+// Every kind, in enum order: nn/layer_ops.cpp has one table entry per kind (a static_assert checks
+// the count) and tests/kernels/op_table_test.cpp fails for a kind that has no test case.
+inline constexpr LayerKind kLayerKinds[] = {
+    LayerKind::conv,    LayerKind::relu,    LayerKind::pool,    LayerKind::lrn,
+    LayerKind::concat,  LayerKind::linear,  LayerKind::softmax, LayerKind::dropout,
+    LayerKind::flatten, LayerKind::affine,  LayerKind::add,     LayerKind::sigmoid,
+};
+
+// "conv", "relu", ... (the op table's name, nn/layer_ops.h)
 const char* layer_kind_name(LayerKind k);
 
 struct LayerDesc {

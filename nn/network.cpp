@@ -13,18 +13,13 @@
 #include <unordered_set>
 
 #include "kernels/add.h"
-#include "kernels/batchnorm.h"
-#include "kernels/concat.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda_ops.h"
-#include "kernels/dropout.h"
-#include "kernels/linear.h"
-#include "kernels/lrn.h"
-#include "core/nvtx.h"
 #include "kernels/pool2d.h"
 #include "kernels/relu.h"
-#include "kernels/softmax.h"
 #include "core/cuda_runtime.h"
+#include "core/nvtx.h"
+#include "nn/layer_ops.h"
 
 namespace cuviz {
 
@@ -85,63 +80,6 @@ Shape flat_shape(int64_t count) {
   return Shape{1, 1, int(count / kRow), int(kRow)};
 }
 
-Tensor bias_of(const LayerDesc& l) { return l.weights.size() > 1 ? Tensor(l.weights[1]) : Tensor(); }
-
-// Output shape of one layer from its input shapes; errors name the op, the caller adds the layer.
-Shape output_shape(const LayerDesc& l, const std::vector<Shape>& in) {
-  switch (l.kind) {
-    case LayerKind::conv: {
-      const Shape w = l.weights[0].shape();
-      const Shape y = conv2d_output_shape(l.conv, in[0], w);
-      if (l.weights.size() > 1)
-        CUVIZ_CHECK(l.weights[1].shape() == (Shape{1, w.n, 1, 1}), "conv bias ", l.weights[1].shape().str(),
-                    " does not fit weights ", w.str());
-      return y;
-    }
-    case LayerKind::relu:
-    case LayerKind::lrn:
-    case LayerKind::softmax:
-    case LayerKind::dropout: return in[0];
-    case LayerKind::pool: return pool2d_output_shape(l.pool, in[0]);
-    case LayerKind::concat: return concat_output_shape(in);
-    case LayerKind::linear: {
-      const Shape w = l.weights[0].shape();
-      CUVIZ_CHECK(w.h == 1 && w.w == 1 && w.c == in[0].image_size(), "linear weights ", w.str(), " take ", w.c,
-                  " input features, the input ", in[0].str(), " has ", in[0].image_size());
-      if (l.weights.size() > 1)
-        CUVIZ_CHECK(l.weights[1].shape() == (Shape{1, w.n, 1, 1}), "linear bias ", l.weights[1].shape().str(),
-                    " does not fit weights ", w.str());
-      return Shape{in[0].n, w.n, 1, 1};
-    }
-    case LayerKind::flatten: return flatten_shape(in[0]);
-    case LayerKind::affine: {
-      const Shape want{1, in[0].c, 1, 1};
-      CUVIZ_CHECK(l.weights[0].shape() == want && l.weights[1].shape() == want, "affine scale ",
-                  l.weights[0].shape().str(), " and shift ", l.weights[1].shape().str(), " must be ", want.str());
-      return in[0];
-    }
-    case LayerKind::add:
-      CUVIZ_CHECK(in[0] == in[1], "add of different shapes ", in[0].str(), " and ", in[1].str());
-      return in[0];
-  }
-  throw Error("unknown layer kind");
-}
-
-// How many inputs and weights a layer of each kind takes: [min, max].
-struct Arity {
-  size_t in_min, in_max, w_min, w_max;
-};
-Arity arity(LayerKind k) {
-  switch (k) {
-    case LayerKind::conv:
-    case LayerKind::linear: return {1, 1, 1, 2};
-    case LayerKind::affine: return {1, 1, 2, 2};
-    case LayerKind::concat: return {1, SIZE_MAX, 0, 0};
-    case LayerKind::add: return {2, 2, 0, 0};
-    default: return {1, 1, 0, 0};
-  }
-}
-
 }  // namespace
 
 Network::Network(Graph graph, Device device) : graph_(std::move(graph)), device_(device), id_(next_network_id++) {
@@ -156,18 +94,14 @@ Network::Network(Graph graph, Device device) : graph_(std::move(graph)), device_
   std::unordered_set<std::string> layer_names;
   value_blob_.push_back(graph_.input);
   value_producer_.push_back(-1);
-  affine_stats_.resize(graph_.layers.size());
+  layer_aux_.resize(graph_.layers.size());
   for (size_t li = 0; li < graph_.layers.size(); ++li) {
     LayerDesc& l = graph_.layers[li];
     const char* kind = layer_kind_name(l.kind);
     CUVIZ_CHECK(!l.name.empty(), "network '", graph_.name, "': layer ", li, " (", kind, ") has no name");
     CUVIZ_CHECK(layer_names.insert(l.name).second, "network '", graph_.name, "': two layers are named '", l.name,
                 "'");
-    const Arity a = arity(l.kind);
-    CUVIZ_CHECK(l.inputs.size() >= a.in_min && l.inputs.size() <= a.in_max, "layer '", l.name, "' (", kind,
-                ") has ", l.inputs.size(), " inputs");
-    CUVIZ_CHECK(l.weights.size() >= a.w_min && l.weights.size() <= a.w_max, "layer '", l.name, "' (", kind,
-                ") has ", l.weights.size(), " weight tensors, expected ", a.w_min, "..", a.w_max);
+    check_layer_counts(l, cat("layer '", l.name, "' (", kind, ")"));
     CUVIZ_CHECK(!l.output.empty(), "layer '", l.name, "' (", kind, ") names no output blob");
     CUVIZ_CHECK(l.kind != LayerKind::conv || !l.conv.fuse_relu, "layer '", l.name,
                 "': a graph conv must not set fuse_relu (express the ReLU as its own layer; plans fuse it)");
@@ -186,19 +120,7 @@ Network::Network(Graph graph, Device device) : graph_(std::move(graph)), device_
         w = std::move(d);
       }
     }
-    if (l.kind == LayerKind::affine) {
-      // y = a x + b runs as a batch norm with mean 0, variance 1 and eps 0, whose a_c and b_c
-      // are then exactly scale and shift.
-      const Shape s = l.weights[0].shape();
-      OwnedTensor mean(s), var(s);
-      fill(mean, 0.f);
-      fill(var, 1.f);
-      for (OwnedTensor* t : {&mean, &var}) {
-        OwnedTensor d(s, device_);
-        copy(*t, d);
-        affine_stats_[li].push_back(std::move(d));
-      }
-    }
+    if (const auto make_aux = layer_op(l.kind).make_aux) layer_aux_[li] = make_aux(l, device_);
     const int v = int(value_blob_.size());
     value_blob_.push_back(l.output);
     value_producer_.push_back(int(li));
@@ -493,9 +415,9 @@ void Network::plan_aliases(PlanBuild& b) const {
           s.fused_into_conv = true;
         }
       }
-    } else if (l.kind == LayerKind::dropout || l.kind == LayerKind::flatten) {
+    } else if (const Memory m = layer_op(l.kind).memory; m == Memory::view || m == Memory::reshape) {
       b.alias_of[y] = x;
-      b.reshape[y] = l.kind == LayerKind::flatten;
+      b.reshape[y] = m == Memory::reshape;
       s.aliases_input = true;
     }
   }
@@ -593,9 +515,9 @@ void Network::plan_liveness(PlanBuild& b) const {
     }
   for (int t = 0; t < ns; ++t) {
     const Plan::Step& s = p.steps_[t];
-    const LayerKind k = graph_.layers[s.layer].kind;
-    for (int v : s.in) last[b.top[v]] = std::max(last[b.top[v]], k == LayerKind::lrn ? ns : t);
-    if (k == LayerKind::lrn || k == LayerKind::softmax) last[b.top[s.out]] = ns;
+    const Keep k = layer_op(graph_.layers[s.layer].kind).keep;
+    for (int v : s.in) last[b.top[v]] = std::max(last[b.top[v]], k == Keep::input_and_output ? ns : t);
+    if (k == Keep::input_and_output || k == Keep::output) last[b.top[s.out]] = ns;
     // What the plan's backward rules declared they read (RuleNeeds), whether on or off now.
     if (b.keep_input[t]) last[b.top[s.in[0]]] = ns;
     if (b.keep_output[t]) last[b.top[s.out]] = ns;
@@ -650,10 +572,12 @@ void Network::plan_allocate(PlanBuild& b) const {
     if (p.in_plan_[v]) max_numel = std::max(max_numel, p.shape_[v].numel());
   const int64_t scratch_floats = int64_t(Arena::round_up(size_t(max_numel) * sizeof(float)) / sizeof(float));
   if (bwd) bytes += size_t(scratch_floats) * sizeof(float);
-  auto stashes_mask = [&](const Plan::Step& s) { return compact && graph_.layers[s.layer].kind == LayerKind::relu; };
+  auto stashes_mask = [&](const Plan::Step& s) {
+    return compact && layer_op(graph_.layers[s.layer].kind).keep == Keep::relu_mask;
+  };
   auto stashes_winners = [&](const Plan::Step& s) {
     const LayerDesc& l = graph_.layers[s.layer];
-    return compact && l.kind == LayerKind::pool && l.pool.mode == PoolMode::max;
+    return compact && layer_op(l.kind).keep == Keep::pool_winners && l.pool.mode == PoolMode::max;
   };
   for (const auto& s : p.steps_) {
     if (stashes_mask(s)) bytes += Arena::bytes_for(relu_mask_shape(p.shape_[s.out]));
@@ -662,7 +586,7 @@ void Network::plan_allocate(PlanBuild& b) const {
   p.dweights_.resize(b.nl);
   auto trainable = [&](int li) {
     const LayerKind k = graph_.layers[li].kind;
-    return options.weight_grads && (k == LayerKind::conv || k == LayerKind::linear);
+    return options.weight_grads && layer_op(k).backward_weight != nullptr;
   };
   for (const auto& s : p.steps_)
     if (trainable(s.layer))
@@ -751,6 +675,22 @@ void Network::plan_views(PlanBuild& b) const {
   p.seeded_.assign(nv, 0);
 }
 
+LayerCall Network::call_of(const Plan& p, const Plan::Step& s) const {
+  const LayerDesc& l = graph_.layers[s.layer];
+  return LayerCall{l,
+                   p.act_,
+                   s.in,
+                   p.act_[s.out],
+                   p.has_backward() ? p.grad_[s.out] : Tensor(),
+                   layer_aux_[s.layer],
+                   s.mask,
+                   s.winners,
+                   s.concat_offset,
+                   s.placed,
+                   s.fuse_relu,
+                   s.fused_into_conv};
+}
+
 void Network::forward(Plan& p, const Tensor& x) const {
   check_owner(p, "forward");
   CUVIZ_CHECK(x.shape() == p.input_, "forward: input ", x.shape().str(), " does not match the plan's input ",
@@ -773,47 +713,9 @@ void Network::forward(Plan& p, const Tensor& x) const {
   const int64_t oracle_ops_before = oracle_ops_count();
   for (const auto& s : p.steps_) {
     const LayerDesc& l = graph_.layers[s.layer];
-    const Tensor& x0 = p.act_[s.in[0]];
-    const Tensor& y = p.act_[s.out];
     CUVIZ_NVTX_RANGE(l.name);
     try {
-      switch (l.kind) {
-        case LayerKind::conv: {
-          Conv2dParams c = l.conv;
-          c.fuse_relu = s.fuse_relu;
-          conv2d_forward(c, x0, l.weights[0], bias_of(l), y);
-          break;
-        }
-        case LayerKind::relu:
-          if (s.fused_into_conv && !s.mask.defined()) continue;
-          if (!s.fused_into_conv) relu_forward(x0, y);
-          if (s.mask.defined()) relu_mask_forward(y, s.mask);  // the stash: where y > 0
-          break;
-        case LayerKind::pool:
-          if (s.winners.defined())
-            pool2d_forward_winners(l.pool, x0, y, s.winners);
-          else
-            pool2d_forward(l.pool, x0, y);
-          break;
-        case LayerKind::lrn: lrn_forward(l.lrn, x0, y); break;
-        case LayerKind::concat: {
-          if (std::all_of(s.placed.begin(), s.placed.end(), [](char c) { return c != 0; })) continue;
-          std::vector<Tensor> xs;
-          for (int v : s.in) xs.push_back(p.act_[v]);
-          concat_forward(xs, y);  // skips the inputs that already are their slice
-          break;
-        }
-        case LayerKind::linear: linear_forward(x0, l.weights[0], bias_of(l), y); break;
-        case LayerKind::softmax: softmax_forward(x0, y); break;
-        case LayerKind::dropout:
-        case LayerKind::flatten: continue;  // views of their input
-        case LayerKind::affine:
-          batchnorm_forward(BatchNormWeights{l.weights[0], l.weights[1], affine_stats_[s.layer][0],
-                                             affine_stats_[s.layer][1], 0.f},
-                            x0, y);
-          break;
-        case LayerKind::add: add_forward(x0, p.act_[s.in[1]], y); break;
-      }
+      if (!layer_op(l.kind).forward(call_of(p, s))) continue;  // launched nothing (a view, a fused ReLU)
     } catch (const Error& e) {
       throw Error(cat("forward: layer '", l.name, "' (", layer_kind_name(l.kind), "): ", e.what()));
     }
@@ -915,6 +817,23 @@ void Network::run_backward(Plan& p) const {
       add_forward(p.grad_[v], src, p.grad_[v]);
     mark(v);
   };
+  // The op table's view of deliver: an in-place layer's d(input) shares dy's memory, so it is
+  // written there directly (dx overwrites dy, already dirty); others deliver.
+  struct Grads final : InputGrads {
+    const Plan& p;
+    const Plan::Step& s;
+    decltype(deliver)& deliver_;
+    decltype(deliver_copy)& deliver_copy_;
+    Grads(const Plan& p_, const Plan::Step& s_, decltype(deliver)& d, decltype(deliver_copy)& dc)
+        : p(p_), s(s_), deliver_(d), deliver_copy_(dc) {}
+    void write(int slot, TensorFn w) override {
+      if (s.aliases_input)
+        w(p.grad_[s.in[slot]]);
+      else
+        deliver_(s.in[slot], w);
+    }
+    void pass(int slot, const Tensor& g) override { deliver_copy_(s.in[slot], g); }
+  };
 
   for (auto it = p.steps_.rbegin(); it != p.steps_.rend(); ++it) {
     const Plan::Step& s = *it;
@@ -926,25 +845,18 @@ void Network::run_backward(Plan& p) const {
       for (const auto& dw : dws) fill(dw, 0.f);
       continue;
     }
-    const int xv = s.in[0];
-    const Tensor& x = p.act_[xv];
-    const Tensor& y = p.act_[s.out];
-    const Tensor& dy = p.grad_[s.out];
     CUVIZ_NVTX_RANGE(l.name);
     // An enabled backward rule replaces the per-kind backward below (nn/backward_rule.h).
     if (const BackwardRule* rule = s.rules.empty() ? nullptr : enabled_rule(p, s)) {
       try {
         // What the forward left intact: kept for the plan's lifetime and not overwritten in place.
         auto intact = [&](int v) { return p.kept_[v] && p.overwritten_by_[v] < 0 ? p.act_[v] : Tensor(); };
-        BackwardArgs a{l, intact(xv), intact(s.out), s.mask, dy, Tensor()};
-        auto apply = [&](const Tensor& d) {
+        BackwardArgs a{l, intact(s.in[0]), intact(s.out), s.mask, p.grad_[s.out], Tensor()};
+        Grads grads(p, s, deliver, deliver_copy);  // an in-place ReLU: dx overwrites dy, as below
+        grads.write(0, [&](const Tensor& d) {
           a.dx = d;
           rule->backward(a);
-        };
-        if (s.aliases_input)
-          apply(p.grad_[xv]);  // an in-place ReLU: dx overwrites dy, as below
-        else
-          deliver(xv, apply);
+        });
       } catch (const Error& e) {
         throw Error(cat("backward: layer '", l.name, "' (", layer_kind_name(l.kind), "), rule '", rule->name(),
                         "': ", e.what()));
@@ -952,58 +864,11 @@ void Network::run_backward(Plan& p) const {
       continue;
     }
     try {
-      switch (l.kind) {
-        case LayerKind::conv: {
-          Conv2dParams c = l.conv;
-          c.fuse_relu = false;
-          if (!dws.empty()) conv2d_backward_weight(c, x, dy, dws[0], dws.size() > 1 ? dws[1] : Tensor());
-          deliver(xv, [&](const Tensor& d) { conv2d_backward_data(c, dy, l.weights[0], d); });
-          break;
-        }
-        case LayerKind::relu: {
-          const auto relu_back = [&](const Tensor& d) {
-            if (s.mask.defined())
-              relu_backward_data_masked(s.mask, dy, d, p.relu_redirect_);
-            else
-              (p.relu_redirect_ ? relu_backward_data_redirected : relu_backward_data)(y, dy, d);
-          };
-          if (s.aliases_input)
-            relu_back(p.grad_[xv]);  // the same memory: dx overwrites dy
-          else
-            deliver(xv, relu_back);
-          break;
-        }
-        case LayerKind::pool:
-          deliver(xv, [&](const Tensor& d) {
-            if (s.winners.defined())
-              pool2d_backward_data_winners(l.pool, s.winners, dy, d);
-            else
-              pool2d_backward_data(l.pool, x, y, dy, d);  // average pooling reads neither x nor y
-          });
-          break;
-        case LayerKind::lrn: deliver(xv, [&](const Tensor& d) { lrn_backward_data(l.lrn, x, y, dy, d); }); break;
-        case LayerKind::concat:
-          for (size_t i = 0; i < s.in.size(); ++i)
-            if (!s.placed[i]) deliver_copy(s.in[i], dy.channels(s.concat_offset[i], p.shape_[s.in[i]].c));
-          break;
-        case LayerKind::linear:
-          if (!dws.empty()) linear_backward_weight(x, dy, dws[0], dws.size() > 1 ? dws[1] : Tensor());
-          deliver(xv, [&](const Tensor& d) { linear_backward_data(dy, l.weights[0], d); });
-          break;
-        case LayerKind::softmax: deliver(xv, [&](const Tensor& d) { softmax_backward_data(y, dy, d); }); break;
-        case LayerKind::dropout:
-        case LayerKind::flatten: break;  // views: their gradient memory is their input's
-        case LayerKind::affine: {
-          const BatchNormWeights bn{l.weights[0], l.weights[1], affine_stats_[s.layer][0], affine_stats_[s.layer][1],
-                                    0.f};
-          deliver(xv, [&](const Tensor& d) { batchnorm_backward_data(bn, dy, d); });
-          break;
-        }
-        case LayerKind::add:
-          deliver_copy(s.in[0], dy);
-          deliver_copy(s.in[1], dy);
-          break;
-      }
+      const LayerOp& op = layer_op(l.kind);
+      const LayerCall call = call_of(p, s);
+      if (!dws.empty()) op.backward_weight(call, dws);
+      Grads grads(p, s, deliver, deliver_copy);
+      op.backward_data(call, grads);
     } catch (const Error& e) {
       throw Error(cat("backward: layer '", l.name, "' (", layer_kind_name(l.kind), "): ", e.what()));
     }
@@ -1086,12 +951,7 @@ std::vector<LayerInfo> Network::describe(const Plan& p) const {
     const LayerDesc& l = graph_.layers[s.layer];
     LayerInfo info{l.name, layer_kind_name(l.kind), p.shape_[s.out], 0, 0};
     for (const auto& w : l.weights) info.params += w.numel();
-    if (l.kind == LayerKind::conv) {
-      const Shape w = l.weights[0].shape();  // {O, I/groups, kh, kw}
-      info.macs = p.shape_[s.out].image_size() * w.c * w.h * w.w;
-    } else if (l.kind == LayerKind::linear) {
-      info.macs = int64_t(l.weights[0].n()) * l.weights[0].c();
-    }
+    if (const auto macs = layer_op(l.kind).macs) info.macs = macs(l, p.shape_[s.out]);
     out.push_back(std::move(info));
   }
   return out;

@@ -23,6 +23,7 @@
 #include "kernels/relu.h"
 #include "nn/backward_rule.h"
 #include "nn/graph.h"
+#include "nn/layer_ops.h"
 #include "core/tensor.h"
 
 namespace cuviz {
@@ -157,10 +158,6 @@ class Plan {
   std::vector<Tensor> taps_;             // per gradient tap: its copy of the gradient (in the arena)
   std::vector<int> input_taps_;          // taps of the input, copied once the backward is done
   bool taps_ready_ = false;              // backward filled the taps since the last forward
-  // Always false: Lucid's redirect is the backward rule "relu_redirect", dispatched before the
-  // per-kind backward whose ReLU case still reads this flag (that case goes when the switch
-  // becomes an op table; nothing sets the flag any more).
-  bool relu_redirect_ = false;
 };
 
 class Network {
@@ -235,6 +232,8 @@ class Network {
   void plan_views(PlanBuild& b) const;     // aliases and slices, kept values, gradient overlaps
   void run_backward(Plan& plan) const;
   const BackwardRule* enabled_rule(const Plan& plan, const Plan::Step& s) const;
+  // One step's arguments for its op-table entry (nn/layer_ops.h).
+  LayerCall call_of(const Plan& plan, const Plan::Step& s) const;
   void download(Plan& plan, const Tensor& src, const Tensor& dst) const;
   float* staging(Plan& plan) const;
 
@@ -248,7 +247,7 @@ class Network {
   std::vector<std::vector<int>> layer_inputs_; // value ids read by each layer
   std::vector<int> layer_output_;              // value id written by each layer
   std::vector<std::pair<std::string, int>> names_;  // every accepted name -> value, sorted by name
-  std::vector<std::vector<OwnedTensor>> affine_stats_;  // affine layers: zero mean, unit variance
+  std::vector<std::vector<OwnedTensor>> layer_aux_;  // per layer: LayerOp::make_aux (affine: mean 0, variance 1)
 };
 
 }  // namespace cuviz

@@ -14,6 +14,7 @@
 
 #include "core/host_device.h"
 #include "core/tensor.h"
+#include "kernels/sigmoid.h"
 
 namespace cuviz {
 
@@ -64,20 +65,6 @@ CUVIZ_HD void color_backward(const T drgb[3], T dt[3]) {
     dt[j] = T(color_matrix(0, j)) * drgb[0] + T(color_matrix(1, j)) * drgb[1] + T(color_matrix(2, j)) * drgb[2];
 }
 
-// exp overloaded on precision (host and device alike: expf for float, exp for double).
-CUVIZ_HD float hd_exp(float x) { return expf(x); }
-CUVIZ_HD double hd_exp(double x) { return exp(x); }
-
-template <class T>
-CUVIZ_HD T sigmoid(T x) {
-  return T(1) / (T(1) + hd_exp(-x));
-}
-// d sigmoid / dx expressed through the output s: s (1 - s).
-template <class T>
-CUVIZ_HD T sigmoid_backward(T s, T ds) {
-  return ds * s * (T(1) - s);
-}
-
 // One pixel of the colour stage: t (3 planes, `plane` apart) -> rgb in [0, 1].
 template <class T>
 CUVIZ_HD void rgb_from_t_at(const T* t, T* rgb, int64_t plane, bool decorrelate) {
@@ -86,13 +73,13 @@ CUVIZ_HD void rgb_from_t_at(const T* t, T* rgb, int64_t plane, bool decorrelate)
     color_forward(in, out);
   else
     for (int c = 0; c < 3; ++c) out[c] = in[c];
-  for (int c = 0; c < 3; ++c) rgb[c * plane] = sigmoid(out[c]);
+  for (int c = 0; c < 3; ++c) rgb[c * plane] = sigmoid_value(out[c]);  // kernels/sigmoid.h
 }
 // Its adjoint at one pixel: (rgb, drgb) -> dt.
 template <class T>
 CUVIZ_HD void rgb_from_t_backward_at(const T* rgb, const T* drgb, T* dt, int64_t plane, bool decorrelate) {
   T dz[3], out[3];
-  for (int c = 0; c < 3; ++c) dz[c] = sigmoid_backward(rgb[c * plane], drgb[c * plane]);
+  for (int c = 0; c < 3; ++c) dz[c] = sigmoid_grad(rgb[c * plane], drgb[c * plane]);
   if (decorrelate)
     color_backward(dz, out);
   else

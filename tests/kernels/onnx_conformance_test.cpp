@@ -25,6 +25,7 @@
 //                                       2-D coercion {outer, rest, 1, 1} (opset < 13)
 //   test_concat_*                       concat_forward over the channels of {outer, axis_len, inner, 1}
 //   test_relu                           relu_forward on the flat data
+//   test_sigmoid, test_sigmoid_example  sigmoid_forward on the flat data
 //   test_batchnorm_epsilon, test_batchnorm_example
 //                                       batchnorm_forward (inference) on {N, C, prod(spatial), 1}
 //
@@ -51,6 +52,7 @@
 #include "kernels/lrn.h"
 #include "kernels/pool2d.h"
 #include "kernels/relu.h"
+#include "kernels/sigmoid.h"
 #include "kernels/softmax.h"
 #include "onnx_testdata.h"
 #include "test_util.h"
@@ -103,6 +105,8 @@ const char* const kInScope[] = {
     "test_concat_3d_axis_negative_2", "test_concat_3d_axis_negative_3",
     // Relu, BatchNormalization
     "test_relu", "test_batchnorm_epsilon", "test_batchnorm_example",
+    // Sigmoid
+    "test_sigmoid", "test_sigmoid_example",
 };
 
 struct OutOfScope {
@@ -129,7 +133,8 @@ const OutOfScope kOutOfScope[] = {
 // Op types whose single-node vectors must all appear in one of the two lists above.
 const std::set<std::string> kOurOpTypes = {
     "Conv",    "ConvInteger", "QLinearConv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool",
-    "GlobalMaxPool", "LRN", "Gemm", "Softmax", "LogSoftmax", "Concat", "Relu", "BatchNormalization"};
+    "GlobalMaxPool", "LRN", "Gemm", "Softmax", "LogSoftmax", "Concat", "Relu", "BatchNormalization",
+    "Sigmoid"};
 
 // u = 2^-24 is float32's unit roundoff; a sum of n terms in float32 errs by at most about
 // n u sum|terms| (any order), a few operations by a few u relative to the result.
@@ -149,6 +154,7 @@ const std::map<std::string, Tolerance> kTolerances = {
     {"GlobalAveragePool", {1e-5, "mean of n <= 25 values |x| < 10, as AveragePool"}},
     {"LRN", {5e-6, "|y| < 4 after ~6 roundings of relative u (3 squares summed, pow, product): 6 u 4 = 1.4e-6"}},
     {"Gemm", {1e-5, "K <= 10 products of values in [0, 1): (K - 1) u K = 5.4e-6, plus rounding of alpha, beta C"}},
+    {"Sigmoid", {1e-6, "outputs in (0, 1): exp, a sum and a division round to ~3 u = 1.8e-7"}},
     {"Softmax", {1e-6, "outputs in [0, 1]: exp, a sum of <= 5 terms and a division round to ~5 u = 3e-7"}},
     {"LogSoftmax", {2e-6, "|y| < 4 after ~5 roundings relative to |y| ((x - max), log of a sum, difference): 1.2e-6"}},
     {"BatchNormalization", {1e-5, "a x + b' (folded) vs s (x - m) / sqrt(v + eps) + bias: ~5 u (|a x| + |b'|) "
@@ -393,11 +399,12 @@ std::vector<Array> run_concat(const NodeCase& c, const Attributes& at) {
   return {y};
 }
 
-std::vector<Array> run_relu(const NodeCase& c) {
+// An element-wise op (relu_forward, sigmoid_forward) on the flat data.
+std::vector<Array> run_elementwise(const NodeCase& c, void (*op)(const Tensor&, const Tensor&)) {
   Array x = c.inputs.at(0);
   const Shape s{1, 1, 1, int(x.data.size())};
   Array y = onnx_testdata::zeros(x.dims);
-  relu_forward(x.view(s), y.view(s));
+  op(x.view(s), y.view(s));
   return {y};
 }
 
@@ -432,7 +439,8 @@ std::vector<Array> run_node(const NodeCase& c, const Attributes& at) {
   if (op == "Softmax") return run_softmax(c, at, false);
   if (op == "LogSoftmax") return run_softmax(c, at, true);
   if (op == "Concat") return run_concat(c, at);
-  if (op == "Relu") return run_relu(c);
+  if (op == "Relu") return run_elementwise(c, relu_forward);
+  if (op == "Sigmoid") return run_elementwise(c, sigmoid_forward);
   if (op == "BatchNormalization") return run_batchnorm(c, at);
   throw Error(cat("onnx conformance: no mapping for op type ", op, " (", c.name, ")"));
 }

@@ -255,6 +255,22 @@ layers { bottom: "fc" top: "prob" name: "prob" type: SOFTMAX }
   EXPECT_EQ(g.layers[0].weights[1].data()[3], 3.f);
 }
 
+TEST(CaffeLoader, SigmoidInNewAndV1Syntax) {
+  TempDir dir("caffe");
+  const std::string head = "name: \"s\"\ninput: \"data\"\ninput_dim: 1 input_dim: 3 input_dim: 4 input_dim: 4\n";
+  write_text(dir.file("new.prototxt"), head + R"(layer { name: "sig" type: "Sigmoid" bottom: "data" top: "prob" })");
+  write_text(dir.file("v1.prototxt"), head + R"(layers { name: "sig" type: SIGMOID bottom: "data" top: "prob" })");
+  caffe::NetParameter w;  // a .caffemodel lists every layer, weightless ones with no blobs
+  add_weights(w, "sig", {});
+  save(w, dir.file("w.caffemodel"));
+  for (const char* f : {"new.prototxt", "v1.prototxt"}) {
+    const Graph g = load_caffe(dir.file(f), dir.file("w.caffemodel"));
+    ASSERT_EQ(g.layers.size(), 1u) << f;
+    EXPECT_EQ(g.layers[0].kind, LayerKind::sigmoid) << f;
+    EXPECT_EQ(g.layers[0].output, "prob") << f;
+  }
+}
+
 TEST(CaffeLoader, BatchNormAndScaleBecomeAffine) {
   TempDir dir("caffe");
   write_text(dir.file("deploy.prototxt"), R"(

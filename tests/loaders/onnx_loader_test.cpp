@@ -186,6 +186,20 @@ TEST(OnnxLoader, UnsupportedOperatorNamesNodeAndOp) {
   EXPECT_TRUE(throws_with([&] { load_onnx(b.save(dir)); }, {"node 'swish1'", "unsupported operator 'HardSwish'"}));
 }
 
+TEST(OnnxLoader, SigmoidBecomesASigmoidLayer) {
+  TempDir dir("onnx");
+  ModelBuilder b;
+  b.node("Relu", "r", {"x"}, {"y"});
+  b.node("Sigmoid", "sig", {"y"}, {"z"});
+  b.output("z");
+  const Graph g = load_onnx(b.save(dir));
+  ASSERT_EQ(g.layers.size(), 2u);
+  EXPECT_EQ(g.layers[1].kind, LayerKind::sigmoid);
+  EXPECT_EQ(g.layers[1].name, "sig");
+  EXPECT_EQ(g.layers[1].inputs, std::vector<std::string>{"y"});
+  EXPECT_EQ(g.layers[1].output, "z");
+}
+
 TEST(OnnxLoader, OpsetOutsideRangeIsAnError) {
   TempDir dir("onnx");
   ModelBuilder b(6);

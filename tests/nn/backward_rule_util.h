@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/add.h"
 #include "nn/backward_rule.h"
 #include "reference_net.h"
 

@@ -1,6 +1,7 @@
 // nn/Network on a CUDA device against the same network on the CPU: every activation of a
 // forward pass and the input gradient of a multi-seed backward (strided concat slices, fused
 // ReLUs, fan-out accumulation through the add kernel) on a batch of 3.
+#include "kernels/add.h"
 #include "nn/network.h"
 
 #include "reference_net.h"

@@ -2,6 +2,7 @@
 // interpreter (tests/nn/reference_net.h), truncation, concat without copies, in-place ReLU
 // naming, fan-out gradient accumulation, whole-network gradients against double-precision
 // finite differences, weight gradients, describe(), and the errors.
+#include "kernels/add.h"
 #include "nn/network.h"
 
 #include "reference_net.h"

@@ -1,8 +1,8 @@
 // Test helpers for nn/Network: builders for small graphs with seeded weights, and ReferenceNet,
-// an independent interpreter of a Graph that runs the plain *_reference ops (float or double)
+// an independent interpreter of a Graph that runs the op table's plain references (float or double)
 // with Caffe semantics (a blob name is its latest value) and none of Network's memory planning
 // (no aliasing, no concat slices), so it is the oracle for forward values and, in double, for
-// finite-difference gradients. `backward` applies the plain *_backward_data_reference ops in
+// finite-difference gradients. `backward` applies the op table's reference backwards in
 // reverse layer order (d(value) = seed + sum over its readers), the oracle for gradients of
 // whole networks too large for finite differences.
 #pragma once
@@ -11,16 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "kernels/add.h"
-#include "kernels/concat.h"
 #include "kernels/conv2d.h"
-#include "kernels/dropout.h"
-#include "kernels/linear.h"
-#include "kernels/lrn.h"
 #include "kernels/pool2d.h"
-#include "kernels/relu.h"
-#include "kernels/softmax.h"
 #include "nn/graph.h"
+#include "nn/layer_ops.h"
 #include "test_util.h"
 
 namespace cuviz::test {
@@ -172,71 +166,12 @@ class ReferenceNet {
         inputs_.back().push_back(latest_.at(b));
         in.push_back(&values_.at(latest_.at(b)));
       }
-      const auto& ws = weights_[li];
-      const BasicTensor<T>& x0 = *in[0];
-      const BasicTensor<T> none;
-      BasicOwnedTensor<T> y;
-      switch (l.kind) {
-        case LayerKind::conv:
-          y = BasicOwnedTensor<T>(conv2d_output_shape(l.conv, x0.shape(), ws[0].shape()));
-          conv2d_forward_reference<T>(l.conv, x0, ws[0], ws.size() > 1 ? ws[1] : none, y);
-          break;
-        case LayerKind::relu:
-          y = BasicOwnedTensor<T>(x0.shape());
-          relu_forward_reference<T>(x0, y);
-          break;
-        case LayerKind::pool:
-          y = BasicOwnedTensor<T>(pool2d_output_shape(l.pool, x0.shape()));
-          pool2d_forward_reference<T>(l.pool, x0, y);
-          break;
-        case LayerKind::lrn:
-          y = BasicOwnedTensor<T>(x0.shape());
-          lrn_forward_reference<T>(l.lrn, x0, y);
-          break;
-        case LayerKind::concat: {
-          Shape s = x0.shape();
-          s.c = 0;
-          for (auto* t : in) s.c += t->c();
-          y = BasicOwnedTensor<T>(s);
-          int off = 0;
-          for (auto* t : in) {
-            copy_into(*t, y.channels(off, t->c()));
-            off += t->c();
-          }
-          break;
-        }
-        case LayerKind::linear:
-          y = BasicOwnedTensor<T>(Shape{x0.n(), ws[0].n(), 1, 1});
-          linear_forward_reference<T>(x0, ws[0], ws.size() > 1 ? ws[1] : none, y);
-          break;
-        case LayerKind::softmax:
-          y = BasicOwnedTensor<T>(x0.shape());
-          softmax_forward_reference<T>(x0, y);
-          break;
-        case LayerKind::dropout:
-          y = BasicOwnedTensor<T>(x0.shape());
-          copy_into(x0, y);
-          break;
-        case LayerKind::flatten: {
-          BasicOwnedTensor<T> dense(x0.shape());
-          copy_into(x0, dense);
-          y = BasicOwnedTensor<T>(flatten_shape(x0.shape()));
-          for (int64_t k = 0; k < dense.numel(); ++k) y.data()[k] = dense.data()[k];
-          break;
-        }
-        case LayerKind::affine:
-          y = BasicOwnedTensor<T>(x0.shape());
-          for (int n = 0; n < x0.n(); ++n)
-            for (int c = 0; c < x0.c(); ++c)
-              for (int h = 0; h < x0.h(); ++h)
-                for (int w = 0; w < x0.w(); ++w)
-                  y.at(n, c, h, w) = ws[0].data()[c] * x0.at(n, c, h, w) + ws[1].data()[c];
-          break;
-        case LayerKind::add:
-          y = BasicOwnedTensor<T>(x0.shape());
-          add_forward_reference<T>(x0, *in[1], y);
-          break;
-      }
+      std::vector<const BasicTensor<T>*> ws;
+      std::vector<Shape> shapes;
+      for (const auto& w : weights_[li]) ws.push_back(&w);
+      for (auto* t : in) shapes.push_back(t->shape());
+      BasicOwnedTensor<T> y(output_shape(l, shapes));
+      reference_forward<T>(l, in, ws, y);  // the op table's plain reference (nn/layer_ops.h)
       values_.push_back(std::move(y));
       latest_[l.output] = int(values_.size()) - 1;
       versions_[l.output].push_back(int(values_.size()) - 1);
@@ -259,7 +194,10 @@ class ReferenceNet {
   // After run: the gradient of sum_i <seed_i, blob_i> with respect to every value computed after
   // the latest value of `down_to` (and to it), from the seeds on blobs (latest values). Layers at
   // or before down_to's producer are not visited: every reader of it comes later.
-  void backward(const std::vector<std::pair<std::string, const BasicTensor<T>*>>& seeds, const std::string& down_to) {
+  // Double only: the table's reference backward is the double-precision oracle.
+  void backward(const std::vector<std::pair<std::string, const BasicTensor<T>*>>& seeds, const std::string& down_to)
+    requires std::is_same_v<T, double>
+  {
     grads_.clear();
     for (const auto& [name, seed] : seeds) add_into(grad_of(latest_.at(name)), *seed);
     const int stop = latest_.at(down_to);  // value v is written by layer v - 1
@@ -268,42 +206,19 @@ class ReferenceNet {
       if (it == grads_.end()) continue;  // nothing flows into this layer's output
       const LayerDesc& l = g_.layers[li];
       const BasicTensor<T>& dy = it->second;
-      const BasicTensor<T>& x = values_.at(inputs_[li][0]);
       const BasicTensor<T>& y = values_.at(li + 1);
-      const auto& ws = weights_[li];
-      BasicOwnedTensor<T> dx(x.shape());
-      switch (l.kind) {
-        case LayerKind::conv: conv2d_backward_data_reference<T>(l.conv, dy, ws[0], dx); break;
-        case LayerKind::relu: relu_backward_data_reference<T>(y, dy, dx); break;
-        case LayerKind::pool: pool2d_backward_data_reference<T>(l.pool, x, y, dy, dx); break;
-        case LayerKind::lrn: lrn_backward_data_reference<T>(l.lrn, x, y, dy, dx); break;
-        case LayerKind::linear: linear_backward_data_reference<T>(dy, ws[0], dx); break;
-        case LayerKind::softmax: softmax_backward_data_reference<T>(y, dy, dx); break;
-        case LayerKind::dropout: copy_into(dy, dx); break;
-        case LayerKind::flatten:
-          for (int64_t k = 0; k < dx.numel(); ++k) dx.data()[k] = dy.data()[k];  // both dense
-          break;
-        case LayerKind::affine:
-          for (int n = 0; n < dx.n(); ++n)
-            for (int c = 0; c < dx.c(); ++c)
-              for (int h = 0; h < dx.h(); ++h)
-                for (int w = 0; w < dx.w(); ++w) dx.at(n, c, h, w) = ws[0].data()[c] * dy.at(n, c, h, w);
-          break;
-        case LayerKind::concat: {
-          int off = 0;
-          for (int v : inputs_[li]) {
-            const int c = values_.at(v).c();
-            add_into(grad_of(v), dy.channels(off, c));
-            off += c;
-          }
-          continue;
-        }
-        case LayerKind::add:
-          add_into(grad_of(inputs_[li][1]), dy);
-          copy_into(dy, dx);
-          break;
+      // The op table's plain reference backward (nn/layer_ops.h), d(input i) for every input;
+      // readers of one value add up (fan-out), the concat's slices go back to their inputs.
+      std::vector<const BasicTensor<T>*> in, ws, dxs;
+      std::vector<BasicOwnedTensor<T>> dx;
+      for (int v : inputs_[li]) {
+        in.push_back(&values_.at(v));
+        dx.emplace_back(values_.at(v).shape());
       }
-      add_into(grad_of(inputs_[li][0]), dx);
+      for (const auto& w : weights_[li]) ws.push_back(&w);
+      for (const auto& d : dx) dxs.push_back(&d);
+      layer_op(l.kind).reference_backward(l, in, ws, y, dy, dxs, {});
+      for (size_t i = 0; i < dx.size(); ++i) add_into(grad_of(inputs_[li][i]), dx[i]);
     }
   }
   // The gradient left by backward at a blob's latest value ("<blob>:pre" as in blob()).
