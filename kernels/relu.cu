@@ -3,38 +3,24 @@
 #include "core/cuda_check.cuh"
 #include "core/cuda_context.cuh"
 #include "kernels/cuda_ops.h"
+#include "kernels/elementwise.cuh"
 #include "kernels/relu.h"
 
 namespace cuviz {
 
 namespace {
 
-__global__ void relu_forward_kernel(const float* x, int64_t x_stride, float* y, int64_t y_stride, int64_t m,
-                                    int n) {
-  const int64_t total = m * n;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t img = i / m, k = i % m;
-    y[img * y_stride + k] = relu_value(x[img * x_stride + k]);
-  }
-}
-
-// The element-wise backwards: Grad is PlainGrad (relu_grad) or GuidedGrad (relu_grad_guided).
+// The element-wise forward and backwards (kernels/elementwise.cuh); Grad is PlainGrad (relu_grad)
+// or GuidedGrad (relu_grad_guided).
+struct ReluValue {
+  __device__ float operator()(float x) const { return relu_value(x); }
+};
 struct PlainGrad {
   __device__ float operator()(float y, float dy) const { return relu_grad(y, dy); }
 };
 struct GuidedGrad {
   __device__ float operator()(float y, float dy) const { return relu_grad_guided(y, dy); }
 };
-
-template <class Grad>
-__global__ void relu_backward_kernel(const float* y, int64_t y_stride, const float* dy, int64_t dy_stride, float* dx,
-                                     int64_t dx_stride, int64_t m, int n, Grad grad) {
-  const int64_t total = m * n;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t img = i / m, k = i % m;
-    dx[img * dx_stride + k] = grad(y[img * y_stride + k], dy[img * dy_stride + k]);
-  }
-}
 
 // One block per image: first whether any plain gradient passes, then the chosen rule. In place
 // (dx == dy) is safe: every read of the first loop happens before the barrier.
@@ -64,7 +50,7 @@ __global__ void relu_mask_kernel(const float* y, int64_t y_stride, uint32_t* mas
 }
 
 // The plain masked backward: one thread per element (grid-stride over the whole batch), like
-// relu_backward_kernel. Every step of a render runs it for every ReLU, so it must fill the GPU;
+// the element-wise map. Every step of a render runs it for every ReLU, so it must fill the GPU;
 // a block per image would leave all but N SMs idle. In place is safe: each thread reads dy[k]
 // before writing dx[k] and no other thread touches k.
 // Guided backpropagation's masked form uses it too (Grad = GuidedGrad).
@@ -100,20 +86,10 @@ int blocks_for(int64_t total, int threads) { return int(std::min<int64_t>((total
 
 // kernel launchers
 
-void relu_forward_cuda(const Tensor& x, const Tensor& y) {
-  const int64_t m = x.shape().image_size(), total = m * x.n();
-  if (total == 0) return;
-  relu_forward_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(x.data(), x.batch_stride(), y.data(),
-                                                                            y.batch_stride(), m, x.n());
-  CUVIZ_CUDA_LAUNCH_CHECK();
-}
+void relu_forward_cuda(const Tensor& x, const Tensor& y) { map_elements_cuda(x, y, ReluValue{}); }
 
 void relu_backward_data_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx) {
-  const int64_t m = y.shape().image_size(), total = m * y.n();
-  if (total == 0) return;
-  relu_backward_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(
-      y.data(), y.batch_stride(), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m, y.n(), PlainGrad{});
-  CUVIZ_CUDA_LAUNCH_CHECK();
+  map_elements_cuda(y, dy, dx, PlainGrad{});
 }
 
 void relu_backward_data_redirected_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx) {
@@ -146,11 +122,7 @@ void relu_backward_data_masked_cuda(const MaskTensor& mask, const Tensor& dy, co
 }
 
 void relu_backward_data_guided_cuda(const Tensor& y, const Tensor& dy, const Tensor& dx) {
-  const int64_t m = y.shape().image_size(), total = m * y.n();
-  if (total == 0) return;
-  relu_backward_kernel<<<blocks_for(total, 256), 256, 0, current_stream()>>>(
-      y.data(), y.batch_stride(), dy.data(), dy.batch_stride(), dx.data(), dx.batch_stride(), m, y.n(), GuidedGrad{});
-  CUVIZ_CUDA_LAUNCH_CHECK();
+  map_elements_cuda(y, dy, dx, GuidedGrad{});
 }
 
 void relu_backward_data_guided_masked_cuda(const MaskTensor& mask, const Tensor& dy, const Tensor& dx) {

@@ -9,10 +9,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build-emu
 mkdir -p "$out/src/kernels" "$out/obj"
-flags=(-std=c++20 -O2 -fopenmp -DNDEBUG -DCUVIZ_HAS_CUDA=0 -Itests/cuda_emulation -I. -Itests -w)
-sources=(core/tensor.cpp core/exec_context.cpp kernels/cudnn_oracle_disabled.cpp tests/cuda_emulation/cuda_runtime_emu.cpp)
+flags=(-std=c++20 -O2 -fopenmp -DNDEBUG -DCUVIZ_HAS_CUDA=0 -Itests/cuda_emulation -I"$out/src" -I. -Itests -w)
+sources=(core/tensor.cpp core/exec_context.cpp kernels/cudnn_oracle_disabled.cpp tests/cuda_emulation/cuda_runtime_emu.cpp
+         nn/graph.cpp nn/layer_ops.cpp)  # the op table, which tests/kernels/op_table_cuda_test drives
 for f in kernels/*.cpp; do
   case "$f" in kernels/cuda_ops_disabled.cpp|kernels/cudnn_oracle_disabled.cpp) ;; *) sources+=("$f") ;; esac
+done
+# Headers that launch kernels (kernels/elementwise.cuh) are rewritten too, into $out/src, which
+# comes before the tree on the include path; those the emulation replaces outright
+# (tests/cuda_emulation/kernels/gemm_tile.cuh) come first and are skipped here.
+for f in kernels/*.cuh; do
+  if [ ! -e "tests/cuda_emulation/$f" ] && grep -q '<<<' "$f"; then
+    python3 tests/cuda_emulation/rewrite_launches.py "$f" "$out/src/$f"
+  fi
 done
 for f in kernels/*.cu; do
   [ "$f" = kernels/cudnn_oracle.cu ] && continue

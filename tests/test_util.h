@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 
+#include "core/error.h"
 #include "core/tensor.h"
 
 namespace cuviz::test {
@@ -113,6 +114,16 @@ inline double weighted_sum(const TensorD& y, const TensorD& w) {
   for (int i = 0; i < y.n(); ++i)
     for (int64_t k = 0; k < y.shape().image_size(); ++k) s += y.image(i)[k] * w.image(i)[k];
   return s;
+}
+
+// The message of the cuviz::Error that f throws, or "(no error)" when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
 }
 
 }  // namespace cuviz::test

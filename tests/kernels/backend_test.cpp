@@ -9,19 +9,13 @@
 
 #include "kernels/cudnn_oracle.h"
 #include "kernels/pool2d.h"
+#include "test_util.h"
 
 namespace cuviz {
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 }  // namespace
 
@@ -35,7 +29,7 @@ TEST(Backend, ParsesItsTwoNamesAndListsThemOtherwise) {
 }
 
 TEST(Backend, CudnnOnTheCpuIsAClearError) {
-  EXPECT_EQ(error_of([] { check_backend(Backend::native, Device::cpu); }), "");
+  EXPECT_EQ(error_of([] { check_backend(Backend::native, Device::cpu); }), "(no error)");
   const std::string e = error_of([] { check_backend(Backend::cudnn, Device::cpu); });
   ASSERT_NE(e, "");
   EXPECT_NE(e.find(CUVIZ_HAS_CUDA ? "needs a CUDA device" : "built without CUDA"), std::string::npos) << e;
@@ -44,7 +38,7 @@ TEST(Backend, CudnnOnTheCpuIsAClearError) {
 
 TEST(Backend, CudnnWithoutAnyUsableCudnnIsAnError) {
   if (cudnn_oracle_available()) GTEST_SKIP() << "cuDNN is usable here";
-  EXPECT_NE(error_of([] { check_backend(Backend::cudnn, Device::cuda); }), "");
+  EXPECT_NE(error_of([] { check_backend(Backend::cudnn, Device::cuda); }), "(no error)");
 }
 
 TEST(ExecContext, ScopesNestAndRestore) {

@@ -17,19 +17,12 @@ namespace cuviz {
 
 namespace {
 
+using test::error_of;
+
 using test::bitwise_equal;
 using test::DoubleConvRule;
 using test::InputEchoRule;
 using test::ReferenceNet;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 bool nonzero(const Tensor& t) {
   for (int i = 0; i < t.n(); ++i)

@@ -11,21 +11,14 @@ namespace cuviz {
 
 namespace {
 
+using test::error_of;
+
 using test::ReferenceNet;
 
 OwnedTensor input(Shape s, uint64_t seed) {
   OwnedTensor x(s);
   test::fill_uniform(x, seed);
   return x;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 // Fast CPU ops (im2col + SGEMM, blocked loops) against plain loops, both in float, on O(1)
