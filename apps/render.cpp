@@ -1,7 +1,8 @@
 // `cuviz render MODEL --objective EXPR -o out.png`: activation maximization (viz/render.h) with the
 // progress bar (apps/progress.h) on stderr; writes the PNG (a horizontal strip for a batch, plus
 // out_<i>.png), an optional .npy of the final images and out.json with every setting
-// (RenderSettings, viz/settings.h), objective and timing.
+// (RenderSettings, viz/settings.h: the start image and the parameterization among them), objective
+// and timing.
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -73,6 +74,11 @@ void run_render(const RenderCommand& o) {
   usage_check(rs.objectives.size() == 1 || int(rs.objectives.size()) == rs.batch, "render: ", rs.objectives.size(),
               " objectives for --batch ", rs.batch, " (give one for all images or one per image)");
   check_precision_backend(rs.precision, o.run.backend);
+  try {  // an .npy start with a param that cannot hold it: options that do not go together (the library's message)
+    check_source_param(ImageSource::parse(rs.start), parse_param_kind(rs.param.c_str()));
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
   if (!o.out.empty()) check_output_dir(o.out);
   if (!o.npy.empty()) check_output_dir(o.npy);
   std::vector<Objective> objectives;
@@ -82,8 +88,7 @@ void run_render(const RenderCommand& o) {
   const std::string model_name = graph.name;
   const Network net = make_network(std::move(graph), o.run.device, o.run.backend);
   print_device_notice();
-  RenderOptions ro = render_options(rs, net.device());
-  ro.batch = rs.batch;
+  RenderOptions ro = render_options(rs, net.device());  // the batch and the start too
   ro.cuda_graph = !o.run.no_cuda_graph;
   if (o.run.profile > 0) return profile_render(net, objectives, ro, o.run.profile);
   if (o.save_every > 0)

@@ -15,6 +15,7 @@ std::string describe(const Check& check) {
     for (const auto& c : o->choices) out += cat(out.empty() ? "{" : ",", c);
     return out + "}";
   }
+  if (const auto* j = std::get_if<Judged>(&check)) return j->shown;
   return "";
 }
 }  // namespace

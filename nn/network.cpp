@@ -19,6 +19,7 @@
 #include "kernels/relu.h"
 #include "core/cuda_runtime.h"
 #include "core/nvtx.h"
+#include "core/suggest.h"
 #include "nn/layer_ops.h"
 
 namespace cuviz {
@@ -27,40 +28,9 @@ namespace {
 
 std::atomic<uint64_t> next_network_id{1};
 
-// Levenshtein distance, for "did you mean" suggestions.
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
-// " did you mean X?" for the closest candidates (empty when none is close).
+// The names within a quarter of `name`'s length (at least 2 edits), the three closest.
 std::string suggestions(std::string_view name, const std::vector<std::string>& candidates) {
-  const size_t limit = std::max<size_t>(2, name.size() / 4);
-  std::vector<std::pair<size_t, std::string>> close;
-  for (const auto& c : candidates)
-    if (size_t d = edit_distance(name, c); d <= limit) close.emplace_back(d, c);
-  std::sort(close.begin(), close.end());
-  std::string s;
-  for (size_t i = 0; i < close.size() && i < 3; ++i) s += cat(i == 0 ? "; did you mean " : " or ", close[i].second);
-  return close.empty() ? s : s + "?";
-}
-
-// "a, b, c ... (N more)".
-std::string listing(const std::vector<std::string>& names, size_t max_listed = 60) {
-  std::string s;
-  for (size_t i = 0; i < names.size() && i < max_listed; ++i) s += cat(i ? ", " : "", names[i]);
-  if (names.size() > max_listed) s += cat(" ... (", names.size() - max_listed, " more)");
-  return s;
+  return did_you_mean(name, candidates, std::max<size_t>(2, name.size() / 4), 3);
 }
 
 std::string shapes_str(const std::vector<Shape>& shapes) {

@@ -2,6 +2,7 @@
 // each parameterization, so a start image becomes the parameters the render loop optimises.
 #include "viz/image_source.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -23,7 +24,12 @@ bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-bool is_npy(const std::string& path) { return ends_with(path, ".npy") || ends_with(path, ".NPY"); }
+std::string lowercase(std::string s) {
+  for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool is_npy(const std::string& path) { return ends_with(lowercase(path), ".npy"); }
 
 // The photo, centre-cropped and resized to size x size (Pillow-exact, as `classify` does).
 Image photo_at(const std::string& path, int size) {
@@ -101,6 +107,21 @@ std::string ImageSource::str() const {
     case SourceKind::input: return cat("input ", tensor ? tensor->shape().str() : std::string("(none)"));
   }
   return "?";
+}
+
+std::string image_source_text_problem(const std::string& text) {
+  if (text == "seed" || text == "zeros" || text == "noise") return "";
+  const std::string lower = lowercase(text);
+  for (const char* ext : {".png", ".jpg", ".jpeg", ".npy"})
+    if (lower.size() > std::strlen(ext) && ends_with(lower, ext)) return "";
+  return "neither seed, zeros, noise, a photo (.png, .jpg, .jpeg) nor an .npy network input";
+}
+
+void check_source_param(const ImageSource& source, ParamKind kind) {
+  CUVIZ_CHECK(kind == ParamKind::input || (source.kind != SourceKind::npy && source.kind != SourceKind::input),
+              "image source ", source.str(), ": an .npy sets the network input itself, which only the input "
+              "parameterization holds exactly (param ", param_kind_name(kind),
+              " maps every image through a sigmoid); use param input");
 }
 
 OwnedTensor load_network_input(const std::string& path, const ModelMeta& meta, int n, int size) {
@@ -188,9 +209,7 @@ void init_params(const ImageSource& source, const ImageParamSpec& spec, const Mo
   CUVIZ_CHECK(params.shape() == spec.param_shape() && params.contiguous(), "init_params: params ",
               params.shape().str(), ", the parameterization needs ", spec.param_shape().str());
   const bool input = spec.kind == ParamKind::input;
-  CUVIZ_CHECK(input || (source.kind != SourceKind::npy && source.kind != SourceKind::input), "image source ",
-              source.str(), ": an .npy sets the network input itself, which only the input parameterization holds "
-              "exactly (param ", param_kind_name(spec.kind), " maps every image through a sigmoid); use param input");
+  check_source_param(source, spec.kind);
   CUVIZ_CHECK(spec.h == spec.w || source.kind == SourceKind::seed || source.kind == SourceKind::zeros ||
                   source.kind == SourceKind::input,
               "image source ", source.str(), ": needs a square render, got ", spec.h, "x", spec.w);

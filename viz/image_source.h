@@ -46,6 +46,16 @@ struct ImageSource {
   std::string str() const;
 };
 
+// "" when `text` names a source the settings take (viz/settings.h, `cuviz render --start`): seed,
+// zeros, noise, or a path ending in .png, .jpg, .jpeg or .npy (any case); else why not, listing
+// what is taken. (ImageSource::parse takes any other path as a photo too; the settings ask for
+// the extension so that a mistyped word is not looked for as a file.)
+std::string image_source_text_problem(const std::string& text);
+
+// Throws unless the parameterization `kind` can start from `source`: an .npy or an in-memory
+// network input only with param input (init_params checks it too).
+void check_source_param(const ImageSource& source, ParamKind kind);
+
 // The network input of a photo or .npy (by extension) for `n` images of size x size: a photo is
 // centre-cropped, resized and normalized (as `classify`); an .npy must be {1 or n, 3, size, size}
 // (one Error naming both shapes otherwise). An image-only batch of 1 is repeated n times.

@@ -2,9 +2,9 @@
 // own viz/term_*.cpp), the parser's lookup by name, and the helpers every term shares.
 #include <algorithm>
 #include <sstream>
-#include <string_view>
 
 #include "core/error.h"
+#include "core/suggest.h"
 #include "viz/objective.h"
 #include "viz/objective_term.h"
 
@@ -38,37 +38,13 @@ const ObjectiveTerm* find_objective_term(const std::string& name) {
   return nullptr;
 }
 
-namespace {
-
-// Levenshtein distance between two short names.
-size_t name_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
-}  // namespace
-
 std::string objective_term_suggestion(const std::string& name) {
   // A third of the name may be wrong (at least 2 edits): "deepdraem", "chanel", "l1_" are caught,
-  // "foo" is not close to anything.
-  const size_t limit = std::max<size_t>(2, name.size() / 3);
-  size_t best = limit + 1;
-  std::string best_name;
-  for (const ObjectiveTerm* t : objective_terms()) {
-    if (!t->parse) continue;
-    if (const size_t d = name_distance(name, t->name); d < best) best = d, best_name = t->name;
-  }
-  return best_name.empty() || best_name == name ? std::string() : cat("; did you mean ", best_name, "?");
+  // "foo" is not close to anything. One suggestion, the closest (the first registered on a tie).
+  std::vector<std::string> names;
+  for (const ObjectiveTerm* t : objective_terms())
+    if (t->parse) names.push_back(t->name);
+  return did_you_mean(name, names, std::max<size_t>(2, name.size() / 3), 1);
 }
 
 Objective make_term(const ObjectiveTerm& term, std::vector<std::string> layers, std::vector<double> args) {

@@ -27,6 +27,10 @@ std::string check_message(const char* key, const Check& check, double value) {
 }
 
 std::string check_message(const char* key, const Check& check, const std::string& value) {
+  if (const auto* judged = std::get_if<Judged>(&check)) {
+    const std::string why = judged->why_not(value);
+    return why.empty() ? why : cat(key, " '", value, "' is ", why);
+  }
   const auto* one_of = std::get_if<OneOf>(&check);
   if (!one_of) return "";
   std::string list;
@@ -55,6 +59,14 @@ RenderOptions render_options(const OptimSettings& s, Device device) {
   ro.relu_override_steps = s.relu_override;
   ro.precision = parse_precision(s.precision);
   ro.device = device;
+  return ro;
+}
+
+RenderOptions render_options(const RenderSettings& s, Device device) {
+  check_settings(s);
+  RenderOptions ro = render_options(static_cast<const OptimSettings&>(s), device);
+  ro.batch = s.batch;
+  ro.source = ImageSource::parse(s.start);
   return ro;
 }
 

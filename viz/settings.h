@@ -27,6 +27,7 @@
 
 #include "core/tensor.h"
 #include "core/error.h"
+#include "viz/image_source.h"
 
 namespace cuviz {
 
@@ -49,7 +50,11 @@ struct Positive {};  // value > 0
 struct OneOf {       // one of the listed strings
   std::vector<std::string> choices;
 };
-using Check = std::variant<NoCheck, Range, Positive, OneOf>;
+struct Judged {  // text a function judges: why_not returns "" for a good value, else the rest of "KEY 'VALUE' is ..."
+  std::string (*why_not)(const std::string& value);
+  const char* shown;  // what --help shows of the accepted values
+};
+using Check = std::variant<NoCheck, Range, Positive, OneOf, Judged>;
 
 // One setting of a settings struct; T is const when the struct is visited read-only.
 template <class T>
@@ -91,8 +96,12 @@ struct OptimSettings {
             .check = Range{8, 4096}});
     v(Field{.key = "steps", .flag = "--steps", .help = "Optimisation steps per image", .value = s.steps,
             .check = Range{1, 1000000}});
-    v(Field{.key = "param", .flag = "--param", .help = "Image parameterization: fourier (decorrelated colour) or pixel",
-            .value = s.param, .check = OneOf{{"fourier", "pixel"}}});
+    v(Field{.key = "param",
+            .flag = "--param",
+            .help = "Image parameterization: fourier (decorrelated colour), pixel, or input (the preprocessed network "
+                    "input itself, as google/deepdream)",
+            .value = s.param,
+            .check = OneOf{{"fourier", "pixel", "input"}}});
     v(Field{.key = "transforms", .flag = "--transforms", .help = "Transformation robustness: standard (Lucid's) or none",
             .value = s.transforms, .check = OneOf{{"standard", "none"}}});
     v(Field{.key = "lr", .flag = "--lr", .help = "Adam learning rate", .value = s.lr, .check = Positive{}});
@@ -120,6 +129,7 @@ struct OptimSettings {
 struct RenderSettings : OptimSettings {
   std::vector<std::string> objectives;
   int batch = 1;
+  std::string start = "seed";  // where the image starts (viz/image_source.h)
 
   template <class S, class V>
   static void fields(S& s, V&& v) {
@@ -131,6 +141,16 @@ struct RenderSettings : OptimSettings {
             .required = true});
     v(Field{.key = "batch", .flag = "--batch", .help = "Images rendered together", .value = s.batch,
             .check = Range{1, 4096}});
+    // Renders written before the key existed started from the seed.
+    v(Field{.key = "start",
+            .flag = "--start",
+            .help = "Start image: seed (Lucid's random parameters), zeros (grey; the dataset mean with --param "
+                    "input), noise, a photo (PNG or JPEG, centre-cropped and resized to --size), or an .npy holding "
+                    "the preprocessed network input (1 or N, 3, size, size), as forward --input takes (needs --param "
+                    "input)",
+            .value = s.start,
+            .check = Judged{image_source_text_problem, "{seed,zeros,noise,PHOTO,X.npy}"},
+            .absent = std::string("seed")});
     OptimSettings::fields(s, v);
   }
 };
@@ -218,5 +238,7 @@ struct RenderOptions;
 // The render loop's options for these settings on `device` (batch 1; the caller sets it). Throws
 // as check_settings does for a value out of range.
 RenderOptions render_options(const OptimSettings& s, Device device);
+// The same plus what `render` adds: the batch and the start image.
+RenderOptions render_options(const RenderSettings& s, Device device);
 
 }  // namespace cuviz

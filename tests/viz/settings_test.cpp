@@ -148,6 +148,38 @@ TEST(Settings, DifferencesNameEachSettingOnce) {
   EXPECT_EQ(a.differences(a), "");
 }
 
+// render's start image: "seed" by default and for a JSON written before the key existed; a word
+// that is no source is one error naming the setting; render_options passes it on as the source.
+TEST(Settings, RenderStartIsRecordedCheckedAndPassedOn) {
+  EXPECT_EQ(RenderSettings{}.start, "seed");
+  json old = settings_to_json(RenderSettings{});
+  old.erase("start");
+  EXPECT_EQ(settings_from_json<RenderSettings>(old).start, "seed");
+  for (const char* good : {"seed", "zeros", "noise", "a/cat.png", "b/DOG.JPG", "c.jpeg", "x.npy"})
+    EXPECT_EQ(image_source_text_problem(good), "") << good;
+  json bad = settings_to_json(RenderSettings{});
+  bad["start"] = "zero";
+  try {
+    settings_from_json<RenderSettings>(bad);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "start 'zero' is neither seed, zeros, noise, a photo (.png, .jpg, .jpeg) nor an .npy "
+                           "network input");
+  }
+  for (const char* wrong : {"", "photo.webp", ".png", "seeds"}) EXPECT_NE(image_source_text_problem(wrong), "") << wrong;
+
+  RenderSettings r;
+  r.start = "in/x.npy";
+  r.param = "input";
+  r.batch = 3;
+  const RenderOptions ro = render_options(r, Device::cpu);
+  EXPECT_EQ(ro.source.kind, SourceKind::npy);
+  EXPECT_EQ(ro.source.path, "in/x.npy");
+  EXPECT_EQ(ro.param, ParamKind::input);
+  EXPECT_EQ(ro.batch, 3);
+  EXPECT_EQ(render_options(RenderSettings{}, Device::cpu).source.kind, SourceKind::seed);
+}
+
 TEST(Settings, RenderOptionsRefuseAValueOutOfRange) {
   OptimSettings s;
   s.relu_override = -1;
