@@ -133,8 +133,9 @@ int Network::value_of(std::string_view name) const {
   for (const auto& e : names_) all.push_back(e.first);
   for (const auto& b : value_blob_)
     if (seen.insert(b).second) blobs.push_back(b);
-  throw Error(cat("network '", graph_.name, "': unknown layer or blob '", name, "'", suggestions(name, all),
-                  " available blobs: ", listing(blobs)));
+  const std::string hint = suggestions(name, all);  // "; did you mean X?" or ""
+  throw Error(cat("network '", graph_.name, "': unknown layer or blob '", name, "'", hint,
+                  hint.empty() ? "; " : " ", "available blobs: ", listing(blobs)));
 }
 
 int Network::layer_index(std::string_view name) const {
@@ -143,8 +144,9 @@ int Network::layer_index(std::string_view name) const {
     if (graph_.layers[i].name == name) return int(i);
     all.push_back(graph_.layers[i].name);
   }
-  throw Error(cat("network '", graph_.name, "': unknown layer '", name, "'", suggestions(name, all),
-                  " available layers: ", listing(all)));
+  const std::string hint = suggestions(name, all);
+  throw Error(cat("network '", graph_.name, "': unknown layer '", name, "'", hint,
+                  hint.empty() ? "; " : " ", "available layers: ", listing(all)));
 }
 
 void Network::check_owner(const Plan& p, const char* what) const {

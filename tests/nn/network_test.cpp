@@ -368,6 +368,9 @@ TEST(Network, UnknownNamesListCloseMatches) {
   EXPECT_NE(e.find("did you mean inc/3x3"), std::string::npos) << e;
   e = error_of([&] { net.weight("fc8", 0); });
   EXPECT_NE(e.find("unknown layer 'fc8'; did you mean fc?"), std::string::npos) << e;
+  // Nothing close: the list follows after a separator.
+  e = error_of([&] { net.plan(Shape{1, 3, 10, 10}, {"zzzzzzzzzzzz"}); });
+  EXPECT_NE(e.find("unknown layer or blob 'zzzzzzzzzzzz'; available blobs: data, conv1"), std::string::npos) << e;
 }
 
 TEST(Network, ShapeMismatchesNameTheLayerAndShapes) {
