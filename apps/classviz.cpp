@@ -1,0 +1,189 @@
+// `cuviz classviz MODEL --class N|NAME -o OUT.png`: Simonyan's class model, and
+// `cuviz fool MODEL --class N -o OUT.png [--from noise|PHOTO]`: a fooling image that stops when the
+// written 8-bit PNG reaches the target confidence (viz/class_model.h). Both print the shared
+// progress bar, write the PNG and OUT.json (every setting, the class, the final logit and softmax
+// of the class on the written PNG) atomically, and leave no file on failure.
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "apps/common.h"
+#include "apps/progress.h"
+#include "apps/settings_cli.h"
+#include "io/atomic_file.h"
+#include "io/image.h"
+#include "io/labels.h"
+#include "loaders/preprocess.h"
+#include "viz/class_model.h"
+
+namespace cuviz::app {
+
+namespace {
+
+struct ClassvizCommand {
+  ModelOptions model;
+  ClassModelSettings settings;
+  RunOptions run;
+  std::string out;
+};
+
+struct FoolCommand {
+  ModelOptions model;
+  FoolSettings settings;
+  RunOptions run;
+  std::string out;
+};
+
+std::string json_path(const std::string& png) {
+  const size_t dot = png.rfind('.'), slash = png.rfind('/');
+  const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
+  return (has_ext ? png.substr(0, dot) : png) + ".json";
+}
+
+// The model, its network on the chosen device, its labels and the class the user named.
+struct Loaded {
+  std::string model_name;
+  std::unique_ptr<Network> net;
+  std::vector<Label> labels;
+  int k = -1;
+  std::string label() const { return k >= 0 && size_t(k) < labels.size() ? labels[size_t(k)].short_name() : ""; }
+};
+
+Loaded load(const ModelOptions& model, const RunOptions& run, const std::string& class_text) {
+  usage_check(run.profile == 0, "--profile is not supported by this command");
+  Graph graph = load_model(model);
+  Loaded l;
+  l.model_name = graph.name;
+  if (!graph.meta.labels.empty()) l.labels = read_labels(graph.meta.labels);
+  l.net = std::make_unique<Network>(make_network(std::move(graph), run.device, run.backend));
+  return l;
+}
+
+nlohmann::json score_json(const ClassScore& s, const Loaded& l) {
+  nlohmann::json j;
+  j["logit"] = s.logit;
+  j["softmax"] = s.p;
+  j["top_class"] = s.top;
+  j["top_label"] = s.top >= 0 && size_t(s.top) < l.labels.size() ? l.labels[size_t(s.top)].short_name() : "";
+  j["top_softmax"] = s.top_p;
+  return j;
+}
+
+void run_classviz(const ClassvizCommand& o) {
+  const ClassModelSettings& s = o.settings;
+  usage_check(!o.out.empty(), "classviz: -o out.png is required");
+  check_output_dir(o.out);
+  Loaded l = load(o.model, o.run, s.class_name);
+  const Network& net = *l.net;
+  ImageScorer scorer(net);
+  l.k = resolve_class(s.class_name, l.labels, scorer.num_classes());
+  print_device_notice();
+  RenderOptions ro = class_model_options(s, net.device());
+  ro.cuda_graph = !o.run.no_cuda_graph;
+
+  ProgressBar bar(o.run.quiet);
+  const RenderResult r = render(net, {class_logit("logit", l.k)}, ro, [&](const RenderProgress& p) {
+    const double rate = p.seconds > 0 ? p.step / p.seconds : 0.0;
+    bar.update(p.steps ? double(p.step) / p.steps : 1.0,
+               cat(p.step, "/", p.steps, " steps  logit ", p.objective[0], "  ", std::round(rate * 100) / 100,
+                   " steps/s  ETA ", format_seconds(rate > 0 ? (p.steps - p.step) / rate : -1)),
+               p.step == p.steps);
+  });
+  const Image png = tensor_to_image(r.images, 0);
+  const ClassScore score = scorer.score(png, l.k);  // what `cuviz classify OUT.png` will say
+
+  nlohmann::json j = settings_to_json(s);
+  j["command"] = "classviz";
+  j["model"] = o.model.model;
+  j["model_name"] = l.model_name;
+  j["class_index"] = l.k;
+  j["class_label"] = l.label();
+  j["objective"] = cat("logit:", l.k, " - ", s.lambda, "*||x||^2");
+  j["device"] = device_name(ro.device);
+  j["logit_final"] = r.objective[0];  // of the float image optimised
+  j["png"] = score_json(score, l);     // of the written 8-bit PNG, through classify's preprocessing
+  j["history_steps"] = r.history_steps;
+  j["history"] = r.history;
+  j["seconds"] = r.seconds;
+  j["setup_seconds"] = r.setup_seconds;
+  write_png(o.out, png);
+  write_file_atomic(json_path(o.out), j.dump(2) + "\n");
+  std::printf("class %d (%s): logit %.4g, softmax %.4f on the written PNG (top: %d %s %.4f), %d steps in %.2f s -> %s\n",
+              l.k, l.label().c_str(), score.logit, score.p, score.top, j["png"]["top_label"].get<std::string>().c_str(),
+              score.top_p, s.steps, r.seconds, o.out.c_str());
+}
+
+void run_fool(const FoolCommand& o) {
+  const FoolSettings& s = o.settings;
+  usage_check(!o.out.empty(), "fool: -o out.png is required");
+  check_output_dir(o.out);
+  Image start;
+  if (s.from != "noise") start = resize_bilinear(center_square_crop(read_image(s.from)), s.size, s.size);
+  Loaded l = load(o.model, o.run, s.class_name);
+  const Network& net = *l.net;
+  l.k = resolve_class(s.class_name, l.labels, ImageScorer(net).num_classes());
+  print_device_notice();
+
+  ProgressBar bar(o.run.quiet);
+  const FoolResult r = fool(net, l.k, s, [&](const FoolProgress& p) {
+    bar.update(double(p.step) / p.max_steps,
+               cat(p.step, "/", p.max_steps, " steps  logit ", p.objective, "  softmax on the PNG ", p.score.p, " (target ",
+                   s.target_confidence, ")"),
+               p.score.p >= s.target_confidence || p.step == p.max_steps);
+  });
+  CUVIZ_CHECK(r.reached, "fool: after ", r.steps, " steps the 8-bit image gives class ", l.k, " (", l.label(),
+              ") softmax ", r.score.p, ", below the target ", s.target_confidence,
+              " (raise --max-steps or --lr); nothing written");
+
+  nlohmann::json j = settings_to_json(s);
+  j["command"] = "fool";
+  j["model"] = o.model.model;
+  j["model_name"] = l.model_name;
+  j["class_index"] = l.k;
+  j["class_label"] = l.label();
+  j["device"] = device_name(net.device());
+  j["steps"] = r.steps;
+  j["reached"] = r.reached;
+  j["png"] = score_json(r.score, l);
+  j["checked_steps"] = r.checked_steps;
+  j["checked_softmax"] = r.checked_p;
+  j["seconds"] = r.seconds;
+  std::string linf;
+  if (s.from != "noise") {
+    const int d = linf_distance(r.png, start);
+    j["linf_distance_bytes"] = d;
+    j["linf_distance"] = d / 255.0;
+    linf = cat(", L-inf distance from the photo ", d, "/255");
+  }
+  write_png(o.out, r.png);
+  write_file_atomic(json_path(o.out), j.dump(2) + "\n");
+  std::printf("reached the target: class %d (%s) softmax %.4f >= %g on the written PNG after %d steps in %.2f s%s -> %s\n",
+              l.k, l.label().c_str(), r.score.p, s.target_confidence, r.steps, r.seconds, linf.c_str(), o.out.c_str());
+}
+
+}  // namespace
+
+Command add_classviz_command(CLI::App& app) {
+  auto o = std::make_shared<ClassvizCommand>();
+  CLI::App* cmd = app.add_subcommand("classviz", "Class model: the image a class's logit likes best (Simonyan 2013)");
+  add_model_options(cmd, o->model);
+  add_settings_options(cmd, o->settings);
+  cmd->add_option("-o,--out", o->out, "Output PNG (written atomically; out.json beside it)")->required();
+  add_run_options(cmd, o->run);
+  return {cmd, [o] { run_classviz(*o); }};
+}
+
+Command add_fool_command(CLI::App& app) {
+  auto o = std::make_shared<FoolCommand>();
+  CLI::App* cmd = app.add_subcommand("fool", "Fooling image: ascend a class's logit until the PNG is classified with the target confidence");
+  add_model_options(cmd, o->model);
+  add_settings_options(cmd, o->settings);
+  cmd->add_option("-o,--out", o->out, "Output PNG (written atomically; out.json beside it)")->required();
+  add_run_options(cmd, o->run);
+  return {cmd, [o] { run_fool(*o); }};
+}
+
+}  // namespace cuviz::app
