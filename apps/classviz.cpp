@@ -52,9 +52,12 @@ struct Loaded {
   std::string label() const { return k >= 0 && size_t(k) < labels.size() ? labels[size_t(k)].short_name() : ""; }
 };
 
-Loaded load(const ModelOptions& model, const RunOptions& run, const std::string& class_text) {
+Loaded load(const ModelOptions& model, const RunOptions& run, int size) {
   usage_check(run.profile == 0, "--profile is not supported by this command");
   Graph graph = load_model(model);
+  // The logit is the whole network's output: smaller images do not reach it (a fixed-size pool).
+  CUVIZ_CHECK(size >= graph.meta.input_size, "--size ", size, " is smaller than ", graph.name, "'s input size ",
+              graph.meta.input_size, ", which the class logit needs");
   Loaded l;
   l.model_name = graph.name;
   if (!graph.meta.labels.empty()) l.labels = read_labels(graph.meta.labels);
@@ -76,7 +79,7 @@ void run_classviz(const ClassvizCommand& o) {
   const ClassModelSettings& s = o.settings;
   usage_check(!o.out.empty(), "classviz: -o out.png is required");
   check_output_dir(o.out);
-  Loaded l = load(o.model, o.run, s.class_name);
+  Loaded l = load(o.model, o.run, s.size);
   const Network& net = *l.net;
   ImageScorer scorer(net);
   l.k = resolve_class(s.class_name, l.labels, scorer.num_classes());
@@ -122,7 +125,7 @@ void run_fool(const FoolCommand& o) {
   check_output_dir(o.out);
   Image start;
   if (s.from != "noise") start = resize_bilinear(center_square_crop(read_image(s.from)), s.size, s.size);
-  Loaded l = load(o.model, o.run, s.class_name);
+  Loaded l = load(o.model, o.run, s.size);
   const Network& net = *l.net;
   l.k = resolve_class(s.class_name, l.labels, ImageScorer(net).num_classes());
   print_device_notice();

@@ -39,11 +39,11 @@ std::pair<int, double> classify_top(const std::string& png, const TempDir& dir) 
 TEST(ClassvizCommand, GoldfishClassModelIsClassifiedAsGoldfish) {
   TempDir dir("classviz_goldfish");
   const std::string out = dir.file("c.png");
-  const auto r = run_cli(with_model({"classviz", "googlenet", "--class", "goldfish", "--size", "112", "--steps", "40",
+  const auto r = run_cli(with_model({"classviz", "googlenet", "--class", "goldfish", "--steps", "30",
                                      "-o", out}),
                          dir);
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.err.find("40/40 steps"), std::string::npos) << "the progress bar: " << r.err;
+  EXPECT_NE(r.err.find("30/30 steps"), std::string::npos) << "the progress bar: " << r.err;
   const auto [k, p] = classify_top(out, dir);
   EXPECT_EQ(k, 1);
   const auto j = nlohmann::json::parse(read_file(dir.file("c.json")));
@@ -61,7 +61,7 @@ TEST(FoolCommand, ReachesTheTargetOnTheWrittenPngAndTheSameSeedWritesTheSameByte
   std::string bytes[2];
   for (int run = 0; run < 2; ++run) {
     const std::string out = dir.file(cat("f", run, ".png"));
-    const auto r = run_cli(with_model({"fool", "googlenet", "--class", "1", "--size", "112", "--target-confidence",
+    const auto r = run_cli(with_model({"fool", "googlenet", "--class", "1", "--target-confidence",
                                        "0.9", "--check-every", "5", "--seed", "3", "-q", "-o", out}),
                            dir);
     ASSERT_EQ(r.code, 0) << r.err;
@@ -82,7 +82,7 @@ TEST(FoolCommand, FromAPhotoReportsTheLinfDistance) {
   TempDir dir("fool_photo");
   const std::string out = dir.file("f.png");
   const auto r = run_cli(with_model({"fool", "googlenet", "--class", "1", "--from", test::shared_image("chelsea.png"),
-                                     "--size", "112", "--lr", "0.25", "--target-confidence", "0.5", "--check-every",
+                                     "--lr", "0.25", "--target-confidence", "0.5", "--check-every",
                                      "2", "-q", "-o", out}),
                          dir);
   ASSERT_EQ(r.code, 0) << r.err;
@@ -112,7 +112,9 @@ TEST(FoolCommand, BadValuesAreUsageErrorsAndATargetNotReachedWritesNothing) {
   EXPECT_TRUE(test::usage_error(run_cli(with_model({"fool", "googlenet", "--class", "1", "--from", "nois", "-o", out}), dir),
                                 "neither noise nor a photo"));
   EXPECT_TRUE(test::usage_error(run_cli(with_model({"classviz", "googlenet", "-o", out}), dir), "--class"));
-  const auto r = run_cli(with_model({"fool", "googlenet", "--class", "1", "--size", "32", "--max-steps", "1",
+  EXPECT_TRUE(test::failed_with_one_line(run_cli(with_model({"classviz", "googlenet", "--class", "1", "--size", "112", "-o", out}), dir),
+                                         "--size 112 is smaller than bvlc_googlenet's input size 224"));
+  const auto r = run_cli(with_model({"fool", "googlenet", "--class", "1", "--max-steps", "1",
                                      "--target-confidence", "1", "-q", "-o", out}),
                          dir);
   EXPECT_TRUE(test::failed_with_one_line(r, "below the target 1"));
