@@ -132,10 +132,11 @@ void run_fool(const FoolCommand& o) {
 
   ProgressBar bar(o.run.quiet);
   const FoolResult r = fool(net, l.k, s, [&](const FoolProgress& p) {
-    bar.update(double(p.step) / p.max_steps,
+    const bool reached = p.score.p >= s.target_confidence;
+    bar.update(reached ? 1.0 : double(p.step) / p.max_steps,
                cat(p.step, "/", p.max_steps, " steps  logit ", p.objective, "  softmax on the PNG ", p.score.p, " (target ",
                    s.target_confidence, ")"),
-               p.score.p >= s.target_confidence || p.step == p.max_steps);
+               reached || p.step == p.max_steps);
   });
   CUVIZ_CHECK(r.reached, "fool: after ", r.steps, " steps the 8-bit image gives class ", l.k, " (", l.label(),
               ") softmax ", r.score.p, ", below the target ", s.target_confidence,

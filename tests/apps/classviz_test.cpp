@@ -113,7 +113,7 @@ TEST(FoolCommand, BadValuesAreUsageErrorsAndATargetNotReachedWritesNothing) {
                                 "neither noise nor a photo"));
   EXPECT_TRUE(test::usage_error(run_cli(with_model({"classviz", "googlenet", "-o", out}), dir), "--class"));
   EXPECT_TRUE(test::failed_with_one_line(run_cli(with_model({"classviz", "googlenet", "--class", "1", "--size", "112", "-o", out}), dir),
-                                         "--size 112 is smaller than bvlc_googlenet's input size 224"));
+                                         "--size 112 is smaller than googlenet's input size 224"));
   const auto r = run_cli(with_model({"fool", "googlenet", "--class", "1", "--max-steps", "1",
                                      "--target-confidence", "1", "-q", "-o", out}),
                          dir);
