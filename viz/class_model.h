@@ -31,7 +31,7 @@ namespace cuviz {
 // the objective S_c(I) - lambda ||I||^2 on the mean-subtracted image from a zero image and plain
 // gradient ascent, but no lambda, step or iteration count. These were chosen on BVLC GoogLeNet
 // (Caffe input: x255, BGR, minus the mean, so x spans about [-123, 152]): SGD with momentum 0.9 at
-// lr 400 oscillates; lr 100 gives a goldfish class model that `cuviz classify` reads as goldfish
+// lr 400 oscillates; lr 100 (lambda 0.0005) gives a goldfish class model that `cuviz classify` reads as goldfish
 // with p = 1.0000 after 60 steps. The acceptance classes (goldfish, flamingo, Egyptian cat, bell
 // pepper) at the defaults are recorded in docs/visualization.md, "Class models".
 namespace class_model_defaults {
