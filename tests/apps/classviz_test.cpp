@@ -54,6 +54,10 @@ TEST(ClassvizCommand, GoldfishClassModelIsClassifiedAsGoldfish) {
     EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_EQ(j.at("png").at("top_class"), 1);
   EXPECT_NEAR(j.at("png").at("softmax").get<double>(), p, 0.6e-4) << "out.json's softmax is classify's";
+  // Same settings, same seed: the same bytes.
+  const std::string again = dir.file("c2.png");
+  ASSERT_EQ(run_cli(with_model({"classviz", "googlenet", "--class", "1", "--steps", "30", "-q", "-o", again}), dir).code, 0);
+  EXPECT_EQ(read_file(again), read_file(out));
 }
 
 TEST(FoolCommand, ReachesTheTargetOnTheWrittenPngAndTheSameSeedWritesTheSameBytes) {
