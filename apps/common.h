@@ -31,6 +31,7 @@ Command add_classify_command(CLI::App& app);
 Command add_forward_command(CLI::App& app);
 Command add_sweep_command(CLI::App& app);
 Command add_render_command(CLI::App& app);
+Command add_dream_command(CLI::App& app);
 
 // Exit codes: a usage error (unknown flag, bad or out-of-range value, missing option, wrong count
 // of values, options that do not go together) is 2, as for most Unix tools; a failure while
