@@ -83,7 +83,6 @@ Renderer::Renderer(const Network& net, const std::vector<Objective>& per_image, 
       dimage_(param_spec(options).image_shape(), options.device),
       x_(param_spec(options).image_shape(), options.device),
       dx_(param_spec(options).image_shape(), options.device),
-      adam_(params_.numel(), options.device, options.adam),
       counter_(sizeof(int64_t), options.device) {
   net_input_ = &x_;
   if (o_.tiled()) {
@@ -122,6 +121,10 @@ void Renderer::init_params() {
   else
     cuviz::init_params(o_.source, param_.spec(), net_.graph().meta, o_.seed, params_);
   if (o_.optimizer == OptimizerKind::sgd) sgd_ = std::make_unique<Sgd>(params_.numel(), o_.device, o_.sgd);
+  // Adam's moments (two buffers of P's size) only when Adam runs: a dream of a large photo keeps
+  // only the buffers it uses.
+  if (o_.optimizer == OptimizerKind::adam && !adam_)
+    adam_ = std::make_unique<Adam>(params_.numel(), o_.device, o_.adam);
 }
 
 Renderer::~Renderer() = default;
@@ -148,7 +151,7 @@ void Renderer::restart(const std::vector<Objective>& per_image) {
     tiles_ = std::make_unique<TiledGradient>(net_, per_image[0], o_.tile);
     eval_ = std::move(next);
     init_params();
-    adam_.reset();
+    if (adam_) adam_->reset();
     reset_counter();
     return;
   }
@@ -157,7 +160,7 @@ void Renderer::restart(const std::vector<Objective>& per_image) {
   eval_ = std::move(next);  // an error in bind leaves it unbound: steps then throw until a restart succeeds
   eval_->bind(net_, plan_, o_.device);
   init_params();
-  adam_.reset();
+  if (adam_) adam_->reset();
   reset_counter();
 }
 
@@ -208,9 +211,12 @@ const Tensor& Renderer::make_input(StepIndex t, bool transforms) {
 // Tiles: dP = -d(tiled objective)/dx at the step's roll (the loss is -objective), through the host.
 void Renderer::tiled_gradient_at(StepIndex t) {
   const uint64_t step = t.counter ? uint64_t(steps_done()) : t.value;
-  OwnedTensor host(params_.shape());
-  copy(params_, host);
-  OwnedTensor g = tiles_->gradient(host, o_.seed, step);
+  OwnedTensor host;  // P on the host: a copy only when P lives on a device
+  if (params_.device() != Device::cpu) {
+    host = OwnedTensor(params_.shape());
+    copy(params_, host);
+  }
+  OwnedTensor g = tiles_->gradient(params_.device() == Device::cpu ? params_ : host, o_.seed, step);
   tiled_objective_ = {tiles_->objective()};
   for (int64_t k = 0; k < g.numel(); ++k) g.data()[k] = -g.data()[k];  // image terms included, per tile
   copy(g, dparams_);
@@ -274,7 +280,7 @@ void Renderer::update() {
   if (sgd_)
     sgd_->step(params_, dparams_);
   else
-    adam_.step_counted(params_, dparams_, counter());
+    adam_->step_counted(params_, dparams_, counter());
   if (ops.blurs()) {
     const int radius = blur_radius(std::max(ops.blur_sigma_start, ops.blur_sigma_end));
     blur_scheduled(ops.blur_sigma_start, ops.blur_sigma_end, radius, o_.steps, t, params_, blur_tmp_);

@@ -186,7 +186,7 @@ class Renderer {
   ImageParam param_;
   Preprocess pre_;
   OwnedTensor params_, dparams_, image_, dimage_, x_, dx_;
-  Adam adam_;
+  std::unique_ptr<Adam> adam_;    // when options.optimizer is adam
   std::unique_ptr<Sgd> sgd_;      // when options.optimizer is sgd
   TransformSpec input_transforms_;  // param input: the transforms in input space (pad value 0, the mean)
   OwnedTensor rolled_, drolled_;  // ops.roll: the rolled input and the gradient before the roll back
