@@ -35,8 +35,8 @@ std::vector<int> octave_sizes(int size, const OctaveSpec& spec);
 OwnedTensor resize_tensor(const Tensor& t, int h, int w);
 
 struct OctaveResult {
-  OwnedTensor input;   // CPU {N, 3, S, S}: the final network input (base + detail)
-  OwnedTensor images;  // CPU {N, 3, S, S}: the [0, 1] image it stands for
+  OwnedTensor input;   // CPU {N, 3, H, W}: the final network input (base + detail)
+  OwnedTensor images;  // CPU {N, 3, H, W}: the [0, 1] image it stands for
   std::vector<int> sizes;                     // per octave run, smallest first (heights)
   std::vector<int> widths;                    // per octave run, smallest first
   std::vector<std::vector<double>> objective_start;  // per octave run: per image, at its start image
@@ -65,7 +65,7 @@ class TiledGradient {
  public:
   TiledGradient(const Network& net, const Objective& objective, int tile);
   // d(sum over tiles t of w_t objective(tile t)) / dx, w_t = area_t / area, at the roll drawn from
-  // (seed, step), |shift| <= tile / 2.
+  // (seed, step), |shift| <= min(tile / 2, min(H, W) - 1).
   OwnedTensor gradient(const Tensor& x, uint64_t seed, uint64_t step);
   // The tiled objective sum_t w_t objective(tile t) of the last gradient() call.
   double objective() const { return objective_value_; }
