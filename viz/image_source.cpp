@@ -59,6 +59,8 @@ void inverse_color_matrix(double inv[3][3]) {
     }
 }
 
+}  // namespace
+
 // x = preprocess(image) on the host, per channel: net[c] = img[src[c]] * scale[c] + offset[c].
 OwnedTensor input_from_image(const Tensor& image, const ModelMeta& meta) {
   const Preprocess pre = Preprocess::from_meta(meta);
@@ -70,8 +72,6 @@ OwnedTensor input_from_image(const Tensor& image, const ModelMeta& meta) {
           x.at(n, c, y, w) = image.at(n, pre.src[c], y, w) * pre.scale[c] + pre.offset[c];
   return x;
 }
-
-}  // namespace
 
 ImageSource ImageSource::parse(const std::string& s) {
   ImageSource src;

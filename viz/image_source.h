@@ -61,6 +61,10 @@ void check_source_param(const ImageSource& source, ParamKind kind);
 // (one Error naming both shapes otherwise). An image-only batch of 1 is repeated n times.
 OwnedTensor load_network_input(const std::string& path, const ModelMeta& meta, int n, int size);
 
+// The network input of [0, 1] images (CPU {N, 3, H, W}, any size): preprocess(image) as
+// `classify` computes it, on the host.
+OwnedTensor input_from_image(const Tensor& image, const ModelMeta& meta);
+
 // Fills `params` (spec.param_shape(), on any device) from the source, for a model with `meta`.
 // SourceKind::seed is exactly ImageParam::init(params, seed).
 void init_params(const ImageSource& source, const ImageParamSpec& spec, const ModelMeta& meta, uint64_t seed,

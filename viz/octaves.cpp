@@ -59,15 +59,14 @@ OctaveResult render_octaves(const Network& net, const std::vector<Objective>& pe
                             const std::function<void(const RenderProgress&)>& progress) {
   CUVIZ_CHECK(options.param == ParamKind::input, "octaves: the detail is carried in the network's input space; use "
               "param input (got ", param_kind_name(options.param), ")");
-  CUVIZ_CHECK(base.device() == Device::cpu && base.c() == 3 && base.h() == base.w() &&
-                  (base.n() == 1 || base.n() == options.batch),
-              "octaves: the base must be a CPU network input (1 or ", options.batch, ", 3, S, S), got ",
+  CUVIZ_CHECK(base.device() == Device::cpu && base.c() == 3 && (base.n() == 1 || base.n() == options.batch),
+              "octaves: the base must be a CPU network input (1 or ", options.batch, ", 3, H, W), got ",
               base.shape().str());
-  const std::vector<int> sizes = octave_sizes(base.h(), spec);
+  const std::vector<int> sizes = octave_sizes(base.h(), spec), widths = octave_sizes(base.w(), spec);
   std::vector<OwnedTensor> bases;
   bases.emplace_back(Shape{options.batch, 3, base.h(), base.w()});  // one base per image
   for (int i = 0; i < options.batch; ++i) copy(base.batch(base.n() == 1 ? 0 : i, 1), bases.back().batch(i, 1));
-  for (size_t k = 1; k < sizes.size(); ++k) bases.push_back(resize_tensor(bases.back(), sizes[k], sizes[k]));
+  for (size_t k = 1; k < sizes.size(); ++k) bases.push_back(resize_tensor(bases.back(), sizes[k], widths[k]));
 
   OctaveResult result;
   OwnedTensor detail;  // empty before the smallest octave
@@ -80,14 +79,19 @@ OctaveResult render_octaves(const Network& net, const std::vector<Objective>& pe
       for (int64_t i = 0; i < start.numel(); ++i) start.data()[i] += up.data()[i];
     }
     RenderOptions o = options;
-    o.size = sizes[k];
+    o.size = std::max(sizes[k], widths[k]);
+    o.height = sizes[k];
+    o.width = widths[k];
+    o.ops.roll = std::min(o.ops.roll, std::min(sizes[k], widths[k]) - 1);
     o.steps = spec.steps;
     o.source = ImageSource::from_input(start);
     Renderer r(net, per_image, o);
+    result.objective_start.push_back(r.evaluate(0, false));
     RenderResult rr = render_loop(r, progress);
     OwnedTensor x(r.params().shape());
     copy(r.params(), x);
     result.sizes.push_back(sizes[k]);
+    result.widths.push_back(widths[k]);
     result.objective.push_back(rr.objective);
     if (k == 0) {
       result.input = std::move(x);
@@ -114,27 +118,62 @@ Attributor& TiledGradient::attributor(int h, int w) {
   return *attributors_.back();
 }
 
+namespace {
+
+// The cuts of `n` pixels into ceil(n / tile) tiles of equal size within a pixel: tile k spans
+// [cut[k], cut[k + 1]).
+std::vector<int> tile_cuts(int n, int tile) {
+  const int count = (n + tile - 1) / tile;
+  std::vector<int> cuts;
+  for (int k = 0; k <= count; ++k) cuts.push_back(int(int64_t(n) * k / count));
+  return cuts;
+}
+
+}  // namespace
+
 OwnedTensor TiledGradient::gradient(const Tensor& x, uint64_t seed, uint64_t step) {
   CUVIZ_CHECK(x.device() == Device::cpu && x.n() == 1 && x.c() == 3, "tiles: expects one CPU network input "
               "(1, 3, H, W), got ", x.shape().str());
-  const int h = x.h(), w = x.w(), shift = tile_ / 2;
+  const int h = x.h(), w = x.w(), shift = std::min(tile_ / 2, std::min(h, w) - 1);
   OwnedTensor rolled(x.shape()), grad(x.shape()), out(x.shape());
   roll_forward(shift, seed, StepIndex(step), x, rolled);
-  fill(grad, 0.f);
-  for (int ty = 0; ty < h; ty += tile_)
-    for (int tx = 0; tx < w; tx += tile_) {
-      const int th = std::min(tile_, h - ty), tw = std::min(tile_, w - tx);
+  const std::vector<int> ys = tile_cuts(h, tile_), xs = tile_cuts(w, tile_);
+  objective_value_ = 0;
+  for (size_t i = 0; i + 1 < ys.size(); ++i)
+    for (size_t j = 0; j + 1 < xs.size(); ++j) {
+      const int ty = ys[i], tx = xs[j], th = ys[i + 1] - ty, tw = xs[j + 1] - tx;
+      const float weight = float(double(th) * tw / (double(h) * w));
       OwnedTensor piece(Shape{1, 3, th, tw});
       for (int c = 0; c < 3; ++c)
         for (int y = 0; y < th; ++y)
           for (int xx = 0; xx < tw; ++xx) piece.at(0, c, y, xx) = rolled.at(0, c, ty + y, tx + xx);
-      const OwnedTensor g = attributor(th, tw).gradient(piece);
+      Attributor& a = attributor(th, tw);
+      const OwnedTensor g = a.gradient(piece);
+      objective_value_ += double(weight) * a.objectives()[0];
       for (int c = 0; c < 3; ++c)
         for (int y = 0; y < th; ++y)
-          for (int xx = 0; xx < tw; ++xx) grad.at(0, c, ty + y, tx + xx) = g.at(0, c, y, xx);
+          for (int xx = 0; xx < tw; ++xx) grad.at(0, c, ty + y, tx + xx) = weight * g.at(0, c, y, xx);
     }
   roll_backward(shift, seed, StepIndex(step), grad, out);
   return out;
+}
+
+double TiledGradient::value(const Tensor& x) {
+  CUVIZ_CHECK(x.device() == Device::cpu && x.n() == 1 && x.c() == 3, "tiles: expects one CPU network input "
+              "(1, 3, H, W), got ", x.shape().str());
+  const int h = x.h(), w = x.w();
+  const std::vector<int> ys = tile_cuts(h, tile_), xs = tile_cuts(w, tile_);
+  double total = 0;
+  for (size_t i = 0; i + 1 < ys.size(); ++i)
+    for (size_t j = 0; j + 1 < xs.size(); ++j) {
+      const int ty = ys[i], tx = xs[j], th = ys[i + 1] - ty, tw = xs[j + 1] - tx;
+      OwnedTensor piece(Shape{1, 3, th, tw});
+      for (int c = 0; c < 3; ++c)
+        for (int y = 0; y < th; ++y)
+          for (int xx = 0; xx < tw; ++xx) piece.at(0, c, y, xx) = x.at(0, c, ty + y, tx + xx);
+      total += double(th) * tw / (double(h) * w) * attributor(th, tw).values(piece)[0];
+    }
+  return total;
 }
 
 }  // namespace cuviz

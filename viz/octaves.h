@@ -26,8 +26,8 @@ struct OctaveSpec {
   int steps = 10;      // iter_n: loop steps per octave
 };
 
-// The octave sizes, largest (the base's) first: s_k = round(s_{k-1} / scale), as scipy's zoom
-// sizes its output. Error when one falls below the render's minimum of 8 px.
+// The octave sizes of one side, largest (the base's) first: s_k = round(s_{k-1} / scale), as
+// scipy's zoom sizes its output. Error when one falls below the render's minimum of 8 px.
 std::vector<int> octave_sizes(int size, const OctaveSpec& spec);
 
 // Bilinear resize of a CPU tensor {N, C, H, W} to h x w with half-pixel centres (torch's
@@ -35,15 +35,19 @@ std::vector<int> octave_sizes(int size, const OctaveSpec& spec);
 OwnedTensor resize_tensor(const Tensor& t, int h, int w);
 
 struct OctaveResult {
-  OwnedTensor input;   // CPU {N, 3, S, S}: the final network input (base + detail)
-  OwnedTensor images;  // CPU {N, 3, S, S}: the [0, 1] image it stands for
-  std::vector<int> sizes;                     // per octave run, smallest first
+  OwnedTensor input;   // CPU {N, 3, H, W}: the final network input (base + detail)
+  OwnedTensor images;  // CPU {N, 3, H, W}: the [0, 1] image it stands for
+  std::vector<int> sizes;                     // per octave run, smallest first (heights)
+  std::vector<int> widths;                    // per octave run, smallest first
+  std::vector<std::vector<double>> objective_start;  // per octave run: per image, at its start image
   std::vector<std::vector<double>> objective;  // per octave run: per image, final, untransformed
 };
 
-// Runs the octaves of `base` (the full-size network input, CPU {N, 3, S, S} or {1, 3, S, S} for
-// every image) with `options` (param input: the detail lives in the network's input space;
-// options.size and .steps are set per octave; .source is replaced by each octave's start).
+// Runs the octaves of `base` (the full-size network input, CPU {N, 3, H, W} or {1, 3, H, W} for
+// every image; H and W each shrink by `scale` per octave) with `options` (param input: the detail
+// lives in the network's input space; options.size, .height, .width and .steps are set per octave,
+// ops.roll is capped below the octave's smaller side, .source is replaced by each octave's start,
+// and options.tile makes an octave larger than a tile run its gradient tile by tile).
 // `progress` is handed to each octave's loop.
 OctaveResult render_octaves(const Network& net, const std::vector<Objective>& per_image, const RenderOptions& options,
                             const Tensor& base, const OctaveSpec& spec,
@@ -51,20 +55,30 @@ OctaveResult render_octaves(const Network& net, const std::vector<Objective>& pe
 
 // The gradient of an image larger than a tile, tile by tile (TF DeepDream tutorial's
 // calc_tiled_gradients): the image is rolled by a random shift (so tile seams move every step),
-// cut into tiles of `tile` x `tile` (the last row and column smaller), each tile's objective
-// gradient computed by an Attributor (one per tile shape, planned once), and the result rolled
-// back. Single images {1, 3, H, W}, CPU in and out; the network may be on any device.
+// cut into ceil(H / tile) x ceil(W / tile) tiles of equal size (within a pixel, so no sliver of a
+// tile is left at an edge), each tile's objective gradient computed by an Attributor (one per tile
+// shape, at most four, planned once), weighted by the tile's share of the image's area (so the
+// tiled objective is the area-weighted mean of the tiles' objectives, the whole image's for a
+// spatial mean such as deepdream(L) up to the tiles' borders), and the result rolled back. Single
+// images {1, 3, H, W}, CPU in and out; the network may be on any device.
 class TiledGradient {
  public:
   TiledGradient(const Network& net, const Objective& objective, int tile);
-  // d(sum over tiles of objective(tile)) / dx at the roll drawn from (seed, step), |shift| <= tile / 2.
+  // d(sum over tiles t of w_t objective(tile t)) / dx, w_t = area_t / area, at the roll drawn from
+  // (seed, step), |shift| <= min(tile / 2, min(H, W) - 1).
   OwnedTensor gradient(const Tensor& x, uint64_t seed, uint64_t step);
+  // The tiled objective sum_t w_t objective(tile t) of the last gradient() call.
+  double objective() const { return objective_value_; }
+  // The tiled objective at x without a roll: forward only.
+  double value(const Tensor& x);
+  int tile() const { return tile_; }
 
  private:
   Attributor& attributor(int h, int w);
   const Network& net_;
   Objective objective_;
   int tile_;
+  double objective_value_ = 0;
   std::vector<std::unique_ptr<Attributor>> attributors_;
 };
 

@@ -12,6 +12,7 @@
 
 #include "core/nvtx.h"
 #include "viz/objective_eval.h"
+#include "viz/octaves.h"
 
 namespace cuviz {
 
@@ -23,13 +24,20 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 const RenderOptions& checked(const RenderOptions& o, const Network& net) {
   CUVIZ_CHECK(o.size >= 8 && o.size <= 4096, "render: image size ", o.size, " out of range (8..4096)");
+  CUVIZ_CHECK(o.height >= 0 && o.width >= 0 && o.h() >= 8 && o.w() >= 8 && o.h() <= 16384 && o.w() <= 16384,
+              "render: image ", o.h(), "x", o.w(), " out of range (8..16384 each)");
+  CUVIZ_CHECK(o.tile >= 0, "render: tile ", o.tile, " must be >= 0");
+  CUVIZ_CHECK(!o.tiled() || (o.param == ParamKind::input && !o.transforms.enabled && o.batch == 1),
+              "render: tiles (", o.tile, " px for a ", o.h(), "x", o.w(), " image) need param input, no transforms "
+              "and batch 1");
   CUVIZ_CHECK(o.steps >= 0, "render: steps ", o.steps, " must be >= 0");
   CUVIZ_CHECK(o.batch >= 1, "render: batch ", o.batch, " must be >= 1");
   CUVIZ_CHECK(o.progress_every >= 1, "render: progress_every ", o.progress_every, " must be >= 1");
   CUVIZ_CHECK(o.device == net.device(), "render: the network is on ", device_name(net.device()), ", the render on ",
               device_name(o.device));
   const StepOps& s = o.ops;
-  CUVIZ_CHECK(s.roll >= 0 && s.roll < o.size, "render: roll ", s.roll, " out of range (0..", o.size - 1, ")");
+  const int side = std::min(o.h(), o.w());
+  CUVIZ_CHECK(s.roll >= 0 && s.roll < side, "render: roll ", s.roll, " out of range (0..", side - 1, ")");
   CUVIZ_CHECK(s.l2_decay >= 0.f, "render: l2 decay ", s.l2_decay, " must be >= 0");
   CUVIZ_CHECK(s.step_scale_end > 0.f, "render: step-size schedule end ", s.step_scale_end, " must be > 0");
   CUVIZ_CHECK(s.step_scale_end == 1.f || o.optimizer == OptimizerKind::sgd, "render: a step-size schedule (end ",
@@ -48,8 +56,8 @@ ImageParamSpec param_spec(const RenderOptions& o) {
   ImageParamSpec spec;
   spec.kind = o.param;
   spec.n = o.batch;
-  spec.h = o.size;
-  spec.w = o.size;
+  spec.h = o.h();
+  spec.w = o.w();
   spec.decay_power = o.decay_power;
   spec.decorrelate = o.decorrelate;
   return spec;
@@ -75,17 +83,24 @@ Renderer::Renderer(const Network& net, const std::vector<Objective>& per_image, 
       dimage_(param_spec(options).image_shape(), options.device),
       x_(param_spec(options).image_shape(), options.device),
       dx_(param_spec(options).image_shape(), options.device),
-      adam_(params_.numel(), options.device, options.adam),
       counter_(sizeof(int64_t), options.device) {
   net_input_ = &x_;
-  std::vector<std::string> outputs = eval_->layers();
-  if (outputs.empty()) outputs.push_back(net.graph().input);  // image-only objectives (regularizers)
-  plan_ = net.plan(image_.shape(), outputs, PlanOptions{.backward = true, .precision = o_.precision});
+  if (o_.tiled()) {
+    // The network is planned per tile shape by the TiledGradient; the loop keeps only image buffers.
+    CUVIZ_CHECK(per_image.size() == 1, "render: tiles take one objective");
+    tiles_ = std::make_unique<TiledGradient>(net, per_image[0], o_.tile);
+    x_ = OwnedTensor();
+    dx_ = OwnedTensor();
+  } else {
+    std::vector<std::string> outputs = eval_->layers();
+    if (outputs.empty()) outputs.push_back(net.graph().input);  // image-only objectives (regularizers)
+    plan_ = net.plan(image_.shape(), outputs, PlanOptions{.backward = true, .precision = o_.precision});
+  }
   const ExecScope scope(net_.context_of(plan_));
-  eval_->bind(net, plan_, o_.device);
+  if (!tiles_) eval_->bind(net, plan_, o_.device);
   input_transforms_ = o_.transforms;
   input_transforms_.pad_value = 0.f;  // in input space the neutral colour is the dataset mean, 0
-  if (o_.ops.roll > 0) {
+  if (o_.ops.roll > 0 && !tiles_) {
     rolled_ = OwnedTensor(image_.shape(), o_.device);
     drolled_ = OwnedTensor(image_.shape(), o_.device);
   }
@@ -106,6 +121,10 @@ void Renderer::init_params() {
   else
     cuviz::init_params(o_.source, param_.spec(), net_.graph().meta, o_.seed, params_);
   if (o_.optimizer == OptimizerKind::sgd) sgd_ = std::make_unique<Sgd>(params_.numel(), o_.device, o_.sgd);
+  // Adam's moments (two buffers of P's size) only when Adam runs: a dream of a large photo keeps
+  // only the buffers it uses.
+  if (o_.optimizer == OptimizerKind::adam && !adam_)
+    adam_ = std::make_unique<Adam>(params_.numel(), o_.device, o_.adam);
 }
 
 Renderer::~Renderer() = default;
@@ -127,12 +146,21 @@ void Renderer::restart(const std::vector<Objective>& per_image) {
   // The captured step baked the old objectives' launch arguments (task counts, regularizer
   // weights) into its nodes: capture again at the next step that may replay.
   graph_.reset();
+  if (tiles_) {
+    CUVIZ_CHECK(per_image.size() == 1, "render: tiles take one objective");
+    tiles_ = std::make_unique<TiledGradient>(net_, per_image[0], o_.tile);
+    eval_ = std::move(next);
+    init_params();
+    if (adam_) adam_->reset();
+    reset_counter();
+    return;
+  }
   const ExecScope scope(net_.context_of(plan_));
   next->take_buffers(std::move(*eval_));  // same layers: bind reuses the buffers, allocates nothing
   eval_ = std::move(next);  // an error in bind leaves it unbound: steps then throw until a restart succeeds
   eval_->bind(net_, plan_, o_.device);
   init_params();
-  adam_.reset();
+  if (adam_) adam_->reset();
   reset_counter();
 }
 
@@ -180,7 +208,22 @@ const Tensor& Renderer::make_input(StepIndex t, bool transforms) {
   return *x;
 }
 
+// Tiles: dP = -d(tiled objective)/dx at the step's roll (the loss is -objective), through the host.
+void Renderer::tiled_gradient_at(StepIndex t) {
+  const uint64_t step = t.counter ? uint64_t(steps_done()) : t.value;
+  OwnedTensor host;  // P on the host: a copy only when P lives on a device
+  if (params_.device() != Device::cpu) {
+    host = OwnedTensor(params_.shape());
+    copy(params_, host);
+  }
+  OwnedTensor g = tiles_->gradient(params_.device() == Device::cpu ? params_ : host, o_.seed, step);
+  tiled_objective_ = {tiles_->objective()};
+  for (int64_t k = 0; k < g.numel(); ++k) g.data()[k] = -g.data()[k];  // image terms included, per tile
+  copy(g, dparams_);
+}
+
 void Renderer::gradient_at(StepIndex t, bool relu_override) {
+  if (tiles_) return tiled_gradient_at(t);
   const Tensor& x = make_input(t, true);
   plan_.set_relu_gradient_override(relu_override);
   net_.forward(plan_, x);
@@ -237,7 +280,7 @@ void Renderer::update() {
   if (sgd_)
     sgd_->step(params_, dparams_);
   else
-    adam_.step_counted(params_, dparams_, counter());
+    adam_->step_counted(params_, dparams_, counter());
   if (ops.blurs()) {
     const int radius = blur_radius(std::max(ops.blur_sigma_start, ops.blur_sigma_end));
     blur_scheduled(ops.blur_sigma_start, ops.blur_sigma_end, radius, o_.steps, t, params_, blur_tmp_);
@@ -265,7 +308,7 @@ bool Renderer::graph_allowed() const {
   const bool host_optimizer = sgd_ && o_.sgd.momentum != 0.f;
   const bool host_hook = std::any_of(o_.hooks.begin(), o_.hooks.end(), [](const StepHook& h) { return h.needs_host; });
   return o_.device == Device::cuda && o_.cuda_graph && !graph_failed_ && net_.backend() == Backend::native &&
-         eval_->bound() && !eval_->reads_values_every_step() && !host_optimizer && !host_hook;
+         !tiles_ && eval_->bound() && !eval_->reads_values_every_step() && !host_optimizer && !host_hook;
 }
 
 // Records one step. Launches queued during capture do not run: the graph's first replay is the
@@ -299,6 +342,11 @@ void Renderer::step(bool relu_override) {
 }
 
 std::vector<double> Renderer::evaluate(int t, bool transforms) {
+  if (tiles_) {  // the tiles without a roll
+    OwnedTensor host(params_.shape());
+    copy(params_, host);
+    return {tiles_->value(host)};
+  }
   const ExecScope scope(net_.context_of(plan_));
   net_.forward(plan_, make_input(uint64_t(t), transforms));
   eval_->compute_values(image_);
@@ -306,6 +354,7 @@ std::vector<double> Renderer::evaluate(int t, bool transforms) {
 }
 
 std::vector<double> Renderer::last_objectives() {
+  if (tiles_) return tiled_objective_;
   const ExecScope scope(net_.context_of(plan_));
   return eval_->read_objectives();
 }
@@ -322,7 +371,7 @@ void Renderer::images(const Tensor& out) {
 RenderResult render_loop(Renderer& r, const std::function<void(const RenderProgress&)>& progress) {
   const RenderOptions& o = r.options();
   RenderResult result;
-  result.images = OwnedTensor(Shape{o.batch, 3, o.size, o.size});
+  result.images = OwnedTensor(Shape{o.batch, 3, o.h(), o.w()});
   const auto t0 = std::chrono::steady_clock::now();
   for (int t = 0; t < o.steps; ++t) {
     r.step(t < o.relu_override_steps);

@@ -44,6 +44,10 @@ struct StepHook {
 // (render_options() converts an OptimSettings); the rest say how to run, not what to render.
 struct RenderOptions {
   int size = settings_defaults::size;    // image height and width (rendered natively, no upsampling)
+  // A non-square image: its height and width (0: size). Sources that crop a photo need a square.
+  int height = 0, width = 0;
+  int h() const { return height > 0 ? height : size; }
+  int w() const { return width > 0 ? width : size; }
   int steps = settings_defaults::steps;  // Lucid's default
   int batch = 1;         // N images; the objective list has N entries or one shared by all
   ParamKind param = ParamKind::fourier;
@@ -84,6 +88,14 @@ struct RenderOptions {
   // Further per-step operations of a method (StepHook), run in order around the optimizer after
   // the built-in ones: before_update after the decay/schedule, after_update after the clip.
   std::vector<StepHook> hooks;
+  // Tiles (the TF DeepDream tutorial; viz/octaves.h TiledGradient): when > 0 and the image is
+  // larger than `tile` in either dimension, the gradient stage runs tile by tile instead of over
+  // the whole image: the network is planned for tiles only (memory bounded by the tile size, not
+  // the image's), the image is rolled by a random shift of up to tile / 2 per step (the roll stage;
+  // ops.roll is not applied on top) so seams never stay in one place, and the objective is the
+  // tiles' area-weighted mean. Needs param input, no transforms, batch 1; steps run eagerly.
+  int tile = 0;
+  bool tiled() const { return tile > 0 && (h() > tile || w() > tile); }
 };
 
 // What the progress callback sees.
@@ -104,6 +116,7 @@ struct RenderResult {
 };
 
 class ObjectiveEvaluator;
+class TiledGradient;
 
 // The loop's state and its stages, for render(), for sweeps (one Renderer for every batch,
 // restart) and for tests and tools that need one step's gradient: everything is planned and
@@ -155,6 +168,7 @@ class Renderer {
 
  private:
   void gradient_at(StepIndex t, bool relu_override);
+  void tiled_gradient_at(StepIndex t);
   void step_eager(bool relu_override);
   void capture_step();
   bool graph_allowed() const;
@@ -172,13 +186,15 @@ class Renderer {
   ImageParam param_;
   Preprocess pre_;
   OwnedTensor params_, dparams_, image_, dimage_, x_, dx_;
-  Adam adam_;
+  std::unique_ptr<Adam> adam_;    // when options.optimizer is adam
   std::unique_ptr<Sgd> sgd_;      // when options.optimizer is sgd
   TransformSpec input_transforms_;  // param input: the transforms in input space (pad value 0, the mean)
   OwnedTensor rolled_, drolled_;  // ops.roll: the rolled input and the gradient before the roll back
   OwnedTensor blur_tmp_;          // ops blur: the pass between the two 1-D blurs
   float clip_lo_[3] = {}, clip_hi_[3] = {};  // ops.clip: the network input of 0 and 1 per channel
   const Tensor* net_input_ = nullptr;
+  std::unique_ptr<TiledGradient> tiles_;  // options.tiled(): the gradient stage, tile by tile
+  std::vector<double> tiled_objective_;   // of the last tiled gradient pass
   Buffer counter_;                // int64 steps done, on the render's device
   cuda_rt::CudaGraph graph_;     // one step, captured by the first step() that may use it
   bool graph_failed_ = false;    // capture failed once: stay eager

@@ -1,8 +1,10 @@
 // Octaves and tiles around the loop: the octave sizes, the resize (identity, a ramp reproduced
 // exactly inside, constants kept), the driver against the same loop runs composed by hand (detail
 // carried up), one octave = a plain render bit for bit, zero steps = the base; tiles against the
-// Attributor on the whole image (one tile; and equal tiles of a pointwise network, where tiling is
-// exact up to each tile's mean).
+// Attributor on the whole image (one tile; and equal tiles of a pointwise network, where the
+// area-weighted tiles are exact), the tiled gradient by central differences on a 3x3 network
+// (tile borders and the roll included), the Renderer's tiled gradient stage = the TiledGradient,
+// and a non-square octave run.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -131,8 +133,8 @@ TEST(Octaves, NeedTheInputParameterization) {
 }
 
 // A network of one 1x1 convolution and a ReLU has no spatial context, so deepdream(L) on a tile
-// (mean over the tile of a^2) has the full image's gradient times (image area / tile area) there,
-// whatever the roll.
+// (mean over the tile of a^2), weighted by the tile's share of the area, has the full image's
+// gradient there, whatever the roll.
 Graph pointwise_net() {
   Graph g;
   g.name = "pointwise";
@@ -156,13 +158,107 @@ TEST(Tiles, TiledGradientEqualsTheWholeImagesOnAPointwiseNetwork) {
   TiledGradient one(net, obj, 32);  // one tile covers the image: the roll cancels exactly
   const OwnedTensor g1 = one.gradient(x, 1, 0);
   EXPECT_TRUE(test::all_close(g1, want, 1e-7, 1e-6));
-  TiledGradient tiles(net, obj, 8);  // nine 8 x 8 tiles: factor (24 * 24) / (8 * 8) = 9
+  TiledGradient tiles(net, obj, 8);  // nine 8 x 8 tiles, each weighted by its share 1/9 of the area
   for (uint64_t step : {0ull, 5ull}) {
     const OwnedTensor g = tiles.gradient(x, 1, step);
     OwnedTensor scaled(want.shape());
-    for (int64_t k = 0; k < want.numel(); ++k) scaled.data()[k] = 9.f * want.data()[k];
+    for (int64_t k = 0; k < want.numel(); ++k) scaled.data()[k] = want.data()[k];
     EXPECT_TRUE(test::all_close(g, scaled, 1e-6, 1e-5)) << "step " << step;
   }
+}
+
+TEST(Tiles, TiledObjectiveOfAPointwiseNetworkIsTheWholeImages) {
+  Network net(pointwise_net(), Device::cpu);
+  const Objective obj = parse_objective("deepdream(c)");
+  OwnedTensor x(Shape{1, 3, 20, 27});  // 3 x 4 tiles of 6-7 x 6-7 px
+  test::fill_uniform(x, 13);
+  Attributor whole(net, {obj}, x.shape());
+  const double want = whole.values(x)[0];
+  TiledGradient tiles(net, obj, 8);
+  EXPECT_NEAR(tiles.value(x), want, 1e-5 * std::abs(want));
+  tiles.gradient(x, 2, 3);
+  EXPECT_NEAR(tiles.objective(), want, 1e-5 * std::abs(want));  // rolled, but pointwise: the same mean
+}
+
+// One 3x3 convolution (padding 1) and a ReLU: a tile's border sees the tile's zero padding, so the
+// tiled objective differs from the whole image's; its gradient is checked by central differences
+// of sum_t w_t objective(tile t of roll(x)) at the same roll.
+TEST(Tiles, TiledGradientMatchesCentralDifferencesOnA3x3Network) {
+  Graph g;
+  g.name = "conv3";
+  g.input = "data";
+  g.input_shape = Shape{1, 3, 8, 8};
+  LayerDesc conv = test::conv_layer("c", "data", "c", 3, 4, 3, 1, 1);
+  test::fill_uniform(conv.weights[0], 21);
+  test::fill_uniform(conv.weights[1], 22, -0.1, 0.1);
+  g.layers.push_back(std::move(conv));
+  g.layers.push_back(test::simple_layer(LayerKind::relu, "r", {"c"}, "c"));
+  Network net(std::move(g), Device::cpu);
+  const Objective obj = parse_objective("deepdream(c)");
+  OwnedTensor x(Shape{1, 3, 13, 17});
+  test::fill_uniform(x, 23);
+  TiledGradient tiles(net, obj, 8);  // 2 x 3 tiles of 6-7 x 5-6 px
+  const uint64_t seed = 5, step = 2;
+  const OwnedTensor grad = tiles.gradient(x, seed, step);
+  auto f = [&](const Tensor& at) {
+    OwnedTensor rolled(at.shape());
+    roll_forward(4, seed, StepIndex(step), at, rolled);  // the shift the tiles draw: tile / 2
+    return tiles.value(rolled);
+  };
+  int checked = 0;
+  for (int64_t k = 0; k < x.numel(); k += 37) {
+    const float eps = 1e-2f, keep = x.data()[k];
+    x.data()[k] = keep + eps;
+    const double up = f(x);
+    x.data()[k] = keep - eps;
+    const double down = f(x);
+    x.data()[k] = keep;
+    const double fd = (up - down) / (2 * eps);
+    EXPECT_NEAR(grad.data()[k], fd, 2e-3 + 2e-2 * std::abs(fd)) << "element " << k;
+    ++checked;
+  }
+  EXPECT_GT(checked, 10);
+}
+
+TEST(Tiles, TheRenderersTiledStageIsTheTiledGradient) {
+  Network net(pointwise_net(), Device::cpu);
+  const Objective obj = parse_objective("deepdream(c)");
+  OwnedTensor x(Shape{1, 3, 18, 25});
+  test::fill_uniform(x, 31);
+  RenderOptions o = dream_options();
+  o.height = 18;
+  o.width = 25;
+  o.size = 25;
+  o.tile = 10;
+  o.steps = 2;
+  o.source = ImageSource::from_input(x);
+  Renderer r(net, {obj}, o);
+  ASSERT_TRUE(o.tiled());
+  r.gradient(1);
+  TiledGradient tiles(net, obj, 10);
+  const OwnedTensor want = tiles.gradient(x, o.seed, 1);
+  OwnedTensor got(x.shape());
+  copy(r.param_grad(), got);
+  for (int64_t k = 0; k < got.numel(); ++k) ASSERT_EQ(got.data()[k], -want.data()[k]) << k;  // the loss is -objective
+  EXPECT_EQ(r.last_objectives()[0], tiles.objective());
+  EXPECT_NEAR(r.evaluate(0, false)[0], tiles.value(x), 1e-9);
+  // Two steps of the loop run through the same stage; the image keeps its shape.
+  const RenderResult rr = render_loop(r);
+  EXPECT_EQ(rr.images.shape(), (Shape{1, 3, 18, 25}));
+}
+
+TEST(Octaves, ANonSquareBaseShrinksEachSide) {
+  Network net(pointwise_net(), Device::cpu);
+  OwnedTensor base(Shape{1, 3, 30, 44});
+  test::fill_uniform(base, 41);
+  RenderOptions o = dream_options();
+  const OctaveResult r =
+      render_octaves(net, {parse_objective("deepdream(c)")}, o, base, OctaveSpec{.octaves = 3, .scale = 1.4f, .steps = 2});
+  EXPECT_EQ(r.sizes, (std::vector<int>{15, 21, 30}));
+  EXPECT_EQ(r.widths, (std::vector<int>{22, 31, 44}));
+  EXPECT_EQ(r.input.shape(), base.shape());
+  ASSERT_EQ(r.objective_start.size(), 3u);
+  for (size_t k = 0; k < 3; ++k) EXPECT_GT(r.objective[k][0], r.objective_start[k][0]) << "octave " << k;
 }
 
 }  // namespace
