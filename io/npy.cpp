@@ -3,6 +3,7 @@
 #include "io/npy.h"
 
 #include <cstdio>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 
@@ -105,6 +106,11 @@ NpyArray read_npy(const std::string& path) {
 }
 
 void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& dims) {
+  int64_t count = 1;
+  for (int64_t d : dims) count *= d;
+  for (int64_t k = 0; k < count; ++k)
+    CUVIZ_CHECK(std::isfinite(data[k]), "npy: ", path, ": element ", k, " is ", data[k],
+                " (not finite); nothing is written");
   // Python tuple syntax: (7,) for one dim, (1, 3, 224, 224) otherwise.
   std::string shape = "(";
   for (size_t i = 0; i < dims.size(); ++i) shape += (i ? ", " : "") + std::to_string(dims[i]);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 
@@ -382,6 +383,13 @@ RenderResult render_loop(Renderer& r, const std::function<void(const RenderProgr
       p.step = done;
       p.steps = o.steps;
       p.objective = r.last_objectives();  // of this step's (transformed) images, before the update
+      // A NaN or Inf has reached the parameters (a diverging learning rate, non-finite weights or
+      // targets): every later step and every output would carry it. Stop here, before anything is
+      // written; the values are already on the host, so the check costs nothing.
+      for (size_t i = 0; i < p.objective.size(); ++i)
+        CUVIZ_CHECK(std::isfinite(p.objective[i]), "render: the objective of image ", i, " is ", p.objective[i],
+                    " at step ", done, " (not finite: check the learning rate, the objective and the model's weights); ",
+                    "nothing was written");
       result.history_steps.push_back(done);
       result.history.push_back(p.objective);
       if (checkpoint) {

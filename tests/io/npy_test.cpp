@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <limits>
+
 #include "loaders/loader_test_util.h"
 #include "test_util.h"
 
@@ -37,6 +40,24 @@ TEST(Npy, RoundTripTensor) {
   EXPECT_TRUE(all_close(r.view(), t.view(), 0.0));  // exact: bytes are copied, no arithmetic
   const NpyArray a = read_npy(dir.file("t.npy"));
   EXPECT_EQ(a.dims, (std::vector<int64_t>{2, 3, 4, 5}));
+}
+
+// A NaN or Inf is refused with one clear error and no file (neither the target nor its temporary).
+TEST(Npy, NonFiniteValuesAreRefusedAndNothingIsWritten) {
+  TempDir dir("npy");
+  OwnedTensor t({1, 1, 2, 3});
+  fill_uniform(t.view(), 7);
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    t.data()[4] = bad;
+    try {
+      write_npy(dir.file("t.npy"), t);
+      FAIL() << "no error for " << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("element 4 is"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("not finite"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+  }
 }
 
 TEST(Npy, RoundTripRanksOneToThree) {

@@ -161,6 +161,25 @@ TEST_F(ChainGradient, InputParamDirect) {
   check_chain_gradient(net, {parse_objective("inc/output:6")}, o);
 }
 
+// A learning rate of 1e38 on the network input itself overflows the activations to Inf (and NaN
+// downstream) after the first update; the loop stops at its next objective read-back with one
+// error, before render() returns anything to write.
+TEST(Render, NonFiniteObjectiveStopsTheLoop) {
+  Network net(test::small_net(), Device::cpu);
+  RenderOptions o = small_options(1, ParamKind::input);
+  o.steps = 8;
+  o.progress_every = 4;
+  o.adam.lr = 1e38f;
+  try {
+    render(net, {channel("conv1", 0)}, o);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the objective of image 0 is "), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find(" at step 4 (not finite"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Render, UnknownLayerAndChannelOutOfRangeAreClearErrors) {
   Network net(test::small_net(), Device::cpu);
   try {
