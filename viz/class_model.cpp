@@ -128,42 +128,43 @@ ClassScore ImageScorer::score(const Image& image, int k) {
   return s;
 }
 
-RenderOptions class_model_options(const ClassModelSettings& s, Device device) {
-  check_settings(s);
+namespace {
+// What class models and fooling images share: plain SGD ascent on the network input itself
+// (ParamKind::input), no transformation robustness, no ReLU override.
+RenderOptions ascent_on_input(int size, int steps, const std::string& source, uint64_t seed, double lr,
+                              Device device) {
   RenderOptions ro;
-  ro.size = s.size;
-  ro.steps = s.steps;
+  ro.size = size;
+  ro.steps = steps;
   ro.param = ParamKind::input;
-  ro.source = ImageSource::parse("zeros");  // x = 0: the dataset mean, Simonyan's zero image
+  ro.source = ImageSource::parse(source);
   ro.transforms = TransformSpec::none();
   ro.relu_override_steps = 0;
-  ro.seed = s.seed;
+  ro.seed = seed;
   ro.optimizer = OptimizerKind::sgd;
-  ro.sgd.lr = float(s.lr);
+  ro.sgd.lr = float(lr);
+  ro.device = device;
+  return ro;
+}
+}  // namespace
+
+RenderOptions class_model_options(const ClassModelSettings& s, Device device) {
+  check_settings(s);
+  // Starts at x = 0: the dataset mean, Simonyan's zero image.
+  RenderOptions ro = ascent_on_input(s.size, s.steps, "zeros", s.seed, s.lr, device);
   ro.sgd.momentum = float(s.momentum);
   ro.ops.l2_decay = float(2 * s.lambda);  // d/dx lambda ||x||^2
   ro.ops.clip = s.clip;
-  ro.device = device;
   return ro;
 }
 
 RenderOptions fool_options(const FoolSettings& s, Device device) {
   check_settings(s);
-  RenderOptions ro;
-  ro.size = s.size;
-  ro.steps = s.max_steps;
-  ro.param = ParamKind::input;
-  ro.source = ImageSource::parse(s.from);
-  ro.transforms = TransformSpec::none();
-  ro.relu_override_steps = 0;
-  ro.seed = s.seed;
-  ro.optimizer = OptimizerKind::sgd;
-  ro.sgd.lr = float(s.lr);
+  RenderOptions ro = ascent_on_input(s.size, s.max_steps, s.from, s.seed, s.lr, device);
   ro.sgd.momentum = 0.f;
   ro.ops.grad_norm = GradNorm::mean_abs;
   ro.ops.clip = true;
   ro.progress_every = s.check_every;
-  ro.device = device;
   return ro;
 }
 
