@@ -75,10 +75,21 @@ Objective l2(float constant = 0.f);
 Objective total_variation();
 // 0.5 sum (x - blur(x))^2 with blur(x) held constant (blur_input_each_step, weight -1).
 Objective blur();
+// Mahendran & Vedaldi's priors (viz/regularizers.h): sum |x - constant|^power (the alpha-norm,
+// power 6 there) and sum (dx^2 + dy^2)^(power/2) (TV^beta, power 2 there); power in 1..64.
+Objective alpha_norm(float power, float constant = 0.5f);
+Objective tv_beta(float power);
 // ||a - target||^2 / ||target||^2 over `layer` (Mahendran & Vedaldi's inversion loss; maximise
 // -l2_to to reconstruct the image that produced `target`). target: {1, C, H, W} like one image
 // of the blob, on the CPU. Programmatic only: the expression language cannot write a tensor.
 Objective l2_to(const std::string& layer, OwnedTensor target);
+// sum_k a_k target_k over `layer` (Lucid's caricature objective, dot_compare). Programmatic only.
+Objective dot_to(const std::string& layer, OwnedTensor target);
+// The guided dream's objective (google/deepdream's objective_guide): for every position i of
+// `layer`, max_j <a_i, g_j> over the guide's feature vectors g_j (the columns of `guide`
+// {1, C, Hg, Wg}, any Hg x Wg), averaged over positions; its gradient at i is g_{argmax_j}/n.
+// Programmatic only.
+Objective guide(const std::string& layer, OwnedTensor guide_features);
 // A constant.
 Objective constant(double v);
 

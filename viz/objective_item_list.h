@@ -4,7 +4,9 @@
 
 #include "viz/term_deepdream.h"
 #include "viz/term_direction.h"
+#include "viz/term_guide.h"
 #include "viz/term_l2_to.h"
 #include "viz/term_window.h"
 
-#define CUVIZ_ITEM_MATHS(X) X(WindowMaths) X(DeepdreamMaths) X(DirectionMaths) X(CossimMaths) X(L2ToMaths)
+#define CUVIZ_ITEM_MATHS(X) X(WindowMaths) X(DeepdreamMaths) X(DirectionMaths) X(CossimMaths) X(L2ToMaths) \
+  X(DotToMaths) X(GuideMaths)

@@ -16,7 +16,9 @@ extern const ObjectiveTerm kDeepdreamTerm;                                      
 extern const ObjectiveTerm kDirectionTerm, kDirectionCossimTerm;                                // term_direction.cpp
 extern const ObjectiveTerm kDiversityTerm;                                                      // term_diversity.cpp
 extern const ObjectiveTerm kL1Term, kL2Term, kTvTerm, kBlurTerm;                                // term_regularizer.cpp
-extern const ObjectiveTerm kL2ToTerm;                                                           // term_l2_to.cpp
+extern const ObjectiveTerm kAlphaNormTerm, kTvBetaTerm;                                         // term_regularizer.cpp
+extern const ObjectiveTerm kL2ToTerm, kDotToTerm;                                               // term_l2_to.cpp
+extern const ObjectiveTerm kGuideTerm;                                                          // term_guide.cpp
 
 const std::vector<const ObjectiveTerm*>& objective_terms() {
   // The order is the order of the parser's "unknown function" listing.
@@ -24,7 +26,8 @@ const std::vector<const ObjectiveTerm*>& objective_terms() {
       &kChannelTerm,   &kNeuronTerm,   &kClassLogitTerm,      &kDeepdreamTerm,
       &kDiversityTerm, &kDirectionTerm, &kDirectionCossimTerm, &kChannelInterpolateTerm,
       &kL1Term,        &kL2Term,        &kTvTerm,              &kBlurTerm,
-      &kL2ToTerm,
+      &kAlphaNormTerm, &kTvBetaTerm,
+      &kL2ToTerm,      &kDotToTerm,     &kGuideTerm,
       &kConstantTerm,  &kAddTerm,       &kScaleTerm,           &kMulTerm,
   };
   return terms;

@@ -2,6 +2,8 @@
 // stencils) and the dispatch to CUDA.
 #include "viz/regularizers.h"
 
+#include <cmath>
+
 #include "core/check.h"
 #include "viz/viz_cuda.h"
 
@@ -12,6 +14,8 @@ const char* reg_kind_name(RegKind k) {
     case RegKind::l1: return "l1";
     case RegKind::l2: return "l2";
     case RegKind::tv: return "tv";
+    case RegKind::alpha: return "alpha";
+    case RegKind::tv_beta: return "tv_beta";
     default: return "blur";
   }
 }
@@ -23,12 +27,19 @@ void check_reg(const BasicTensor<T>& image, const BasicTensor<T>& values, const 
   check_shape("regularizer", "values", values, Shape{image.n(), 1, 1, 1});
   if (dimage.defined()) check_shape("regularizer", "dimage", dimage, image.shape());
 }
+// alpha and tv_beta: p >= 1 keeps the gradient bounded (|x|^(p-1), S^((p-1)/2)) and finite.
+void check_power(RegKind kind, double power) {
+  if (kind != RegKind::alpha && kind != RegKind::tv_beta) return;
+  CUVIZ_CHECK(std::isfinite(power) && power >= 1.0 && power <= 64.0, "regularizer ", reg_kind_name(kind),
+              ": exponent ", power, " out of range (1..64)");
+}
 }  // namespace
 
 template <class T>
 void regularizer_forward_backward_cpu(RegKind kind, T constant, const BasicTensor<T>& image,
-                                      const BasicTensor<T>& values, T weight, const BasicTensor<T>& dimage) {
+                                      const BasicTensor<T>& values, T weight, const BasicTensor<T>& dimage, T power) {
   check_reg(image, values, dimage);
+  check_power(kind, double(power));
   const int h = image.h(), w = image.w();
   const int64_t plane = int64_t(h) * w;
   for (int n = 0; n < image.n(); ++n) {
@@ -37,7 +48,7 @@ void regularizer_forward_backward_cpu(RegKind kind, T constant, const BasicTenso
       const T* p = image.image(n) + c * plane;
 #pragma omp parallel for reduction(+ : sum) if (plane > 16384)
       for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) sum += double(reg_value_at(kind, p, h, w, y, x, constant));
+        for (int x = 0; x < w; ++x) sum += double(reg_value_at(kind, p, h, w, y, x, constant, power));
     }
     const T r = reg_finish(kind, T(sum));
     values.image(n)[0] = r;
@@ -47,25 +58,26 @@ void regularizer_forward_backward_cpu(RegKind kind, T constant, const BasicTenso
       T* d = dimage.image(n) + c * plane;
 #pragma omp parallel for if (plane > 16384)
       for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) d[int64_t(y) * w + x] += weight * reg_grad_at(kind, p, h, w, y, x, constant, r);
+        for (int x = 0; x < w; ++x) d[int64_t(y) * w + x] += weight * reg_grad_at(kind, p, h, w, y, x, constant, r, power);
     }
   }
 }
 
 template void regularizer_forward_backward_cpu<float>(RegKind, float, const Tensor&, const Tensor&, float,
-                                                      const Tensor&);
+                                                      const Tensor&, float);
 template void regularizer_forward_backward_cpu<double>(RegKind, double, const TensorD&, const TensorD&, double,
-                                                       const TensorD&);
+                                                       const TensorD&, double);
 
 void regularizer_forward_backward(RegKind kind, float constant, const Tensor& image, const Tensor& values, float weight,
-                                  const Tensor& dimage) {
+                                  const Tensor& dimage, float power) {
   check_reg(image, values, dimage);
+  check_power(kind, power);
   if (check_same_device<float>("regularizer", {&image, &values, &dimage}) == Device::cuda) {
     CUVIZ_CHECK(image.contiguous() && (!dimage.defined() || dimage.contiguous()),
                 "regularizer: CUDA path needs dense tensors, got ", image.shape().str());
-    return regularizer_forward_backward_cuda(kind, constant, image, values, weight, dimage);
+    return regularizer_forward_backward_cuda(kind, constant, image, values, weight, dimage, power);
   }
-  regularizer_forward_backward_cpu<float>(kind, constant, image, values, weight, dimage);
+  regularizer_forward_backward_cpu<float>(kind, constant, image, values, weight, dimage, power);
 }
 
 }  // namespace cuviz

@@ -2,7 +2,8 @@
 // feature inversion. The target is a tensor (activations captured from a guide image, e.g. with
 // Network::forward and Network::activation), which the expression language cannot write: the
 // term exists in code only, and the parser says so. Node: layers {L}, args {||target||^2},
-// data = the target {1, C, H, W} on the CPU.
+// data = the target {1, C, H, W} on the CPU. dot_to(L, target), the caricature's <a, target>, is
+// the same node with DotToMaths (args {||target||^2}, kept for symmetry and printing).
 #include <cmath>
 
 #include "viz/objective.h"
@@ -10,7 +11,46 @@
 
 namespace cuviz {
 
-extern const ObjectiveTerm kL2ToTerm;
+extern const ObjectiveTerm kL2ToTerm, kDotToTerm;
+
+namespace {
+// One task per image of the node, reading the node's target from the batch's table.
+template <class Maths>
+void compile_to_target(const ObjectiveNode& n, TermCompiler& c) {
+  const Tensor& target = *n.data;
+  const Shape s = target.shape();
+  auto& batch = c.batch<ItemBatch<Maths>>(n.layers[0]);
+  const int at = batch.add_aux(target.data(), size_t(s.image_size()));
+  for (int i = c.first(); i < c.last(); ++i) {
+    LeafTask t;
+    t.image = i;
+    t.channel = s.c;  // the target's shape, checked against the blob at bind
+    t.x1 = s.w;
+    t.y1 = s.h;
+    t.slot = c.slot(i);
+    t.aux = at;
+    t.aux_norm = float(n.args[0]);
+    batch.add(t, n.term->print(n));
+  }
+}
+
+ObjectiveNode target_node(const ObjectiveTerm& term, const std::string& layer, OwnedTensor target) {
+  const Shape s = target.shape();
+  CUVIZ_CHECK(target.device() == Device::cpu && s.n == 1, "objective ", term.name, "(", layer,
+              "): the target must be one image {1, C, H, W} on the CPU, got {", s.n, ", ", s.c, ", ", s.h, ", ", s.w,
+              "}", target.device() == Device::cpu ? "" : " on the GPU");
+  double norm2 = 0;
+  for (int64_t k = 0; k < s.image_size(); ++k) norm2 += double(target.data()[k]) * target.data()[k];
+  CUVIZ_CHECK(std::isfinite(norm2) && norm2 > 0, "objective ", term.name, "(", layer,
+              "): the target is zero or not finite", &term == &kL2ToTerm ? " (the distance is relative to ||target||^2)" : "");
+  ObjectiveNode n;
+  n.term = &term;
+  n.layers = {layer};
+  n.args = {norm2};
+  n.data = std::make_shared<const OwnedTensor>(std::move(target));
+  return n;
+}
+}  // namespace
 
 const ObjectiveTerm kL2ToTerm{
     .name = "l2_to",
@@ -27,40 +67,31 @@ const ObjectiveTerm kL2ToTerm{
       const Shape s = n.data->shape();
       return cat("l2_to(", n.layers[0], ",[target ", s.c, "x", s.h, "x", s.w, "])");
     },
-    .compile = [](const ObjectiveNode& n, TermCompiler& c) {
-      const Tensor& target = *n.data;
-      const Shape s = target.shape();
-      auto& batch = c.batch<ItemBatch<L2ToMaths>>(n.layers[0]);
-      const int at = batch.add_aux(target.data(), size_t(s.image_size()));
-      for (int i = c.first(); i < c.last(); ++i) {
-        LeafTask t;
-        t.image = i;
-        t.channel = s.c;  // the target's shape, checked against the blob at bind
-        t.x1 = s.w;
-        t.y1 = s.h;
-        t.slot = c.slot(i);
-        t.aux = at;
-        t.aux_norm = float(n.args[0]);
-        batch.add(t, n.term->print(n));
-      }
+    .compile = compile_to_target<L2ToMaths>,
+};
+
+const ObjectiveTerm kDotToTerm{
+    .name = "dot_to",
+    .aliases = {},
+    .usage = "dot_to(LAYER, target tensor), in code only",
+    .parse = [](TermArgs& a) -> Objective {
+      a.fail("dot_to takes a target tensor, which an expression cannot write: build it in code with "
+             "dot_to(layer, target) (viz/objective.h)");
+      return {};  // not reached: fail throws
     },
+    .print = [](const ObjectiveNode& n) {
+      const Shape s = n.data->shape();
+      return cat("dot_to(", n.layers[0], ",[target ", s.c, "x", s.h, "x", s.w, "])");
+    },
+    .compile = compile_to_target<DotToMaths>,
 };
 
 Objective l2_to(const std::string& layer, OwnedTensor target) {
-  const Shape s = target.shape();
-  CUVIZ_CHECK(target.device() == Device::cpu && s.n == 1, "objective l2_to(", layer,
-              "): the target must be one image {1, C, H, W} on the CPU, got {", s.n, ", ", s.c, ", ", s.h, ", ", s.w,
-              "}", target.device() == Device::cpu ? "" : " on the GPU");
-  double norm2 = 0;
-  for (int64_t k = 0; k < s.image_size(); ++k) norm2 += double(target.data()[k]) * target.data()[k];
-  CUVIZ_CHECK(std::isfinite(norm2) && norm2 > 0, "objective l2_to(", layer,
-              "): the target is zero or not finite (the distance is relative to ||target||^2)");
-  ObjectiveNode n;
-  n.term = &kL2ToTerm;
-  n.layers = {layer};
-  n.args = {norm2};
-  n.data = std::make_shared<const OwnedTensor>(std::move(target));
-  return Objective(std::make_shared<const ObjectiveNode>(std::move(n)));
+  return Objective(std::make_shared<const ObjectiveNode>(target_node(kL2ToTerm, layer, std::move(target))));
+}
+
+Objective dot_to(const std::string& layer, OwnedTensor target) {
+  return Objective(std::make_shared<const ObjectiveNode>(target_node(kDotToTerm, layer, std::move(target))));
 }
 
 }  // namespace cuviz

@@ -22,6 +22,6 @@ void transform_forward_cuda(const TransformSpec& spec, const Preprocess& pre, ui
 void transform_backward_cuda(const TransformSpec& spec, const Preprocess& pre, uint64_t seed, StepIndex step,
                              const Tensor& dout, const Tensor& dimage);
 void regularizer_forward_backward_cuda(RegKind kind, float constant, const Tensor& image, const Tensor& values,
-                                       float weight, const Tensor& dimage);
+                                       float weight, const Tensor& dimage, float power);
 
 }  // namespace cuviz

@@ -25,7 +25,7 @@ void transform_backward_cuda(const TransformSpec&, const Preprocess&, uint64_t, 
                              const Tensor&) {
   no_cuda("transform_backward");
 }
-void regularizer_forward_backward_cuda(RegKind, float, const Tensor&, const Tensor&, float, const Tensor&) {
+void regularizer_forward_backward_cuda(RegKind, float, const Tensor&, const Tensor&, float, const Tensor&, float) {
   no_cuda("regularizer");
 }
 
