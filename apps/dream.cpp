@@ -1,7 +1,8 @@
 // `cuviz dream MODEL IMAGE -o OUT.png`: DeepDream (viz/dream.h) on a photo at its own size, with
 // the progress bar (apps/progress.h) on stderr; writes the PNG (the photo's size) and OUT.json
 // with every setting (DreamSettings, viz/settings.h style), the seed, and per octave its size,
-// whether it ran in tiles and the objective at its start and end.
+// whether it ran in tiles and the objective at its start and end. --guide IMAGE: the guided dream
+// (the objective is guide(LAYER, the guide's features), viz/term_guide.h).
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -39,9 +40,12 @@ std::string json_path(const std::string& png) {
 void run_dream(const DreamCommand& o) {
   const DreamSettings& s = o.settings;
   usage_check(!(o.layer_given && o.objective_given), "dream: give --layer or --objective, not both");
+  usage_check(!(s.guide.size() && o.objective_given), "dream: --guide matches the guide at --layer; give --guide or "
+              "--objective, not both");
   check_output_dir(o.out);
   const Image photo = read_image(o.image);
   const OwnedTensor image = image_to_tensor(photo);
+  if (!s.guide.empty()) read_image(s.guide);  // an unreadable guide fails here, before the model loads
 
   Graph graph = load_model(o.model);
   const std::string model_name = graph.name;

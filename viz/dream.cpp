@@ -8,7 +8,9 @@
 
 #include "core/suggest.h"
 
+#include "io/image.h"
 #include "viz/image_source.h"
+#include "viz/invert.h"
 #include "viz/octaves.h"
 
 namespace cuviz {
@@ -82,13 +84,22 @@ RenderOptions dream_options(const DreamSettings& s, Device device) {
   return o;
 }
 
+Objective dream_objective(const Network& net, const DreamSettings& s) {
+  if (s.guide.empty()) return resolve_objective(parse_objective(s.objective_text()), net.graph());
+  CUVIZ_CHECK(s.objective.empty(), "dream: a guided dream matches the guide at --layer; give --guide or --objective, "
+              "not both");
+  // google/deepdream: the guide is preprocessed at its own size and run to the layer once.
+  const OwnedTensor x = input_from_image(image_to_tensor(read_image(s.guide)), net.graph().meta);
+  return guide(s.layer, layer_features(net, s.layer, x));
+}
+
 DreamResult dream(const Network& net, const DreamSettings& s, const Tensor& image,
                   const std::function<void(const DreamProgress&)>& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   CUVIZ_CHECK(image.device() == Device::cpu && image.n() == 1 && image.c() == 3, "dream: expects one CPU RGB image "
               "(1, 3, H, W), got ", image.shape().str());
   const RenderOptions o = dream_options(s, net.device());
-  const Objective objective = resolve_objective(parse_objective(s.objective_text()), net.graph());
+  const Objective objective = dream_objective(net, s);
   DreamResult result;
   for (const auto& layer : objective_layers(objective))
     result.receptive_field = std::max(result.receptive_field, receptive_field(net.graph(), layer));

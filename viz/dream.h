@@ -21,6 +21,7 @@ namespace cuviz {
 struct DreamSettings {
   std::string layer = "inception_4c/output";
   std::string objective;  // "" = deepdream(layer)
+  std::string guide;      // "" = none; else a photo whose features at `layer` the dream matches
   int octaves = 4;        // google/deepdream's octave_n
   double octave_scale = 1.4;
   int iters = 10;         // iter_n, per octave
@@ -36,6 +37,10 @@ struct DreamSettings {
     v(Field{.key = "objective", .flag = "--objective",
             .help = "Another objective expression instead of deepdream(LAYER), e.g. 'inception_4c/output:10'",
             .value = s.objective});
+    v(Field{.key = "guide", .flag = "--guide",
+            .help = "Guided dream (google/deepdream's objective_guide): match this image's features at --layer "
+                    "instead of deepdream(LAYER); the guide is used at its own size (keep it small, e.g. 224 px)",
+            .value = s.guide, .absent = std::string()});
     v(Field{.key = "octaves", .flag = "--octaves", .help = "Octaves (google/deepdream's octave_n)", .value = s.octaves,
             .check = Range{1, 32}});
     v(Field{.key = "octave_scale", .flag = "--octave-scale", .help = "Size ratio between octaves",
@@ -53,8 +58,12 @@ struct DreamSettings {
     v(Field{.key = "seed", .flag = "--seed", .help = "Seed of the roll draws", .value = s.seed});
   }
 
-  // The objective text: `objective`, or deepdream(layer).
-  std::string objective_text() const { return objective.empty() ? "deepdream(" + layer + ")" : objective; }
+  // The objective text: `objective`, deepdream(layer), or for a guided dream guide(layer,[GUIDE])
+  // (a description: the guide's features are computed by dream(), not parsed).
+  std::string objective_text() const {
+    if (!guide.empty()) return "guide(" + layer + ",[" + guide + "])";
+    return objective.empty() ? "deepdream(" + layer + ")" : objective;
+  }
 };
 
 // The receptive field, in input pixels, of one unit of `blob`: the largest over every path from
@@ -84,9 +93,13 @@ struct DreamProgress {
 // The render loop's options of a dream's settings on `device` (size and source are set per octave).
 RenderOptions dream_options(const DreamSettings& s, Device device);
 
+// The objective of a dream: parse_objective(objective_text()), or with a guide, guide(layer, the
+// guide photo's features at layer, computed once at the guide's own size).
+Objective dream_objective(const Network& net, const DreamSettings& s);
+
 // Dreams on `image` (CPU {1, 3, H, W} in [0, 1], any size): Error for settings out of range, an
-// objective the network lacks, a tile smaller than the objective layers' receptive field, or an
-// image too small for the octaves.
+// objective the network lacks, a guide that cannot be read, a tile smaller than the objective
+// layers' receptive field, or an image too small for the octaves.
 DreamResult dream(const Network& net, const DreamSettings& s, const Tensor& image,
                   const std::function<void(const DreamProgress&)>& progress = {});
 
