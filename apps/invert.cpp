@@ -90,6 +90,9 @@ Command add_invert_command(CLI::App& app) {
   add_model_options(cmd, o->model);
   cmd->add_option("image", o->image, "The photo (PNG or JPEG), centre-cropped and resized to --size")->required();
   add_settings_options(cmd, o->settings);
+  cmd->add_flag("--caricature", o->settings.caricature,
+                "Maximise <Phi(x), Phi(x0)> with Lucid's caricature settings (512 Adam steps at 0.05 on decorrelated "
+                "Fourier parameters, pad 8, jitter 8, scales 0.9-1.1, rotations -5..4) instead of inverting");
   cmd->add_option("-o,--out", o->out, "Output PNG (written atomically; OUT.json beside it)")->required();
   add_run_options(cmd, o->run);
   return {cmd, [o] { run_invert(*o); }};

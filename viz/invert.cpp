@@ -100,12 +100,18 @@ RenderOptions invert_options(const InvertSettings& s, const Network& net) {
   o.transforms = TransformSpec::none();
   o.relu_override_steps = 0;
   o.ops.clip = true;
-  o.optimizer = OptimizerKind::adam;
-  // Adam's step is in the parameters' units, the network input's: lr in [0, 1] image units times
-  // the preprocessing's mean |scale| (255 for Caffe's x255 input, about 4.4 for torchvision's).
+  // M&V's optimiser: gradient descent with momentum 0.9 and a decreasing learning rate. The gradient
+  // is divided by its mean |g| (so the step does not depend on the layer's or the network's scale)
+  // and the step falls linearly from lr to lr * step_end over the steps.
+  o.optimizer = OptimizerKind::sgd;
+  o.sgd.momentum = float(invert_defaults::momentum);
+  o.ops.grad_norm = GradNorm::mean_abs;
+  o.ops.step_scale_end = float(invert_defaults::step_end);
+  // The step is in the parameters' units, the network input's: lr in [0, 1] image units times the
+  // preprocessing's mean |scale| (255 for Caffe's x255 input, about 4.4 for torchvision's).
   const Preprocess pre = Preprocess::from_meta(net.graph().meta);
   const double scale = (std::fabs(pre.scale[0]) + std::fabs(pre.scale[1]) + std::fabs(pre.scale[2])) / 3.0;
-  o.adam.lr = float(s.lr_or_default() * scale);
+  o.sgd.lr = float(s.lr_or_default() * scale);
   return o;
 }
 

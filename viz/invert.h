@@ -13,9 +13,10 @@
 // so that a natural image has R terms of order 1 at weight 1 and the weights read as fractions of
 // the loss, which is itself normalised by ||Phi0||^2 (IJCV 2016 version: B = 80 on the 0..255
 // scale, V = B/6.5; here B = 80/255 on the [0, 1] image). The loop: param input started from
-// uniform noise (0.5 +- 0.1, from the seed), no transforms, Adam on the network input with a step
-// of `lr` in [0, 1] image units, and a clip to the valid pixel range after each step (M&V's hard
-// bound on the pixel range), so the PNG is the image optimised.
+// uniform noise (0.5 +- 0.1, from the seed), no transforms, gradient descent with momentum 0.9 on
+// the network input (M&V's optimiser) with the gradient divided by its mean |g| and a step falling
+// linearly from `lr` (in [0, 1] image units) to lr / 50, and a clip to the valid pixel range after
+// each step (M&V's hard bound on the pixel range), so the PNG is the image optimised.
 //
 // Caricature (Lucid's feature-inversion/caricature notebook): maximise <Phi(x), Phi0> (dot_compare
 // with cossim_pow 0) plus Lucid's blur_input_each_step term, from Lucid's decorrelated Fourier
@@ -43,8 +44,10 @@ inline constexpr double edge_v = range_b / 6.5;   // M&V's V = B / 6.5
 inline constexpr double alpha = 6, beta = 2;
 inline constexpr double alpha_weight = 1e-4;
 inline constexpr double tv_weight = 5e-3;
-inline constexpr int steps = 200;
-inline constexpr double lr = 0.01;          // Adam's step in [0, 1] image units
+inline constexpr int steps = 300;
+inline constexpr double lr = 0.005;         // the first step, in [0, 1] image units per unit mean |g|
+inline constexpr double momentum = 0.9;
+inline constexpr double step_end = 0.02;    // the last step is lr * step_end
 inline constexpr int caricature_steps = 512;  // Lucid's notebook
 inline constexpr double caricature_lr = 0.05;  // Lucid's render_vis default
 }  // namespace invert_defaults
@@ -56,8 +59,8 @@ struct InvertSettings {
   double alpha_weight = invert_defaults::alpha_weight;
   double tv_beta = invert_defaults::beta;
   double tv_weight = invert_defaults::tv_weight;
-  int steps = 0;    // 0: the method's default (inversion 200, caricature 512)
-  double lr = 0;    // 0: the method's default (inversion 0.01, caricature 0.05)
+  int steps = 0;    // 0: the method's default (inversion 300, caricature 512)
+  double lr = 0;    // 0: the method's default (inversion 0.005, caricature 0.05)
   int size = settings_defaults::size;
   uint64_t seed = settings_defaults::seed;
   bool caricature = false;
@@ -76,16 +79,18 @@ struct InvertSettings {
     v(Field{.key = "tv_weight", .flag = "--tv-weight",
             .help = "Weight of the TV^beta prior, before M&V's normalisation by H W V^beta", .value = s.tv_weight,
             .check = Range{0, 1e6}});
-    v(Field{.key = "steps", .flag = "--steps", .help = "Adam steps (0: 200 for an inversion, 512 for a caricature)",
+    v(Field{.key = "steps", .flag = "--steps", .help = "Steps (0: 300 for an inversion, 512 for a caricature)",
             .value = s.steps, .check = Range{0, 1000000}});
     v(Field{.key = "lr", .flag = "--lr",
-            .help = "Adam learning rate (0: 0.01 in [0, 1] image units for an inversion; Lucid's 0.05 for a caricature)",
+            .help = "Learning rate (0: an inversion's first step, 0.005 in [0, 1] image units per unit mean |g|, falling "
+                    "linearly to 1/50 of it; a caricature's Adam rate, Lucid's 0.05)",
             .value = s.lr, .check = Range{0, 1e3}});
     v(Field{.key = "size", .flag = "--size", .help = "Image height and width in pixels (the photo is centre-cropped "
             "and resized to it, as classify does)", .value = s.size, .check = Range{8, 4096}});
     v(Field{.key = "seed", .flag = "--seed", .help = "Seed of the start (and of the caricature's transforms)",
             .value = s.seed});
-    v(Field{.key = "caricature", .flag = "--caricature",
+    // A flag without a value on the command line (apps/invert.cpp adds it), so no generated option.
+    v(Field{.key = "caricature", .flag = "",
             .help = "Maximise <Phi(x), Phi(x0)> with Lucid's caricature settings instead of inverting", .value = s.caricature});
   }
 

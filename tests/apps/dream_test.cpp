@@ -126,6 +126,29 @@ TEST(DreamCommand, BadInputsAreOneLineAndNoOutput) {
       "not both"));
   EXPECT_TRUE(test::usage_error(run_cli(dream_args(in, out, {"--objective", "deepdream("}), dir), "--objective"));
   EXPECT_TRUE(no_output());
+  // --guide: an unreadable guide fails before the model loads; a guide with --objective is a usage error.
+  EXPECT_TRUE(test::failed_with_one_line(run_cli(dream_args(in, out, {"--guide", dir.file("noguide.png")}), dir),
+                                         "noguide.png"));
+  EXPECT_TRUE(no_output());
+  EXPECT_TRUE(test::usage_error(
+      run_cli(dream_args(in, out, {"--guide", in, "--objective", "inception_3a/output:1"}), dir), "not both"));
+  EXPECT_TRUE(no_output());
+}
+
+TEST(DreamCommand, GuidedDreamRecordsTheGuide) {
+  TempDir dir("dream_guide");
+  const std::string in = photo(dir, 96, 72);
+  const std::string guide = dir.file("guide.png");
+  write_png(guide, resize_bilinear(read_image(test::shared_image("coffee.png")), 64, 64));
+  const auto r = run_cli(dream_args(in, dir.file("g.png"), {"--layer", "inception_3b/output", "--guide", guide,
+                                                            "--octaves", "2", "--iters", "3"}),
+                         dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(read_file(dir.file("g.json")));
+  EXPECT_EQ(j.at("guide"), guide);
+  EXPECT_EQ(j.at("objective_text"), "guide(inception_3b/output,[" + guide + "])");
+  for (const auto& o : j.at("octaves_run"))
+    EXPECT_GT(o.at("objective_end").get<double>(), o.at("objective_start").get<double>());
 }
 
 }  // namespace
