@@ -1,7 +1,8 @@
 // Every registered objective term evaluated on CUDA against the CPU: the slot values per image,
 // the seeds in the activation gradients and the regularizers' image gradients, on the same
-// network, input and objective (item terms, diversity, interpolation, products, regularizers and
-// l2_to). Skips without a GPU.
+// network, input and objective (item terms, diversity, interpolation, products, regularizers,
+// l2_to, and feature inversion's alpha_norm, tv_beta, dot_to and the guided dream's guide). Skips
+// without a GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -89,6 +90,23 @@ TEST(ObjectiveCuda, L2To) {
   net.forward(plan, guide);
   const OwnedTensor target = on(net.activation(plan, "conv1"), Device::cpu);
   expect_same(channel("inc/output", 1) - l2_to("conv1", on(target, Device::cpu)), 2);
+}
+
+TEST(ObjectiveCuda, InversionPriorsDotToAndGuide) {
+  CUVIZ_REQUIRE_GPU();
+  expect_same(parse_objective("conv1:2 - 0.01*alpha_norm(6) - 0.5*tv_beta(2) - 0.2*tv_beta(1.5) + alpha_norm(3,0.2)"),
+              2);
+  Network net(test::small_net(), Device::cpu);
+  OwnedTensor other(Shape{1, 3, 12, 12});
+  test::fill_uniform(other, 9, 0, 1);
+  Plan plan = net.plan(other.shape(), {"inc/output"});
+  net.forward(plan, other);
+  const OwnedTensor target = on(net.activation(plan, "inc/output"), Device::cpu);
+  expect_same(0.5 * dot_to("inc/output", on(target, Device::cpu)) + blur(), 2);
+  // The guide at another size than the images' (as a guide photo is).
+  OwnedTensor g(Shape{1, target.c(), 2, 3});
+  test::fill_uniform(g, 10, -1, 1);
+  expect_same(3.0 * guide("inc/output", on(g, Device::cpu)), 3);
 }
 
 }  // namespace
