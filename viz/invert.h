@@ -11,8 +11,8 @@
 // from the mean and V = B / 6.5 the typical difference between neighbours,
 //   lambda_a  = alpha_weight / (H W B^alpha),     lambda_TV = tv_weight / (H W V^beta),
 // so that a natural image has R terms of order 1 at weight 1 and the weights read as fractions of
-// the loss, which is itself normalised by ||Phi0||^2 (IJCV 2016 version: B = 80 on the 0..255
-// scale, V = B/6.5; here B = 80/255 on the [0, 1] image). The loop: param input started from
+// the loss, which is itself normalised by ||Phi0||^2 (their code: B = 80 on the 0..255 scale,
+// V = B/6.5; here B = 80/255 on the [0, 1] image). The loop: param input started from
 // uniform noise (0.5 +- 0.1, from the seed), no transforms, gradient descent with momentum 0.9 on
 // the network input (M&V's optimiser) with the gradient divided by its mean |g| and a step falling
 // linearly from `lr` (in [0, 1] image units) to lr / 50, and a clip to the valid pixel range after
@@ -42,8 +42,12 @@ namespace invert_defaults {
 inline constexpr double range_b = 80.0 / 255.0;  // M&V's B on the [0, 1] image
 inline constexpr double edge_v = range_b / 6.5;   // M&V's V = B / 6.5
 inline constexpr double alpha = 6, beta = 2;
-inline constexpr double alpha_weight = 1e-4;
-inline constexpr double tv_weight = 5e-3;
+// M&V's energy is C ||Phi(x) - Phi0||^2 / ||Phi0||^2 + R_a / (H W B^alpha) + R_TV / (H W V^beta) (their
+// code, aravindhm/nnpreimage: x0_sigma B = 80, lambdaAlpha (1/B)^alpha, lambdaBeta (6.5/B)^beta, the
+// regularisers averaged over pixels, the loss weight divided by ||Phi0||^2): with the loss at weight
+// 1 both prior weights are 1/C. C = 300.
+inline constexpr double alpha_weight = 1.0 / 300;
+inline constexpr double tv_weight = 1.0 / 300;
 inline constexpr int steps = 300;
 inline constexpr double lr = 0.005;         // the first step, in [0, 1] image units per unit mean |g|
 inline constexpr double momentum = 0.9;

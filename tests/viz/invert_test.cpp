@@ -68,7 +68,7 @@ TEST(Invert, PriorsAreTheNormalisedAlphaNormAndTvBeta) {
   OwnedTensor t(Shape{1, 4, 8, 8});
   test::fill_uniform(t, 3, 0.5, 1.0);
   const std::string text = invert_objective(s, t).str();
-  // lambda_a = 1e-4 / (64 (80/255)^6), lambda_TV = 5e-3 / (64 (80/255/6.5)^2)
+  // lambda_a = (1/300) / (64 (80/255)^6), lambda_TV = (1/300) / (64 (80/255/6.5)^2)
   const double la = s.alpha_weight / (64 * std::pow(80.0 / 255, 6)), ltv = s.tv_weight / (64 * std::pow(80.0 / 255 / 6.5, 2));
   EXPECT_EQ(text, cat("-l2_to(conv,[target 4x8x8]) - ", objective_number(la), "*alpha_norm(6,0.5) - ",
                       objective_number(ltv), "*tv_beta(2)"));
@@ -139,7 +139,7 @@ TEST(Invert, BadSettingsLayersAndTargetsAreOneError) {
 
 // Real GoogLeNet, CPU, 64 px (inception_3a/output is 256 x 8 x 8 there): 120 steps, about 2 s on
 // one core. The bound is the acceptance bound of the 224 px inversion; at 64 px the defaults reach
-// 0.175 in 120 steps (0.155 in 200; the 8-bit rounding weighs more on fewer pixels).
+// 0.167 in 120 steps (the 8-bit rounding weighs more on fewer pixels).
 TEST(Invert, GoogLeNetInversionReachesTheBoundOnThe8BitImage) {
   if (!std::getenv("CUVIZ_MODEL_PATH")) GTEST_SKIP() << "CUVIZ_MODEL_PATH not set (point it at the weights directory)";
   const std::string photo = std::string(CUVIZ_SHARED_DIR) + "/images/astronaut.png";
