@@ -3,11 +3,70 @@
 // builds it), and the parser says so. Node: layers {L}, data = the guide's features as m x C
 // (row j = the feature vector of guide position j), args {C, m}.
 #include <cmath>
+#include <vector>
 
+#include "kernels/gemm.h"
 #include "viz/objective.h"
 #include "viz/term_guide.h"
 
 namespace cuviz {
+
+namespace {
+// A = x^T y for one task on the CPU (n x m, row-major), and per position its first argmax.
+void guide_argmax(const LeafTask& t, const float* a, const float* guide, int c, int64_t n, std::vector<float>& dots,
+                  std::vector<int>& best) {
+  const int m = t.x0;
+  dots.resize(size_t(n) * m);
+  best.resize(size_t(n));
+  // x is the image's {C, n} block (row-major, lda n); y the task's m x C rows (ldb C).
+  sgemm_parallel(true, true, int(n), m, c, 1.f, a, int(n), guide + t.aux, c, 0.f, dots.data(), m);
+  for (int64_t k = 0; k < n; ++k) {
+    const float* row = dots.data() + k * m;
+    int j = 0;
+    for (int i = 1; i < m; ++i)
+      if (row[i] > row[j]) j = i;
+    best[size_t(k)] = j;
+  }
+}
+thread_local std::vector<float> guide_dots;
+thread_local std::vector<int> guide_best;
+}  // namespace
+
+template <>
+void ItemBatch<GuideMaths>::values(const Tensor&, const StepBuffers& step) {
+  if (device_ == Device::cuda) {
+    item_values_cuda<GuideMaths>(tasks_dev(), int(tasks_.size()), aux_dev(), act_, step.values);
+    return;
+  }
+  const Shape s = act_.shape();
+  const int64_t n = int64_t(s.h) * s.w;
+  for (const LeafTask& t : tasks_) {
+    guide_argmax(t, act_.image(t.image), aux_.data(), s.c, n, guide_dots, guide_best);
+    double acc = 0;  // (1/n) sum_k max_j <x_k, y_j>
+    for (int64_t k = 0; k < n; ++k) acc += guide_dots[size_t(k * t.x0 + guide_best[size_t(k)])];
+    step.values[t.slot] = float(acc / double(n));
+  }
+}
+
+template <>
+void ItemBatch<GuideMaths>::seed(const StepBuffers& step) {
+  if (device_ == Device::cuda) {
+    item_seeds_cuda<GuideMaths>(tasks_dev(), int(tasks_.size()), aux_dev(), act_, step.weights, grad_);
+    return;
+  }
+  const Shape s = act_.shape();
+  const int64_t n = int64_t(s.h) * s.w;
+  for (const LeafTask& t : tasks_) {
+    const float w = step.weights[t.slot];
+    if (w == 0.f) continue;
+    guide_argmax(t, act_.image(t.image), aux_.data(), s.c, n, guide_dots, guide_best);
+    // d value / d x_k = y_{j*(k)} / n, times the slot's weight.
+    const float scale = w / float(n);
+    float* g = grad_.image(t.image);
+    for (int ch = 0; ch < s.c; ++ch)
+      for (int64_t k = 0; k < n; ++k) g[ch * n + k] += scale * aux_[size_t(t.aux + int64_t(guide_best[size_t(k)]) * s.c + ch)];
+  }
+}
 
 extern const ObjectiveTerm kGuideTerm;
 

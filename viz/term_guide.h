@@ -58,4 +58,13 @@ struct GuideMaths {
   }
 };
 
+// The CPU path of the guide's batch (viz/term_guide.cpp): per image, all the dot products at
+// once as one SGEMM, A = x^T y (n x m), then each row's argmax, instead of the generic item loop's
+// C m multiply-adds per item computed twice (once for the value, once for the seed). The CUDA
+// path stays the item kernels of GuideMaths.
+template <>
+void ItemBatch<GuideMaths>::values(const Tensor& image, const StepBuffers& step);
+template <>
+void ItemBatch<GuideMaths>::seed(const StepBuffers& step);
+
 }  // namespace cuviz
