@@ -285,23 +285,32 @@ class LrpRule final : public BackwardRule {
       }
       switch (sp.kind) {
         case LrpRuleKind::epsilon:
+          // R_i = x_i sum_j w_ij R_j / stab(z_j), z = w x + b: the gradient x * dz/dx^T s itself.
           forward(x, weight(), bias(), z);
           lrp_divide(a.dy, z, Tensor(), 0, eps(), s);
           add_term(x, weight(), 1.f);
           break;
         case LrpRuleKind::zplus:
+          // R_i = (x+_i w+ + x-_i w-) . R / stab(w+ x+ + w- x- + b+)
           part(p.plus, p.minus, 0, 1.f);
           break;
         case LrpRuleKind::alpha_beta:
+          // alpha * (the zplus term) - beta * (the same over the negative contributions
+          // w- x+ + w+ x- + b-); zennit computes the beta part also when beta = 0 (times 0).
           part(p.plus, p.minus, 0, float(sp.alpha));
           if (sp.beta != 0) part(p.minus, p.plus, 0, -float(sp.beta));
           break;
         case LrpRuleKind::gamma:
+          // Units with z_j > 0 hand R_j down in proportion to x+ (w + g w+) + x- (w + g w-) (+ b + g b+),
+          // units with z_j < 0 in proportion to x+ (w + g w-) + x- (w + g w+) (+ b + g b-); zennit's
+          // generalised gamma (Andeol et al. 2021), the original one for x >= 0.
           forward(x, weight(), bias(), z);  // the unmodified z decides which part a unit's relevance takes
           part(p.up, p.down, +1, 1.f);
           part(p.down, p.up, -1, 1.f);
           break;
         case LrpRuleKind::zbox: {
+          // R_i = (x_i w - l_i w+ - h_i w-) . R / stab(w x - w+ l - w- h): the deep Taylor
+          // root point on the box [l, h] (Montavon et al. 2017).
           // xp, xn hold the bounds l and h, channel by channel (one pair of bounds: every channel).
           const auto& lo = rule.spec_.low;
           const auto& hi = rule.spec_.high;
