@@ -152,7 +152,11 @@ class LrpRule final : public BackwardRule {
     // flat and wsquare read only shapes; every other rule but pass reads the layer's input.
     const bool input = spec_.kind != LrpRuleKind::pass && spec_.kind != LrpRuleKind::flat &&
                        spec_.kind != LrpRuleKind::wsquare;
-    return RuleNeeds{.input = input};
+    // epsilon, gamma and zbox read z = w x + b, the layer's own output: kept, it saves a conv
+    // forward per layer (the ReLU after it then runs out of place instead of fused).
+    const bool output = spec_.kind == LrpRuleKind::epsilon || spec_.kind == LrpRuleKind::gamma ||
+                        spec_.kind == LrpRuleKind::zbox;
+    return RuleNeeds{.input = input, .output = output};
   }
 
   void backward(const BackwardArgs& a) const override {
@@ -221,6 +225,7 @@ class LrpRule final : public BackwardRule {
     Conv2dParams conv{};
     bool is_conv = false;
     Tensor xp, xn, c, z, o, s;  // temporaries: 3 of the input's shape, 3 of the output's
+    Tensor zg;                  // gamma: the unmodified z that gates the parts (a.y or z)
     bool written = false;       // a.dx holds a first term
 
     Step(const LrpRule& r, const BackwardArgs& args, const LayerParams& lp) : rule(r), a(args), p(lp) {
@@ -233,6 +238,12 @@ class LrpRule final : public BackwardRule {
     }
 
     float eps() const { return float(rule.spec_.epsilon); }
+    // z = w x + b: the layer's output as the forward left it (kept: RuleNeeds::output), else recomputed.
+    const Tensor& unmodified_z() {
+      if (a.y.defined()) return a.y;
+      forward(a.x, weight(), bias(), z);
+      return z;
+    }
     const Tensor& weight() const { return a.layer.weights[0]; }
     Tensor bias() const { return a.layer.weights.size() > 1 ? Tensor(a.layer.weights[1]) : Tensor(); }
 
@@ -267,7 +278,7 @@ class LrpRule final : public BackwardRule {
         forward(xn, wb.w, Tensor(), s);
         lrp_axpy(1.f, s, o);
       }
-      lrp_divide(a.dy, o, z, gate, eps(), s);
+      lrp_divide(a.dy, o, zg, gate, eps(), s);
       add_term(xp, wa.w, coef);
       if (!p.nonneg) add_term(xn, wb.w, coef);
     }
@@ -286,8 +297,7 @@ class LrpRule final : public BackwardRule {
       switch (sp.kind) {
         case LrpRuleKind::epsilon:
           // R_i = x_i sum_j w_ij R_j / stab(z_j), z = w x + b: the gradient x * dz/dx^T s itself.
-          forward(x, weight(), bias(), z);
-          lrp_divide(a.dy, z, Tensor(), 0, eps(), s);
+          lrp_divide(a.dy, unmodified_z(), Tensor(), 0, eps(), s);
           add_term(x, weight(), 1.f);
           break;
         case LrpRuleKind::zplus:
@@ -304,7 +314,7 @@ class LrpRule final : public BackwardRule {
           // Units with z_j > 0 hand R_j down in proportion to x+ (w + g w+) + x- (w + g w-) (+ b + g b+),
           // units with z_j < 0 in proportion to x+ (w + g w-) + x- (w + g w+) (+ b + g b-); zennit's
           // generalised gamma (Andeol et al. 2021), the original one for x >= 0.
-          forward(x, weight(), bias(), z);  // the unmodified z decides which part a unit's relevance takes
+          zg = unmodified_z();  // the unmodified z decides which part a unit's relevance takes
           part(p.up, p.down, +1, 1.f);
           part(p.down, p.up, -1, 1.f);
           break;
@@ -320,7 +330,7 @@ class LrpRule final : public BackwardRule {
             fill(xp.channels(ch, 1), lo[lo.size() == 1 ? 0 : ch]);
             fill(xn.channels(ch, 1), hi[hi.size() == 1 ? 0 : ch]);
           }
-          forward(x, weight(), bias(), z);      // z = w x + b
+          copy(unmodified_z(), z);              // z = w x + b
           forward(xp, p.plus.w, p.plus.b, o);   // - (w+ l + b+)
           lrp_axpy(-1.f, o, z);
           forward(xn, p.minus.w, p.minus.b, o); // - (w- h + b-)

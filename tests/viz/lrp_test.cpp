@@ -205,6 +205,32 @@ TEST(Lrp, ABatchGivesTheMapsOfItsImagesOneByOne) {
   }
 }
 
+// The GPU's default plan is compact (ReLU bit masks, max-pool winners, activations sharing memory):
+// the rules' declared needs keep what they read, so the map is the full plan's.
+TEST(Lrp, ACompactPlanGivesTheSameMaps) {
+  const Network net(conservation_net(true), Device::cpu);
+  OwnedTensor x(Shape{2, 3, 10, 10});
+  test::fill_uniform(x, 9);
+  for (const std::string& c : lrp_composites()) {
+    LrpOptions opt;
+    opt.composite = c;
+    const OwnedTensor want = lrp(net, x, {0, 4}, opt);
+    Plan p = net.plan(x.shape(), {"fc"},
+                      PlanOptions{.backward = true, .stash = Stash::compact, .backward_rules = lrp_rules(net, "fc", opt)});
+    net.forward(p, x);
+    OwnedTensor fc(Shape{2, 5, 1, 1}), seed(fc.shape());
+    net.read_activation(p, "fc", fc);
+    fill(seed, 0.f);
+    seed.at(0, 0, 0, 0) = fc.at(0, 0, 0, 0);
+    seed.at(1, 4, 0, 0) = fc.at(1, 4, 0, 0);
+    copy(seed, net.activation_grad(p, "fc"));
+    OwnedTensor got(x.shape());
+    net.backward_to_input(p, got);
+    for (int64_t k = 0; k < got.numel(); ++k)
+      ASSERT_NEAR(got.data()[k], want.data()[k], 1e-6 + 1e-5 * std::abs(want.data()[k])) << c << " element " << k;
+  }
+}
+
 // --- GoogLeNet against zennit ------------------------------------------------------------------
 
 namespace {
