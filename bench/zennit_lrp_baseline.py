@@ -3,7 +3,8 @@
 tests/fixtures/torch_googlenet.py) at 224 px, each composite as tests/fixtures/make_lrp_fixtures.py
 runs it (LRN passes, the logit of the top class as output relevance). The composite stays
 registered (one `with Gradient(...)` block) and each timed call is one attributor call: forward,
-the hooked backward, the relevance. Best and median over --repeats calls after one warm-up.
+the hooked backward, the relevance. Best and median over --repeats calls after one warm-up, and
+the median process CPU time per map (the work itself, whatever the machine's load).
 
   /usr/bin/python3 bench/zennit_lrp_baseline.py --threads 1 --repeats 5 [--batch 1] [--composite all]
 """
@@ -46,14 +47,16 @@ def main():
             continue
         with Gradient(model=model, composite=make()) as attributor:
             attributor(x, lambda out: out * onehot)  # warm-up
-            t = []
+            t, cpu = [], []
             for _ in range(args.repeats):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 attributor(x, lambda out: out * onehot)
                 t.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
         best, median = min(t), statistics.median(t)
         print(f"{name:26s} best {best:7.3f} s  median {median:7.3f} s  maps/s best {args.batch / best:7.3f}  "
-              f"median {args.batch / median:7.3f}", flush=True)
+              f"median {args.batch / median:7.3f}  cpu s/map median {statistics.median(cpu) / args.batch:7.3f}",
+              flush=True)
 
 
 if __name__ == "__main__":
