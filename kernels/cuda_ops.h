@@ -65,4 +65,9 @@ void dropout_backward_data_cuda(const Tensor& dy, const Tensor& dx);
 
 void add_forward_cuda(const Tensor& a, const Tensor& b, const Tensor& y);
 
+void lrp_divide_cuda(const Tensor& r, const Tensor& den, const Tensor& z, int z_sign, float eps, const Tensor& y);
+void lrp_clamp_cuda(const Tensor& x, int sign, const Tensor& y);
+void lrp_multiply_cuda(const Tensor& a, const Tensor& c, float coef, bool accumulate, const Tensor& y);
+void lrp_axpy_cuda(float alpha, const Tensor& x, const Tensor& y);
+
 }  // namespace cuviz

@@ -76,4 +76,9 @@ void dropout_forward_cuda(const Tensor&, const Tensor&) { no_cuda("dropout_forwa
 void dropout_backward_data_cuda(const Tensor&, const Tensor&) { no_cuda("dropout_backward_data"); }
 void add_forward_cuda(const Tensor&, const Tensor&, const Tensor&) { no_cuda("add_forward"); }
 
+void lrp_divide_cuda(const Tensor&, const Tensor&, const Tensor&, int, float, const Tensor&) { no_cuda("lrp_divide"); }
+void lrp_clamp_cuda(const Tensor&, int, const Tensor&) { no_cuda("lrp_clamp"); }
+void lrp_multiply_cuda(const Tensor&, const Tensor&, float, bool, const Tensor&) { no_cuda("lrp_multiply"); }
+void lrp_axpy_cuda(float, const Tensor&, const Tensor&) { no_cuda("lrp_axpy"); }
+
 }  // namespace cuviz
