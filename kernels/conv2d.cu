@@ -1,8 +1,14 @@
 // Conv2d CUDA kernels: forward, backward-data and backward-weight, each an implicit GEMM on the
-// shared tiled kernel of kernels/gemm_tile.cuh (operands gathered from the tensors on the fly):
-//   forward          y[o, (i,j)]      = sum_{(c,p,q)}   w[o, (c,p,q)] * x[c, i*sh - pt + p*dh, j*sw - pl + q*dw]
-//   backward-data    dx[c, (h,w)]     = sum_{(o,p,q)}   w[o, c, p, q] * dy[o, (h + pt - p*dh)/sh, (w + pl - q*dw)/sw]
-//   backward-weight  dw[o, (c,p,q)]   = sum_{(n,i,j)}   dy[n, o, i, j] * x[n, c, i*sh - pt + p*dh, j*sw - pl + q*dw]
+// shared tiled kernel of kernels/gemm_tile.cuh (operands gathered from the tensors on the fly).
+// For group g (Cg = C/groups input and Og = O/groups output channels; o is an output channel of
+// g, c = 0..Cg-1 an input channel within it), with x read as 0 outside the image (padding):
+//   forward          y[o, i, j]       = b[o] + sum_{c,p,q} w[o, c, p, q] * x[g*Cg + c, i*sh - pt + p*dh, j*sw - pl + q*dw]
+//   backward-data    dx[g*Cg + c, h, w] = sum over (o, p, q) and the output pixel (i, j) that tap (p, q) connects
+//                                        to (h, w):  w[o, c, p, q] * dy[o, i, j],  where
+//                                        i = (h + pt - p*dh) / sh and j = (w + pl - q*dw) / sw only when both
+//                                        divisions are exact and 0 <= i < OH, 0 <= j < OW (else no term)
+//   backward-weight  dw[o, c, p, q]   = sum_{n,i,j} dy[n, o, i, j] * x[n, g*Cg + c, i*sh - pt + p*dh, j*sw - pl + q*dw]
+// (forward then applies max(y, 0) when the next ReLU is fused into it, Conv2dParams::fuse_relu),
 // one product per (image, group) for the first two and per (K split, group) for the last.
 // With a TF32/BF16 precision in the execution context (kernels/backend.h), forward and
 // backward-data run the same problems on the tensor-core kernel; backward-weight stays FP32.
