@@ -67,6 +67,9 @@ void run_trace(const TraceCommand& o) {
   std::printf("%s: objective %.6g, %zu values traced back to the input -> %s\n", o.objective.c_str(), r.objective,
               r.steps.size(),
               (std::filesystem::absolute(std::filesystem::path(o.out)) / "index.html").lexically_normal().c_str());
+  if (r.steps.back().grad_norm == 0)
+    std::printf("note: no gradient reaches the input: every path from the objective is cut by a ReLU that is off "
+                "(or a max pool it loses); try a photo, another channel or a larger --size\n");
 }
 
 }  // namespace

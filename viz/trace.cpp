@@ -283,8 +283,8 @@ void write_page_files(const std::filesystem::path& dir, const TraceResult& r, co
     table += cat("<tr", s.trunk ? " class=\"trunk\"" : "", "><td>", k, "</td><td>", name, "</td><td>",
                  html_escape(s.kind), "</td><td>", s.shape.c, "&times;", s.shape.h, "&times;", s.shape.w, "</td><td>",
                  fmt("%.4g", s.act_mean), "</td><td>", fmt("%.4g", s.act_std), "</td><td>",
-                 fmt("%.1f%%", 100 * s.act_zero_fraction), "</td><td>", fmt("%.4g", s.grad_norm), "</td><td>",
-                 fmt("%.4g", s.grad_max_abs), "</td><td>", fmt("%.1f%%", 100 * s.grad_nonzero_fraction),
+                 fmt("%.3g%%", 100 * s.act_zero_fraction), "</td><td>", fmt("%.4g", s.grad_norm), "</td><td>",
+                 fmt("%.4g", s.grad_max_abs), "</td><td>", fmt("%.3g%%", 100 * s.grad_nonzero_fraction),
                  "</td><td><img src=\"", file, "\" width=\"", s.shape.w * zoom(s.shape), "\" height=\"",
                  s.shape.h * zoom(s.shape), "\" alt=\"gradient map of ", html_escape(s.value), "\"></td></tr>\n");
   }
