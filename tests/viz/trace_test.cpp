@@ -17,6 +17,7 @@
 #include "../nn/reference_net.h"
 #include "io/atomic_file.h"
 #include "io/image.h"
+#include "io/npy.h"
 #include "loaders/loader_test_util.h"
 #include "loaders/model.h"
 #include "method_test_util.h"
@@ -24,6 +25,7 @@
 #include "test_util.h"
 #include "viz/attribution.h"
 #include "viz/image_source.h"
+#include "viz/render.h"
 #include "viz/trace.h"
 
 namespace cuviz {
@@ -114,8 +116,7 @@ TEST(Trace, EveryGradientMatchesTheDoubleReference) {
                                           "pool1", "conv1", "conv1:pre", "data"}));
 }
 
-// The input gradient is the Attributor's (which equals a Renderer step's, attribution_test),
-// value for value, an image term included.
+// The input gradient is the Attributor's and a Renderer step's, value for value, an image term included.
 TEST(Trace, InputGradientIsTheAttributors) {
   const Network net(test::unit_net(), Device::cpu);
   const OwnedTensor x = small_input(5);
@@ -131,6 +132,20 @@ TEST(Trace, InputGradientIsTheAttributors) {
   EXPECT_EQ(differ, 0) << "of " << got.numel();
   EXPECT_GT(max_abs(want), 0.0);
   EXPECT_EQ(r.objective, a.objectives().at(0));
+
+  // And a Renderer step's (param input, no transforms, from this x): dP = dL/dx, L = -objective.
+  const std::string path = cat(::testing::TempDir(), "/trace_input.npy");
+  write_npy(path, x);
+  RenderOptions o;
+  o.size = x.h();
+  o.param = ParamKind::input;
+  o.transforms = TransformSpec::none();
+  o.source = ImageSource::parse(path);
+  Renderer ren(net, {obj}, o);
+  ren.gradient(0);
+  differ = 0;
+  for (int64_t k = 0; k < got.numel(); ++k) differ += got.data()[k] != -ren.param_grad().data()[k];
+  EXPECT_EQ(differ, 0) << "of " << got.numel();
 }
 
 TEST(Trace, InputGradientIsTheAttributorsOnGoogLeNet) {
