@@ -72,11 +72,14 @@ double squared_distance(const thrust::device_vector<float>& x, const thrust::dev
                                   thrust::plus<double>());
 }
 
+// Below the smallest normal float: 0 (as viz/factorize.cpp's flush; same factors on both sides).
+__device__ float flush(float v) { return v < FLT_MIN ? 0.f : v; }
+
 // Multiplicative update: v[e] *= num[e] / den[e], a zero denominator replaced by float epsilon.
 __global__ void mu_kernel(int64_t count, float* v, const float* num, const float* den) {
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < count; e += int64_t(gridDim.x) * blockDim.x) {
     const float d = den[e];
-    v[e] *= num[e] / (d == 0.f ? FLT_EPSILON : d);
+    v[e] = flush(v[e] * (num[e] / (d == 0.f ? FLT_EPSILON : d)));
   }
 }
 
@@ -91,7 +94,7 @@ __global__ void hals_w_kernel(int n, int k, float* w, const float* a, const floa
     if (!(bjj > 0.f)) continue;
     double s = a[int64_t(i) * k + j];
     for (int l = 0; l < k; ++l) s -= double(wi[l]) * b[l * k + j];
-    wi[j] = fmaxf(0.f, float(wi[j] + s / bjj));
+    wi[j] = flush(float(wi[j] + s / bjj));
   }
 }
 
@@ -105,7 +108,7 @@ __global__ void hals_h_kernel(int m, int k, float* h, const float* c, const floa
     if (!(djj > 0.f)) continue;
     double s = c[int64_t(j) * m + col];
     for (int l = 0; l < k; ++l) s -= double(d[j * k + l]) * h[int64_t(l) * m + col];
-    h[int64_t(j) * m + col] = fmaxf(0.f, float(h[int64_t(j) * m + col] + s / djj));
+    h[int64_t(j) * m + col] = flush(float(h[int64_t(j) * m + col] + s / djj));
   }
 }
 
