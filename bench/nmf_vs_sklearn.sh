@@ -14,3 +14,7 @@ for t in 1 2; do
   echo "== cuviz, $t thread(s)"
   OMP_NUM_THREADS=$t "$build/factorize_bench" "$x" 6 200 7
 done
+# libgomp spin-waits at every barrier by default; on a loaded machine the partner thread is
+# often descheduled and each of the ~8 barriers an iteration costs a time slice.
+echo "== cuviz, 2 threads, OMP_WAIT_POLICY=passive"
+OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive "$build/factorize_bench" "$x" 6 200 7
