@@ -15,8 +15,9 @@ extern const ObjectiveTerm kChannelTerm, kNeuronTerm, kClassLogitTerm, kChannelI
 extern const ObjectiveTerm kDeepdreamTerm;                                                      // term_deepdream.cpp
 extern const ObjectiveTerm kDirectionTerm, kDirectionCossimTerm;                                // term_direction.cpp
 extern const ObjectiveTerm kDiversityTerm;                                                      // term_diversity.cpp
-extern const ObjectiveTerm kL1Term, kL2Term, kTvTerm, kBlurTerm;                                // term_regularizer.cpp
+extern const ObjectiveTerm kL1Term, kL2Term, kTvTerm, kBlurTerm, kTv2Term;                      // term_regularizer.cpp
 extern const ObjectiveTerm kL2ToTerm;                                                           // term_l2_to.cpp
+extern const ObjectiveTerm kContentTerm, kStyleTerm;                                            // term_style.cpp
 
 const std::vector<const ObjectiveTerm*>& objective_terms() {
   // The order is the order of the parser's "unknown function" listing.
@@ -24,7 +25,7 @@ const std::vector<const ObjectiveTerm*>& objective_terms() {
       &kChannelTerm,   &kNeuronTerm,   &kClassLogitTerm,      &kDeepdreamTerm,
       &kDiversityTerm, &kDirectionTerm, &kDirectionCossimTerm, &kChannelInterpolateTerm,
       &kL1Term,        &kL2Term,        &kTvTerm,              &kBlurTerm,
-      &kL2ToTerm,
+      &kTv2Term,       &kL2ToTerm,      &kContentTerm,         &kStyleTerm,
       &kConstantTerm,  &kAddTerm,       &kScaleTerm,           &kMulTerm,
   };
   return terms;

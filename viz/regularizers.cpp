@@ -12,6 +12,7 @@ const char* reg_kind_name(RegKind k) {
     case RegKind::l1: return "l1";
     case RegKind::l2: return "l2";
     case RegKind::tv: return "tv";
+    case RegKind::tv2: return "tv2";
     default: return "blur";
   }
 }

@@ -1,4 +1,4 @@
-// The image regularizers l1(c), l2(c), tv and blur (viz/regularizers.h) as objective terms: they
+// The image regularizers l1(c), l2(c), tv, blur and tv2 (viz/regularizers.h) as objective terms: they
 // read the untransformed [0, 1] image, not a blob, and add their gradient into d(image) after the
 // network's backward. Node: no layers, args {constant} (l1, l2).
 #include "viz/objective.h"
@@ -64,7 +64,7 @@ void compile_regularizer(const ObjectiveNode& n, TermCompiler& c) {
 
 }  // namespace
 
-extern const ObjectiveTerm kL1Term, kL2Term, kTvTerm, kBlurTerm;
+extern const ObjectiveTerm kL1Term, kL2Term, kTvTerm, kBlurTerm, kTv2Term;
 
 const ObjectiveTerm kL1Term{
     .name = "l1",
@@ -107,9 +107,21 @@ const ObjectiveTerm kBlurTerm{
     .compile = compile_regularizer<RegKind::blur>,
 };
 
+// neural-style's squared total variation (viz/regularizers.h tv2).
+const ObjectiveTerm kTv2Term{
+    .name = "tv2",
+    .aliases = {},
+    .usage = "tv2",
+    .parse = [](TermArgs&) { return total_variation_squared(); },
+    .bare = true,
+    .print = [](const ObjectiveNode&) { return std::string("tv2"); },
+    .compile = compile_regularizer<RegKind::tv2>,
+};
+
 Objective l1(float constant) { return make_term(kL1Term, {}, {double(constant)}); }
 Objective l2(float constant) { return make_term(kL2Term, {}, {double(constant)}); }
 Objective total_variation() { return make_term(kTvTerm); }
 Objective blur() { return make_term(kBlurTerm); }
+Objective total_variation_squared() { return make_term(kTv2Term); }
 
 }  // namespace cuviz
