@@ -34,6 +34,7 @@ Command add_render_command(CLI::App& app);
 Command add_classviz_command(CLI::App& app);  // apps/classviz.cpp
 Command add_fool_command(CLI::App& app);      // apps/classviz.cpp
 Command add_dream_command(CLI::App& app);
+Command add_style_command(CLI::App& app);  // apps/style.cpp
 
 // Exit codes: a usage error (unknown flag, bad or out-of-range value, missing option, wrong count
 // of values, options that do not go together) is 2, as for most Unix tools; a failure while

@@ -89,8 +89,11 @@ Lbfgs::Lbfgs(const Tensor& x, const Tensor& g, LbfgsConfig config)
   CUVIZ_CHECK(c_.c1 > 0 && c_.c1 < c_.c2 && c_.c2 < 1, "lbfgs: Wolfe constants need 0 < c1 < c2 < 1, got c1 ", c_.c1,
               ", c2 ", c_.c2);
   CUVIZ_CHECK(c_.max_line_search >= 1, "lbfgs: max_line_search ", c_.max_line_search, " must be >= 1");
-  const Shape flat{1, 1, 1, int(n_)};
   CUVIZ_CHECK(n_ <= std::numeric_limits<int>::max(), "lbfgs: ", n_, " parameters is too many for one buffer");
+  CUVIZ_CHECK(x.contiguous() && g.contiguous(), "lbfgs: parameters and gradient must be dense buffers");
+  const Shape flat{1, 1, 1, int(n_)};
+  x_ = Tensor(x.data(), flat, device_);  // flat views: every copy below is between equal shapes
+  g_ = Tensor(g.data(), flat, device_);
   d_ = OwnedTensor(flat, device_);
   g0_ = OwnedTensor(flat, device_);
   s_hist_ = OwnedTensor(Shape{c_.history + 1, 1, 1, int(n_)}, device_);
