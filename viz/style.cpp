@@ -102,20 +102,30 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 StyleLayers style_layers(const Graph& graph, const StyleSettings& s) {
   StyleLayers out;
-  const bool vgg = graph_has(graph, "relu4_2") && graph_has(graph, "relu5_1");
-  const bool googlenet = graph_has(graph, "inception_3b/output") && graph_has(graph, "inception_4c/output");
-  out.content = s.content_layer;
-  if (out.content.empty()) {
-    CUVIZ_CHECK(vgg || googlenet, "style: no default layers for network '", graph.name,
-                "' (defaults exist for VGG and GoogLeNet): give --content-layer and --style-layers");
-    out.content = vgg ? "relu4_2" : "inception_3b/output";
+  // The defaults by model (viz/style.h): Caffe VGG (layer names relu4_2, ...), torchvision VGG
+  // (features.N: the same ReLUs by position in the Sequential), GoogLeNet.
+  std::string content;
+  std::vector<std::string> style;
+  if (graph_has(graph, "relu4_2") && graph_has(graph, "relu5_1")) {
+    content = "relu4_2";
+    style = {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"};
+  } else if (graph_has(graph, "features.35")) {  // torchvision vgg19
+    content = "features.22";
+    style = {"features.1", "features.6", "features.11", "features.20", "features.29"};
+  } else if (graph_has(graph, "features.29")) {  // torchvision vgg16
+    content = "features.20";
+    style = {"features.1", "features.6", "features.11", "features.18", "features.25"};
+  } else if (graph_has(graph, "inception_3b/output") && graph_has(graph, "inception_4c/output")) {
+    content = "inception_3b/output";
+    style = {"conv2/3x3", "inception_3a/output", "inception_4a/output", "inception_4b/output", "inception_4c/output"};
   }
+  out.content = s.content_layer.empty() ? content : s.content_layer;
+  CUVIZ_CHECK(!out.content.empty(), "style: no default layers for network '", graph.name,
+              "' (defaults exist for VGG and GoogLeNet): give --content-layer and --style-layers");
   if (s.style_layers.empty()) {
-    CUVIZ_CHECK(vgg || googlenet, "style: no default layers for network '", graph.name,
+    CUVIZ_CHECK(!style.empty(), "style: no default layers for network '", graph.name,
                 "' (defaults exist for VGG and GoogLeNet): give --style-layers");
-    out.style = vgg ? std::vector<std::string>{"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"}
-                    : std::vector<std::string>{"conv2/3x3", "inception_3a/output", "inception_4a/output",
-                                               "inception_4b/output", "inception_4c/output"};
+    out.style = style;
   } else {
     out.style = split_list(s.style_layers);
   }
