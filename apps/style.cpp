@@ -5,6 +5,7 @@
 // --save-every K also writes OUT_<iteration>.png (OUT_<scale>_<iteration>.png with --multiscale).
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -123,7 +124,12 @@ void run_style(const StyleCommand& o) {
   nlohmann::json curve = nlohmann::json::array();
   for (const StyleLossPoint& p : r.curve) curve.push_back(point_json(p));
   j["loss_curve"] = curve;
+  j["start_losses"] = point_json(r.start_losses);
   j["final_losses"] = point_json(r.final_losses);
+  j["content_target_mean_square"] = r.content_mean_square;
+  // ||F - P|| / ||P|| at the content layer (the output's features against the photo's).
+  j["content_relative_distance"] =
+      s.content_weight > 0 ? std::sqrt(r.final_losses.content / s.content_weight / r.content_mean_square) : -1.0;
   j["seconds"] = r.seconds;
   j["png"] = o.out;
   write_file_atomic(base + ".json", j.dump(1) + "\n");

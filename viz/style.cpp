@@ -106,6 +106,7 @@ StyleLayers style_layers(const Graph& graph, const StyleSettings& s) {
   // (features.N: the same ReLUs by position in the Sequential), GoogLeNet.
   std::string content;
   std::vector<std::string> style;
+  std::vector<double> weights;  // default per-layer weights (1 each unless set below)
   if (graph_has(graph, "relu4_2") && graph_has(graph, "relu5_1")) {
     content = "relu4_2";
     style = {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"};
@@ -118,6 +119,12 @@ StyleLayers style_layers(const Graph& graph, const StyleSettings& s) {
   } else if (graph_has(graph, "inception_3b/output") && graph_has(graph, "inception_4c/output")) {
     content = "inception_3b/output";
     style = {"conv2/3x3", "inception_3a/output", "inception_4a/output", "inception_4b/output", "inception_4c/output"};
+    // Under chw normalisation GoogLeNet's 4a-4c Gram matrices are ~100x smaller than conv2's and
+    // 3a's (chelsea -> rocket: 10.9, 12.4, 0.11, 0.26, 0.16), so equal weights would leave the
+    // deeper layers, whose textures are the larger structures, unmatched; these weights make the
+    // layers' shares comparable and, with neural-style's 5 / 100, pull the style in within 20%
+    // of the photo's Gram distance (docs/visualization.md, "Style transfer").
+    weights = {2, 2, 200, 100, 100};
   }
   out.content = s.content_layer.empty() ? content : s.content_layer;
   CUVIZ_CHECK(!out.content.empty(), "style: no default layers for network '", graph.name,
@@ -127,6 +134,7 @@ StyleLayers style_layers(const Graph& graph, const StyleSettings& s) {
                 "' (defaults exist for VGG and GoogLeNet): give --style-layers");
     out.style = style;
   } else {
+    weights.clear();
     out.style = split_list(s.style_layers);
   }
   check_layer(graph, out.content, "--content-layer");
@@ -135,7 +143,7 @@ StyleLayers style_layers(const Graph& graph, const StyleSettings& s) {
     check_layer(graph, l, "--style-layers");
   }
   if (s.style_layer_weights.empty()) {
-    out.style_weights.assign(out.style.size(), 1.0);
+    out.style_weights = weights.size() == out.style.size() ? weights : std::vector<double>(out.style.size(), 1.0);
   } else {
     out.style_weights = number_list("--style-layer-weights", s.style_layer_weights);
     CUVIZ_CHECK(out.style_weights.size() == out.style.size(), "style: --style-layer-weights has ",
@@ -239,6 +247,9 @@ StyleResult style_transfer(const Network& net, const StyleSettings& s, const Ima
 
     // Targets: the content photo's features, and per style layer the blended Gram matrix.
     OwnedTensor p = std::move(capture(net, content_x, {res.layers.content})[0]);
+    double p2 = 0;
+    for (int64_t e = 0; e < p.numel(); ++e) p2 += double(p.data()[e]) * p.data()[e];
+    res.content_mean_square = p2 / double(p.numel());
     std::vector<OwnedTensor> targets;
     const int style_side = std::max(8, int(std::lround(s.style_scale * res.scales[k])));
     for (size_t j = 0; j < styles.size(); ++j) {
@@ -308,6 +319,11 @@ StyleResult style_transfer(const Network& net, const StyleSettings& s, const Ima
     o.source = ImageSource::from_input(x0);
 
     Renderer r(net, {objective}, o);
+    if (k == 0) {  // the start's losses (one forward, no gradient)
+      r.evaluate(0, false);
+      const std::vector<double> v = r.part_values(parts);
+      res.start_losses = StyleLossPoint{0, 0, 0, v[0], v[1], v[2], v[0] + v[1] + v[2]};
+    }
     const int64_t before = evaluations;
     const RenderResult rr = render_loop(r, [&](const RenderProgress& rp) {
       const std::vector<double> v = r.part_values(parts);

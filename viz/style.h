@@ -20,8 +20,9 @@
 // Layers: neural-style's for VGG (content relu4_2; style relu1_1, relu2_1, relu3_1, relu4_1,
 // relu5_1), and for GoogLeNet (Lucid's style-transfer notebook on InceptionV1, in Caffe names):
 // content inception_3b/output (mixed3b); style conv2/3x3 (conv2d2), inception_3a/output,
-// inception_4a/output, inception_4b/output, inception_4c/output (mixed3a, mixed4a..4c). Other
-// models need --content-layer and --style-layers.
+// inception_4a/output, inception_4b/output, inception_4c/output (mixed3a, mixed4a..4c) with
+// per-layer weights 2, 2, 200, 100, 100 (which balance the layers' Gram magnitudes; style.cpp).
+// Other models need --content-layer and --style-layers.
 #pragma once
 
 #include <functional>
@@ -40,7 +41,7 @@ namespace cuviz {
 struct StyleSettings {
   std::string content_layer;        // "" = the model's default (above)
   std::string style_layers;         // comma-separated; "" = the model's default
-  std::string style_layer_weights;  // w_l, comma-separated, one per style layer; "" = all 1
+  std::string style_layer_weights;  // w_l, comma-separated, one per style layer; "" = the model's (VGG: 1 each)
   std::string style_blend;          // one weight per style image (normalised to sum 1); "" = equal
   double content_weight = 5;        // neural-style's defaults
   double style_weight = 100;
@@ -69,7 +70,8 @@ struct StyleSettings {
                     "inception_4a/output,inception_4b/output,inception_4c/output on GoogLeNet)",
             .value = s.style_layers});
     v(Field{.key = "style_layer_weights", .flag = "--style-layer-weights",
-            .help = "Weight of each style layer, comma-separated (default: 1 each)", .value = s.style_layer_weights});
+            .help = "Weight of each style layer, comma-separated (default: 1 each; GoogLeNet's defaults 2,2,200,100,100)",
+            .value = s.style_layer_weights});
     v(Field{.key = "style_blend", .flag = "--style-blend",
             .help = "Weight of each style image, comma-separated (normalised to sum 1; default: equal)",
             .value = s.style_blend});
@@ -147,7 +149,11 @@ struct StyleResult {
   std::vector<int> scales;
   std::vector<StyleScaleRun> runs;
   std::vector<StyleLossPoint> curve;  // every progress_every iterations and at each scale's end
+  StyleLossPoint start_losses;        // of the start image (first scale, iteration 0)
   StyleLossPoint final_losses;        // of the output image (last scale), evaluated afresh
+  // mean(P^2) of the content target at the last scale: content / content_weight / this is the
+  // squared relative feature distance ||F - P||^2 / ||P||^2 of the output.
+  double content_mean_square = 0;
   double seconds = 0;
 };
 
