@@ -119,7 +119,9 @@ void run_style(const StyleCommand& o) {
                     {"iterations", run.iterations},
                     {"evaluations", run.evaluations},
                     {"stop", run.stop},
-                    {"seconds", run.seconds}});
+                    {"seconds", run.seconds},
+                    {"loop_seconds", run.loop_seconds},
+                    {"iterations_per_second", run.loop_seconds > 0 ? run.iterations / run.loop_seconds : 0.0}});
   j["runs"] = runs;
   nlohmann::json curve = nlohmann::json::array();
   for (const StyleLossPoint& p : r.curve) curve.push_back(point_json(p));

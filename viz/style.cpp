@@ -351,7 +351,7 @@ StyleResult style_transfer(const Network& net, const StyleSettings& s, const Ima
     res.final_losses = StyleLossPoint{int(k), rr.steps_run, evaluations, v[0], v[1], v[2], v[0] + v[1] + v[2]};
     CUVIZ_CHECK(std::isfinite(res.final_losses.total), "style: the loss is not finite at scale ", k + 1,
                 " (check the weights and the learning rate); nothing was written");
-    res.runs.push_back(StyleScaleRun{H, W, rr.steps_run, rr.evaluations, rr.stop, seconds_since(t_scale)});
+    res.runs.push_back(StyleScaleRun{H, W, rr.steps_run, rr.evaluations, rr.stop, seconds_since(t_scale), rr.seconds});
     previous = OwnedTensor(rr.images.shape());
     copy(rr.images, previous);
   }

@@ -140,7 +140,8 @@ struct StyleScaleRun {
   int iterations = 0;        // run (L-BFGS may stop early)
   int64_t evaluations = 0;
   std::string stop;          // why the scale ended: "steps" or L-BFGS's reason
-  double seconds = 0;
+  double seconds = 0;       // the scale: captures, planning and the loop
+  double loop_seconds = 0;  // the loop's iterations only
 };
 
 struct StyleResult {
