@@ -69,6 +69,27 @@ TEST(StyleCommand, StyleFallsTenfoldWhileTheContentStaysClose) {
               1e-9 * last.at("total").get<double>());
 }
 
+// The three losses at two start images against PyTorch's (tests/fixtures/make_style_fixtures.py:
+// the same loss written independently on the PyTorch GoogLeNet; the images' resizes and JPEG
+// decoders differ in the last bits, hence 0.1%).
+TEST(StyleCommand, LossesMatchAnIndependentPyTorchImplementation) {
+  TempDir dir("style_torch");
+  const auto want = nlohmann::json::parse(read_file(std::string(CUVIZ_SOURCE_DIR) + "/tests/fixtures/style_torch_128.json"));
+  const std::string rocket = test::shared_image("rocket.jpg");
+  for (const auto& [key, init] : {std::pair<std::string, std::string>{"init_content", "content"}, {"init_rocket", rocket}}) {
+    SCOPED_TRACE(key);
+    const auto r = run_cli(style_args(test::shared_image("chelsea.png"), rocket, dir.file("t.png"),
+                                      {"--size", "128", "--iters", "1", "--init", init}),
+                           dir);
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto got = nlohmann::json::parse(read_file(dir.file("t.json"))).at("start_losses");
+    for (const char* term : {"content", "style", "tv"}) {
+      const double w = want.at(key).at(term), g = got.at(term);
+      EXPECT_NEAR(g, w, 1e-3 * w + 1e-6) << term;
+    }
+  }
+}
+
 TEST(StyleCommand, SameSeedSameBytesAndAStyleOfAnotherAspect) {
   TempDir dir("style_seed");
   // A portrait crop of the rocket: another aspect ratio than the landscape content photo.
