@@ -106,8 +106,10 @@ TEST(StyleCommand, SameSeedSameBytesAndAStyleOfAnotherAspect) {
   ASSERT_EQ(run_cli(style_args(content, dir.file("tall.png"), dir.file("a.png"), small), dir).code, 0);
   ASSERT_EQ(run_cli(style_args(content, dir.file("tall.png"), dir.file("b.png"), small), dir).code, 0);
   auto seeded = small;
-  seeded.insert(seeded.end(), {"--seed", "3"});
+  seeded.insert(seeded.end(), {"--seed", "3", "--save-every", "6"});
   ASSERT_EQ(run_cli(style_args(content, dir.file("tall.png"), dir.file("c.png"), seeded), dir).code, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir.file("c_6.png")));  // --save-every: OUT_<iteration>.png
+  EXPECT_EQ(read_file(dir.file("c_12.png")), read_file(dir.file("c.png")));
   EXPECT_EQ(read_file(dir.file("a.png")), read_file(dir.file("b.png")));
   EXPECT_NE(read_file(dir.file("a.png")), read_file(dir.file("c.png")));
   EXPECT_EQ(read_image(dir.file("a.png")).width, 96);
