@@ -88,8 +88,8 @@ __global__ void style_values_kernel(const float* g, const float* t, int64_t cc, 
   }
   part[threadIdx.x] = e;
   __syncthreads();
-  for (int half = kThreads / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) part[threadIdx.x] += part[threadIdx.x + half];
+  for (int half = int(blockDim.x) / 2; half > 0; half /= 2) {  // blockDim.x: the emulation runs 1 thread
+    if (int(threadIdx.x) < half) part[threadIdx.x] += part[threadIdx.x + half];
     __syncthreads();
   }
   if (threadIdx.x == 0) values[slots ? slots[blockIdx.x] : blockIdx.x] = float(double(s) * part[0]);

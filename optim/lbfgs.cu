@@ -27,8 +27,8 @@ __device__ double block_reduce(int kind, double v) {
   __shared__ double s[kThreads];
   s[threadIdx.x] = v;
   __syncthreads();
-  for (int half = kThreads / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) s[threadIdx.x] = combine(kind, s[threadIdx.x], s[threadIdx.x + half]);
+  for (int half = int(blockDim.x) / 2; half > 0; half /= 2) {  // blockDim.x: the emulation runs 1 thread
+    if (int(threadIdx.x) < half) s[threadIdx.x] = combine(kind, s[threadIdx.x], s[threadIdx.x + half]);
     __syncthreads();
   }
   return s[0];
