@@ -5,6 +5,7 @@
 
 #include "core/cuda_check.cuh"
 #include "core/cuda_context.cuh"
+#include "core/cuda_runtime.h"
 #include "optim/lbfgs.h"
 
 namespace cuviz {
@@ -73,9 +74,8 @@ double vec_reduce_cuda(int kind, const float* a, const float* b, int64_t n, void
   CUVIZ_CUDA_LAUNCH_CHECK();
   final_kernel<<<1, kThreads, 0, current_stream()>>>(kind, partial, blocks, partial + kMaxBlocks);
   CUVIZ_CUDA_LAUNCH_CHECK();
-  double out = 0;
-  CUVIZ_CUDA_CHECK(cudaMemcpyAsync(&out, partial + kMaxBlocks, sizeof out, cudaMemcpyDeviceToHost, current_stream()));
-  CUVIZ_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
+  double out = 0;  // on the current stream; waits for the copy (host memory involved)
+  cuda_rt::memcpy_2d(&out, false, sizeof out, partial + kMaxBlocks, true, sizeof out, sizeof out, 1);
   return out;
 }
 
