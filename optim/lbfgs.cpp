@@ -118,6 +118,7 @@ void Lbfgs::reset() {
   iter_ = 0;
   evals_ = 0;
   evaluated_ = false;
+  last_eval_at_x_ = true;
   stop_ = LbfgsStop::running;
   last_ = LineSearchInfo{};
 }
@@ -195,7 +196,9 @@ double Lbfgs::strong_wolfe(const Evaluate& f, double t, double gtd) {
   auto grad_row = [&](int slot) { return slot < 0 ? g0_.data() : row(gpool_, slot); };
   // f and its slope at x0 + t d; the gradient kept in a free pool row (not one of `used`).
   int evals = 0;
+  double t_last = 0;  // the step of the last evaluation
   auto eval = [&](double step, double& fv, double& slope, std::initializer_list<int> used) {
+    t_last = step;
     vec_lincomb(x0_.data(), float(step), d_.data(), x_.data(), n, device_);
     fv = f();
     ++evals;
@@ -282,6 +285,7 @@ double Lbfgs::strong_wolfe(const Evaluate& f, double t, double gtd) {
   }
   // The accepted point: lo (its x and gradient, re-formed from x0 and the kept row).
   t_ = bt[lo];
+  last_eval_at_x_ = t_ == t_last;
   vec_lincomb(x0_.data(), float(t_), d_.data(), x_.data(), n, device_);
   copy(Tensor(grad_row(bg[lo]), g_.shape(), device_), g_);
   last_ = LineSearchInfo{t_, f0, gtd, bf[lo], bgtd[lo], evals, done};

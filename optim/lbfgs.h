@@ -95,6 +95,9 @@ class Lbfgs {
   LbfgsStop stop() const { return stop_; }
   int history_size() const { return count_; }  // pairs kept now
   const LineSearchInfo& last_search() const { return last_; }
+  // False when the line search's last evaluation was at another point than the x it accepted
+  // (the caller's own state from that evaluation, e.g. a network's activations, is then stale).
+  bool last_evaluation_at_x() const { return last_eval_at_x_; }
   const LbfgsConfig& config() const { return c_; }
   // Forgets the history and the evaluation (x is left as it is).
   void reset();
@@ -118,6 +121,7 @@ class Lbfgs {
   int iter_ = 0;
   int64_t evals_ = 0;
   bool evaluated_ = false;
+  bool last_eval_at_x_ = true;
   LbfgsStop stop_ = LbfgsStop::running;
   LineSearchInfo last_;
 };

@@ -359,6 +359,13 @@ void Renderer::step_lbfgs() {
     return l;
   };
   lbfgs_->iterate(loss);
+  // The line search may accept an earlier trial than its last: the objective values must then be
+  // P's again (progress, the loss curve, the NaN check), which a forward gives (dP is already
+  // the accepted point's).
+  if (!lbfgs_->last_evaluation_at_x()) {
+    net_.forward(plan_, make_input(StepIndex::at(counter()), true));
+    eval_->compute_values(image_);
+  }
   if (o_.device == Device::cuda)
     cuda_rt::increment(counter());
   else

@@ -79,6 +79,7 @@ struct RunResult {
   int64_t evaluations;
   double f, x_error;
   int searches = 0, claimed = 0;  // line searches, and those that claimed strong Wolfe
+  int earlier_accepted = 0;       // searches that accepted a trial before their last
 };
 
 // Minimises p from x0, checking every line search's claim against its values.
@@ -107,6 +108,10 @@ RunResult run(const Problem& p, LbfgsConfig c, int max_iter) {
       EXPECT_EQ(s.f, opt.value());
     }
     EXPECT_LE(opt.history_size(), c.history);
+    // x and value() describe the same point (the accepted one, whichever the search tried last).
+    const double again = p.f(x.data(), g.data());
+    EXPECT_EQ(again, opt.value()) << "iteration " << k;
+    if (!opt.last_evaluation_at_x()) ++r.earlier_accepted;
   }
   r.stop = opt.stop();
   r.iterations = opt.iterations();
