@@ -8,6 +8,7 @@
 
 #include "kernels/batchnorm.h"
 #include "kernels/conv2d.h"
+#include "kernels/gram.h"
 #include "kernels/lrn.h"
 #include "kernels/pool2d.h"
 #include "kernels/relu.h"
@@ -34,6 +35,11 @@ void conv2d_backward_weight_cuda(const Conv2dParams& p, const Tensor& x, const T
 // sums); a plan reserves the largest in its arena so that backward allocates nothing.
 size_t conv2d_backward_weight_cuda_workspace(const Conv2dParams& p, Shape x, Shape dw, Shape dy);
 
+void gram_forward_cuda(GramNorm n, const Tensor& f, const Tensor& g);
+void gram_backward_cuda(GramNorm n, const Tensor& f, const Tensor& dg, const Tensor& df);
+void style_loss_values_cuda(const Tensor& gram, const Tensor& target, float s, float* values, const int* slots);
+void style_loss_backward_cuda(const Tensor& f, const Tensor& gram, const Tensor& target, float coef,
+                              const float* weights, const int* slots, const Tensor& df);
 void linear_forward_cuda(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y);
 void linear_backward_data_cuda(const Tensor& dy, const Tensor& w, const Tensor& dx);
 void linear_backward_weight_cuda(const Tensor& x, const Tensor& dy, const Tensor& dw, const Tensor& db);

@@ -56,6 +56,13 @@ void pool2d_forward_winners_cuda(const Pool2dParams&, const Tensor&, const Tenso
 void pool2d_backward_data_winners_cuda(const Pool2dParams&, const WinnerTensor&, const Tensor&, const Tensor&) {
   no_cuda("pool2d_backward_data_winners");
 }
+void gram_forward_cuda(GramNorm, const Tensor&, const Tensor&) { no_cuda("gram_forward"); }
+void gram_backward_cuda(GramNorm, const Tensor&, const Tensor&, const Tensor&) { no_cuda("gram_backward"); }
+void style_loss_values_cuda(const Tensor&, const Tensor&, float, float*, const int*) { no_cuda("style_loss_forward"); }
+void style_loss_backward_cuda(const Tensor&, const Tensor&, const Tensor&, float, const float*, const int*,
+                              const Tensor&) {
+  no_cuda("style_loss_backward");
+}
 void lrn_forward_cuda(const LrnParams&, const Tensor&, const Tensor&) { no_cuda("lrn_forward"); }
 void lrn_backward_data_cuda(const LrnParams&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
   no_cuda("lrn_backward_data");

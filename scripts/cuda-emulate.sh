@@ -4,7 +4,8 @@
 # block, the tiled GEMM replaced by a naive loop over the same problem structs, device memory =
 # host memory). It checks every kernel's index maths and epilogue against the CPU references;
 # races, the GEMM's shared-memory schedule, the cuDNN/cuBLAS oracle and speed need a real GPU
-# (scripts/gpu-check.sh). Build output: build-emu/.   Usage: bash scripts/cuda-emulate.sh [gtest args]
+# (scripts/gpu-check.sh). Also L-BFGS's vector kernels (optim/lbfgs.cu, tests/viz/lbfgs_cuda_test.cpp).
+# Build output: build-emu/.   Usage: bash scripts/cuda-emulate.sh [gtest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build-emu
@@ -43,4 +44,12 @@ for t in tests/kernels/*_cuda_test.cpp; do
   echo "== $name (emulated)"
   "$out/$name" "$@" || status=1
 done
+# L-BFGS's device vector operations (optim/lbfgs.cu) and their GPU test, the same way.
+mkdir -p "$out/src/optim"
+python3 tests/cuda_emulation/rewrite_launches.py optim/lbfgs.cu "$out/src/optim/lbfgs_emu.cpp"
+g++ "${flags[@]}" tests/viz/lbfgs_cuda_test.cpp optim/lbfgs.cpp "$out/src/optim/lbfgs_emu.cpp" \
+  "$out/obj/core_tensor.cpp.o" "$out/obj/core_exec_context.cpp.o" "$out/obj/tests_cuda_emulation_cuda_runtime_emu.cpp.o" \
+  -o "$out/lbfgs_cuda_test" -lopenblas -lgtest -lgtest_main -lpthread
+echo "== lbfgs_cuda_test (emulated)"
+"$out/lbfgs_cuda_test" "$@" || status=1
 exit $status

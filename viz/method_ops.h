@@ -45,7 +45,9 @@ struct StepOps {
   bool blurs() const { return blur_sigma_start > 0.f || blur_sigma_end > 0.f; }
 };
 
-enum class OptimizerKind { adam, sgd };
+// adam and sgd update once per step; lbfgs (optim/lbfgs.h) runs one L-BFGS iteration per step,
+// which evaluates the gradient one or more times (its line search) and keeps a history of steps.
+enum class OptimizerKind { adam, sgd, lbfgs };
 
 // ---- shared per-element maths ----------------------------------------------------------------
 

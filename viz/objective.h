@@ -73,6 +73,8 @@ Objective l1(float constant = 0.5f);
 Objective l2(float constant = 0.f);
 // Total variation of the image (used with weight -0.25).
 Objective total_variation();
+// 0.5 sum of squared neighbour differences of the image (neural-style's TV; "tv2").
+Objective total_variation_squared();
 // 0.5 sum (x - blur(x))^2 with blur(x) held constant (blur_input_each_step, weight -1).
 Objective blur();
 // Mahendran & Vedaldi's priors (viz/regularizers.h): sum |x - constant|^power (the alpha-norm,

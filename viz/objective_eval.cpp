@@ -177,6 +177,11 @@ void ObjectiveEvaluator::add_image_gradients(const Tensor& image, const Tensor& 
   for (Batch& b : batches_) b.batch->add_image_gradient(image, dimage, step);
 }
 
+double ObjectiveEvaluator::part_value(const Objective& part, int image) const {
+  CUVIZ_CHECK(image >= 0 && image < n_, "objective: image ", image, " of ", n_);
+  return Walk(*this, image, host_values_, nullptr).value(part.node());
+}
+
 std::vector<double> ObjectiveEvaluator::read_objectives() {
   copy(values_, Tensor(host_values_.data(), values_.shape()));
   std::vector<double> out(static_cast<size_t>(n_));

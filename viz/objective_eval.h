@@ -47,6 +47,9 @@ class ObjectiveEvaluator {
   void add_image_gradients(const Tensor& image, const Tensor& dimage);
   // Reads the slot values back and returns objective_i for every image (a host sync).
   std::vector<double> read_objectives();
+  // The value on `image` of `part`, a sub-expression of that image's objective (the same nodes,
+  // e.g. one loss of a weighted sum), from the values the last read_objectives() read back.
+  double part_value(const Objective& part, int image) const;
   // True when seed() reads the values back every step (products of objectives): such a step
   // waits for the host and cannot be captured as a CUDA graph.
   bool reads_values_every_step() const { return needs_values_; }

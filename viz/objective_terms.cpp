@@ -15,10 +15,11 @@ extern const ObjectiveTerm kChannelTerm, kNeuronTerm, kClassLogitTerm, kChannelI
 extern const ObjectiveTerm kDeepdreamTerm;                                                      // term_deepdream.cpp
 extern const ObjectiveTerm kDirectionTerm, kDirectionCossimTerm;                                // term_direction.cpp
 extern const ObjectiveTerm kDiversityTerm;                                                      // term_diversity.cpp
-extern const ObjectiveTerm kL1Term, kL2Term, kTvTerm, kBlurTerm;                                // term_regularizer.cpp
+extern const ObjectiveTerm kL1Term, kL2Term, kTvTerm, kBlurTerm, kTv2Term;                      // term_regularizer.cpp
 extern const ObjectiveTerm kAlphaNormTerm, kTvBetaTerm;                                         // term_regularizer.cpp
 extern const ObjectiveTerm kL2ToTerm, kDotToTerm;                                               // term_l2_to.cpp
 extern const ObjectiveTerm kGuideTerm;                                                          // term_guide.cpp
+extern const ObjectiveTerm kContentTerm, kStyleTerm;                                            // term_style.cpp
 
 const std::vector<const ObjectiveTerm*>& objective_terms() {
   // The order is the order of the parser's "unknown function" listing.
@@ -26,8 +27,8 @@ const std::vector<const ObjectiveTerm*>& objective_terms() {
       &kChannelTerm,   &kNeuronTerm,   &kClassLogitTerm,      &kDeepdreamTerm,
       &kDiversityTerm, &kDirectionTerm, &kDirectionCossimTerm, &kChannelInterpolateTerm,
       &kL1Term,        &kL2Term,        &kTvTerm,              &kBlurTerm,
-      &kAlphaNormTerm, &kTvBetaTerm,
-      &kL2ToTerm,      &kDotToTerm,     &kGuideTerm,
+      &kTv2Term,       &kAlphaNormTerm, &kTvBetaTerm,
+      &kL2ToTerm,      &kDotToTerm,     &kGuideTerm,           &kContentTerm,  &kStyleTerm,
       &kConstantTerm,  &kAddTerm,       &kScaleTerm,           &kMulTerm,
   };
   return terms;

@@ -16,6 +16,7 @@ const char* reg_kind_name(RegKind k) {
     case RegKind::tv: return "tv";
     case RegKind::alpha: return "alpha";
     case RegKind::tv_beta: return "tv_beta";
+    case RegKind::tv2: return "tv2";
     default: return "blur";
   }
 }

@@ -3,6 +3,9 @@
 //   l2  : R = sqrt(1e-6 + sum (x - c)^2)          dR/dx = (x - c) / R
 //   tv  : R = sum |x[y+1,x] - x[y,x]| + |x[y,x+1] - x[y,x]|   (tf.image.total_variation)
 //   blur: R = 0.5 sum (x - blur(x))^2, blur held constant     dR/dx = x - blur(x)
+//   tv2 : R = 0.5 sum (x[y+1,x] - x[y,x])^2 + (x[y,x+1] - x[y,x])^2   dR/dx = sum over the 4-neighbours
+//         (x - x_nb): the squared total variation of neural-style's TVLoss (which leaves out the
+//         last row's and column's differences to each other)
 //         (blur_input_each_step: 3x3 [1 2 1]x[1 2 1] kernel normalised by its in-image weight)
 // and the two priors of Mahendran & Vedaldi 2015 ("Understanding deep image representations by
 // inverting them", eqs. 3 and 4), with an exponent p:
@@ -23,9 +26,9 @@
 
 namespace cuviz {
 
-enum class RegKind { l1, l2, tv, blur, alpha, tv_beta };
+enum class RegKind { l1, l2, tv, blur, tv2, alpha, tv_beta };
 
-// "l1", "l2", "tv", "blur", "alpha", "tv_beta".
+// "l1", "l2", "tv", "blur", "tv2", "alpha", "tv_beta".
 const char* reg_kind_name(RegKind k);
 
 // ---- shared per-pixel maths (plane of h x w, pixel (y, x)) --------------------------------
@@ -54,6 +57,25 @@ CUVIZ_HD T tv_grad_at(const T* p, int h, int w, int y, int x) {
   if (y + 1 < h) g -= reg_sign(p[int64_t(y + 1) * w + x] - v);
   if (x > 0) g += reg_sign(v - p[int64_t(y) * w + x - 1]);
   if (x + 1 < w) g -= reg_sign(p[int64_t(y) * w + x + 1] - v);
+  return g;
+}
+// The squared TV terms owned by pixel (y, x) (halved), and their gradient.
+template <class T>
+CUVIZ_HD T tv2_value_at(const T* p, int h, int w, int y, int x) {
+  const T v = p[int64_t(y) * w + x];
+  T s = 0;
+  if (y + 1 < h) s += (p[int64_t(y + 1) * w + x] - v) * (p[int64_t(y + 1) * w + x] - v);
+  if (x + 1 < w) s += (p[int64_t(y) * w + x + 1] - v) * (p[int64_t(y) * w + x + 1] - v);
+  return T(0.5) * s;
+}
+template <class T>
+CUVIZ_HD T tv2_grad_at(const T* p, int h, int w, int y, int x) {
+  const T v = p[int64_t(y) * w + x];
+  T g = 0;
+  if (y > 0) g += v - p[int64_t(y - 1) * w + x];
+  if (y + 1 < h) g += v - p[int64_t(y + 1) * w + x];
+  if (x > 0) g += v - p[int64_t(y) * w + x - 1];
+  if (x + 1 < w) g += v - p[int64_t(y) * w + x + 1];
   return g;
 }
 // Lucid's _tf_blur at one pixel: conv(x, k) / conv(1, k) with k = [1 2 1]^T [1 2 1], SAME padding.
@@ -106,6 +128,7 @@ CUVIZ_HD T reg_value_at(RegKind kind, const T* p, int h, int w, int y, int x, T 
     case RegKind::tv: return tv_value_at(p, h, w, y, x);
     case RegKind::alpha: return pow(fabs(v - constant), power);
     case RegKind::tv_beta: return pow(tvb_s_at(p, h, w, y, x), power / T(2));
+    case RegKind::tv2: return tv2_value_at(p, h, w, y, x);
     default: {
       const T d = v - blur_at(p, h, w, y, x);
       return T(0.5) * d * d;
@@ -122,6 +145,7 @@ CUVIZ_HD T reg_grad_at(RegKind kind, const T* p, int h, int w, int y, int x, T c
     case RegKind::tv: return tv_grad_at(p, h, w, y, x);
     case RegKind::alpha: return power * pow(fabs(v - constant), power - T(1)) * reg_sign(v - constant);
     case RegKind::tv_beta: return tvb_grad_at(p, h, w, y, x, power);
+    case RegKind::tv2: return tv2_grad_at(p, h, w, y, x);
     default: return v - blur_at(p, h, w, y, x);
   }
 }

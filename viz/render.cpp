@@ -47,6 +47,14 @@ const RenderOptions& checked(const RenderOptions& o, const Network& net) {
               s.blur_sigma_end, " must be >= 0");
   CUVIZ_CHECK(!s.blurs() || o.param != ParamKind::fourier,
               "render: blur acts on the pixels of P; use param pixel or input (fourier parameters are a spectrum)");
+  if (o.optimizer == OptimizerKind::lbfgs) {
+    // L-BFGS's curvature pairs and line search need L to be one function of P: nothing random or
+    // step-dependent between P and the network, and no update but its own.
+    const bool plain = !o.transforms.enabled && s.roll == 0 && s.grad_norm == GradNorm::none && s.l2_decay == 0.f &&
+                       !s.blurs() && !s.clip && o.hooks.empty() && !o.tiled() && o.relu_override_steps == 0;
+    CUVIZ_CHECK(plain, "render: the lbfgs optimizer needs a deterministic loss: no transforms, roll, gradient ",
+                "normalisation, decay, blur, clip, hooks, tiles or ReLU override");
+  }
   CUVIZ_CHECK(!s.clip || o.param == ParamKind::input,
               "render: clip bounds the network input; use param input (pixel and fourier images are in [0, 1] "
               "through their sigmoid already)");
@@ -126,6 +134,11 @@ void Renderer::init_params() {
   // only the buffers it uses.
   if (o_.optimizer == OptimizerKind::adam && !adam_)
     adam_ = std::make_unique<Adam>(params_.numel(), o_.device, o_.adam);
+  if (o_.optimizer == OptimizerKind::lbfgs) {  // a fresh history (its buffers on P's device)
+    const ExecScope scope(net_.context_of(plan_));
+    lbfgs_ = std::make_unique<Lbfgs>(params_, dparams_, o_.lbfgs);
+  }
+  evaluations_ = 0;
 }
 
 Renderer::~Renderer() = default;
@@ -224,6 +237,7 @@ void Renderer::tiled_gradient_at(StepIndex t) {
 }
 
 void Renderer::gradient_at(StepIndex t, bool relu_override) {
+  ++evaluations_;
   if (tiles_) return tiled_gradient_at(t);
   const Tensor& x = make_input(t, true);
   plan_.set_relu_gradient_override(relu_override);
@@ -269,6 +283,7 @@ void Renderer::gradient(int t, bool relu_override) {
 }
 
 void Renderer::update() {
+  CUVIZ_CHECK(!lbfgs_, "render: update() is the first-order optimizers' step; L-BFGS steps through step()");
   const ExecScope scope(net_.context_of(plan_));
   CUVIZ_NVTX_RANGE("update");
   const StepOps& ops = o_.ops;
@@ -333,8 +348,33 @@ void Renderer::capture_step() {
     std::fprintf(stderr, "cuviz: CUDA graph capture of the render step failed, running eagerly: %s\n", why.c_str());
 }
 
+// One L-BFGS iteration: it evaluates L (and dP) at the points it chooses through gradient_at, P
+// being its x and dP its g. The step index stays the counter's (nothing depends on it: no
+// transforms). Runs eagerly: every evaluation reads L back to the host.
+void Renderer::step_lbfgs() {
+  auto loss = [&] {
+    gradient_at(StepIndex::at(counter()), false);
+    double l = 0;
+    for (double v : eval_->read_objectives()) l -= v / o_.batch;
+    return l;
+  };
+  lbfgs_->iterate(loss);
+  // The line search may accept an earlier trial than its last: the objective values must then be
+  // P's again (progress, the loss curve, the NaN check), which a forward gives (dP is already
+  // the accepted point's).
+  if (!lbfgs_->last_evaluation_at_x()) {
+    net_.forward(plan_, make_input(StepIndex::at(counter()), true));
+    eval_->compute_values(image_);
+  }
+  if (o_.device == Device::cuda)
+    cuda_rt::increment(counter());
+  else
+    ++*counter();
+}
+
 void Renderer::step(bool relu_override) {
   const ExecScope scope(net_.context_of(plan_));
+  if (lbfgs_) return step_lbfgs();
   if (relu_override || !graph_allowed()) return step_eager(relu_override);
   if (!graph_.ready()) capture_step();
   if (!graph_.ready()) return step_eager(false);
@@ -360,6 +400,15 @@ std::vector<double> Renderer::last_objectives() {
   return eval_->read_objectives();
 }
 
+std::vector<double> Renderer::part_values(const std::vector<Objective>& parts, int image) {
+  CUVIZ_CHECK(!tiles_, "render: part values of a tiled render");
+  const ExecScope scope(net_.context_of(plan_));
+  eval_->read_objectives();
+  std::vector<double> out;
+  for (const Objective& p : parts) out.push_back(eval_->part_value(p, image));
+  return out;
+}
+
 void Renderer::images(const Tensor& out) {
   const ExecScope scope(net_.context_of(plan_));
   if (input_space())
@@ -374,14 +423,21 @@ RenderResult render_loop(Renderer& r, const std::function<void(const RenderProgr
   RenderResult result;
   result.images = OwnedTensor(Shape{o.batch, 3, o.h(), o.w()});
   const auto t0 = std::chrono::steady_clock::now();
+  const int64_t evals0 = r.evaluations();
   for (int t = 0; t < o.steps; ++t) {
     r.step(t < o.relu_override_steps);
     const int done = t + 1;
+    result.steps_run = done;
+    // L-BFGS may stop before the steps run out (a tolerance met, or no descent left): the loop
+    // ends there, reporting this step like the last one.
+    const LbfgsStop stop = r.optimizer_stop();
+    if (stop != LbfgsStop::running) result.stop = lbfgs_stop_name(stop);
+    const bool last = done == o.steps || stop != LbfgsStop::running;
     const bool checkpoint = std::find(o.checkpoints.begin(), o.checkpoints.end(), done) != o.checkpoints.end();
-    if (done % o.progress_every == 0 || done == o.steps || checkpoint) {
+    if (done % o.progress_every == 0 || last || checkpoint) {
       RenderProgress p;
       p.step = done;
-      p.steps = o.steps;
+      p.steps = last ? done : o.steps;  // an early stop ends the bar full
       p.objective = r.last_objectives();  // of this step's (transformed) images, before the update
       // A NaN or Inf has reached the parameters (a diverging learning rate, non-finite weights or
       // targets): every later step and every output would carry it. Stop here, before anything is
@@ -399,7 +455,9 @@ RenderResult render_loop(Renderer& r, const std::function<void(const RenderProgr
       p.seconds = seconds_since(t0);
       if (progress) progress(p);
     }
+    if (last) break;
   }
+  result.evaluations = r.evaluations() - evals0;
   result.seconds = seconds_since(t0);  // synchronised: the last step read its objectives back
 
   // The final images, and their objectives without transforms (preprocessing only).

@@ -19,6 +19,7 @@
 #include "core/cuda_runtime.h"
 #include "nn/network.h"
 #include "core/tensor.h"
+#include "optim/lbfgs.h"
 #include "optim/optimizer.h"
 #include "viz/fourier_param.h"
 #include "viz/image_source.h"
@@ -85,6 +86,12 @@ struct RenderOptions {
   // launched eagerly rather than replayed as a CUDA graph.
   OptimizerKind optimizer = OptimizerKind::adam;
   SgdConfig sgd{};
+  // L-BFGS (style transfer, neural-style's default optimizer): each step is one iteration, with
+  // a fixed step or a strong-Wolfe line search (optim/lbfgs.h). It minimises the same loss
+  // L = -(1/N) sum_i objective_i, which must then be a deterministic function of P: param input
+  // or pixel/fourier, but no transforms, roll, step ops, hooks, tiles or ReLU override. The loop
+  // stops early when L-BFGS stops (its tolerances; RenderResult::stop says why).
+  LbfgsConfig lbfgs{};
   // Further per-step operations of a method (StepHook), run in order around the optimizer after
   // the built-in ones: before_update after the decay/schedule, after_update after the clip.
   std::vector<StepHook> hooks;
@@ -113,6 +120,9 @@ struct RenderResult {
   std::vector<std::vector<double>> history;  // per recorded step: per image (transformed)
   double seconds = 0;                    // the step loop only
   double setup_seconds = 0;              // planning and allocation
+  int steps_run = 0;                     // options.steps, or fewer when the optimizer stopped
+  int64_t evaluations = 0;               // gradient passes (forward + backward) in the loop
+  std::string stop = "steps";            // why the loop ended: "steps", or L-BFGS's stop reason
 };
 
 class ObjectiveEvaluator;
@@ -159,6 +169,15 @@ class Renderer {
   std::vector<double> evaluate(int t, bool transforms);
   // Per-image objectives of the last gradient() pass (a host sync).
   std::vector<double> last_objectives();
+  // The values of sub-expressions of image `image`'s objective at the last gradient() pass (a
+  // host sync): e.g. the content, style and TV losses of style transfer's weighted sum.
+  std::vector<double> part_values(const std::vector<Objective>& parts, int image = 0);
+  // Gradient passes (forward + backward) since construction or restart.
+  int64_t evaluations() const { return evaluations_; }
+  // L-BFGS's stop (LbfgsStop::running for the other optimizers, and while it may go on).
+  LbfgsStop optimizer_stop() const { return lbfgs_ ? lbfgs_->stop() : LbfgsStop::running; }
+  // The L-BFGS state (null for the other optimizers), for tests and logs.
+  const Lbfgs* lbfgs() const { return lbfgs_.get(); }
   // The current images, copied into the CPU tensor `out` {N, 3, H, W}.
   void images(const Tensor& out);
   // The network input of the last gradient() or evaluate() pass (on the render's device): with
@@ -170,6 +189,7 @@ class Renderer {
   void gradient_at(StepIndex t, bool relu_override);
   void tiled_gradient_at(StepIndex t);
   void step_eager(bool relu_override);
+  void step_lbfgs();
   void capture_step();
   bool graph_allowed() const;
   int64_t* counter() const { return static_cast<int64_t*>(counter_.data()); }
@@ -188,6 +208,8 @@ class Renderer {
   OwnedTensor params_, dparams_, image_, dimage_, x_, dx_;
   std::unique_ptr<Adam> adam_;    // when options.optimizer is adam
   std::unique_ptr<Sgd> sgd_;      // when options.optimizer is sgd
+  std::unique_ptr<Lbfgs> lbfgs_;  // when options.optimizer is lbfgs
+  int64_t evaluations_ = 0;       // gradient passes
   TransformSpec input_transforms_;  // param input: the transforms in input space (pad value 0, the mean)
   OwnedTensor rolled_, drolled_;  // ops.roll: the rolled input and the gradient before the roll back
   OwnedTensor blur_tmp_;          // ops blur: the pass between the two 1-D blurs

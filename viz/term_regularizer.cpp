@@ -1,4 +1,4 @@
-// The image regularizers l1(c), l2(c), tv, blur, alpha_norm(p, c) and tv_beta(p)
+// The image regularizers l1(c), l2(c), tv, blur, tv2, alpha_norm(p, c) and tv_beta(p)
 // (viz/regularizers.h) as objective terms: they read the untransformed [0, 1] image, not a blob,
 // and add their gradient into d(image) after the network's backward. Node: no layers, args
 // {constant} (l1, l2), {p, constant} (alpha_norm), {p} (tv_beta).
@@ -84,7 +84,7 @@ double checked_power(const char* term, double p) {
 
 }  // namespace
 
-extern const ObjectiveTerm kL1Term, kL2Term, kTvTerm, kBlurTerm, kAlphaNormTerm, kTvBetaTerm;
+extern const ObjectiveTerm kL1Term, kL2Term, kTvTerm, kBlurTerm, kTv2Term, kAlphaNormTerm, kTvBetaTerm;
 
 const ObjectiveTerm kL1Term{
     .name = "l1",
@@ -163,9 +163,22 @@ Objective alpha_norm(float power, float constant) {
   return make_term(kAlphaNormTerm, {}, {checked_power("alpha_norm", power), double(constant)});
 }
 Objective tv_beta(float power) { return make_term(kTvBetaTerm, {}, {checked_power("tv_beta", power)}); }
+
+// neural-style's squared total variation (viz/regularizers.h tv2).
+const ObjectiveTerm kTv2Term{
+    .name = "tv2",
+    .aliases = {},
+    .usage = "tv2",
+    .parse = [](TermArgs&) { return total_variation_squared(); },
+    .bare = true,
+    .print = [](const ObjectiveNode&) { return std::string("tv2"); },
+    .compile = compile_regularizer<RegKind::tv2>,
+};
+
 Objective l1(float constant) { return make_term(kL1Term, {}, {double(constant)}); }
 Objective l2(float constant) { return make_term(kL2Term, {}, {double(constant)}); }
 Objective total_variation() { return make_term(kTvTerm); }
 Objective blur() { return make_term(kBlurTerm); }
+Objective total_variation_squared() { return make_term(kTv2Term); }
 
 }  // namespace cuviz

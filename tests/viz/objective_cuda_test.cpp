@@ -11,6 +11,7 @@
 #include "nn/network.h"
 #include "test_util.h"
 #include "viz/objective_eval.h"
+#include "viz/term_style.h"
 
 namespace cuviz {
 namespace {
@@ -107,6 +108,26 @@ TEST(ObjectiveCuda, InversionPriorsDotToAndGuide) {
   OwnedTensor g(Shape{1, target.c(), 2, 3});
   test::fill_uniform(g, 10, -1, 1);
   expect_same(3.0 * guide("inc/output", on(g, Device::cpu)), 3);
+}
+
+// Style transfer's terms: content (l2_to's item kernels with the MSE norm), style (the fused
+// Gram op on the tiled GEMM, two targets on one blob) and tv2.
+TEST(ObjectiveCuda, StyleTransferTerms) {
+  CUVIZ_REQUIRE_GPU();
+  Network net(test::small_net(), Device::cpu);
+  OwnedTensor guide(Shape{1, 3, 12, 12});
+  test::fill_uniform(guide, 9, 0, 1);
+  Plan plan = net.plan(guide.shape(), {"conv1", "inc/output"});
+  net.forward(plan, guide);
+  const OwnedTensor a = on(net.activation(plan, "conv1"), Device::cpu);
+  const OwnedTensor f = on(net.activation(plan, "inc/output"), Device::cpu);
+  OwnedTensor half = gram_matrix(f, GramNorm::chw);
+  for (int64_t k = 0; k < half.numel(); ++k) half.data()[k] *= 0.5f;
+  expect_same(-(5.0 * content_loss("conv1", on(a, Device::cpu)) +
+                100.0 * style_loss("inc/output", gram_matrix(f, GramNorm::chw)) +
+                30.0 * style_loss("inc/output", std::move(half)) +
+                2.0 * style_loss("conv1", gram_matrix(a, GramNorm::gatys), GramNorm::gatys) + 1e-3 * total_variation_squared()),
+              2);
 }
 
 }  // namespace

@@ -30,7 +30,7 @@ TEST(Regularizers, ValuesOnKnownPatterns) {
 }
 
 TEST(Regularizers, GradientsMatchFiniteDifferences) {
-  for (RegKind kind : {RegKind::l1, RegKind::l2, RegKind::tv}) {
+  for (RegKind kind : {RegKind::l1, RegKind::l2, RegKind::tv, RegKind::tv2}) {
     OwnedTensorD img(Shape{2, 3, 5, 6}), vals(Shape{2, 1, 1, 1}), grad(img.shape());
     test::fill_uniform(img, 7, 0.0, 1.0);
     for (int64_t k = 0; k < grad.numel(); ++k) grad.data()[k] = 0;

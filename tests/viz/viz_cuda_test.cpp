@@ -69,7 +69,7 @@ TEST(VizCuda, TransformAndAdjointMatchCpu) {
 
 TEST(VizCuda, RegularizersMatchCpu) {
   CUVIZ_REQUIRE_GPU();
-  for (RegKind kind : {RegKind::l1, RegKind::l2, RegKind::tv, RegKind::blur}) {
+  for (RegKind kind : {RegKind::l1, RegKind::l2, RegKind::tv, RegKind::blur, RegKind::tv2}) {
     OwnedTensor img(Shape{2, 3, 20, 30}), vals(Shape{2, 1, 1, 1}), d(img.shape());
     test::fill_uniform(img, 10, 0.0, 1.0);
     fill(d, 0.5f);
