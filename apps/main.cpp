@@ -9,6 +9,10 @@
 
 #include "apps/common.h"
 
+namespace cuviz::app {
+Command add_attribute_command(CLI::App& app);  // apps/attribute.cpp
+}  // namespace cuviz::app
+
 int main(int argc, char** argv) {
   using namespace cuviz::app;
   CLI::App app{"cuviz: feature visualization for convolutional networks, on the CPU and CUDA GPUs"};
@@ -17,7 +21,8 @@ int main(int argc, char** argv) {
   const std::vector<Command> commands = {add_info_command(app), add_classify_command(app),
                                          add_forward_command(app), add_sweep_command(app),
                                          add_render_command(app), add_classviz_command(app),
-                                         add_fool_command(app), add_dream_command(app)};
+                                         add_fool_command(app), add_dream_command(app),
+                                         add_attribute_command(app)};
   // Where a usage error points for help: the subcommand's own page when one was named.
   auto see_help = [&] {
     for (const auto& c : commands)

@@ -22,7 +22,8 @@ std::vector<Objective> resolved(const std::vector<Objective>& per_image, const G
 
 }  // namespace
 
-Attributor::Attributor(const Network& net, const std::vector<Objective>& per_image, Shape input)
+Attributor::Attributor(const Network& net, const std::vector<Objective>& per_image, Shape input,
+                       const AttributorOptions& options)
     : net_(net),
       shape_(input),
       eval_(std::make_unique<ObjectiveEvaluator>(resolved(per_image, net.graph()), input.n)),
@@ -36,7 +37,16 @@ Attributor::Attributor(const Network& net, const std::vector<Objective>& per_ima
   dx_ = OwnedTensor(input, d);
   std::vector<std::string> outputs = eval_->layers();
   if (outputs.empty()) outputs.push_back(net.graph().input);  // image-only objectives
-  plan_ = net.plan(input, outputs, PlanOptions{.backward = true});
+  layers_ = options.layers;
+  for (const std::string& l : layers_)
+    if (std::find(outputs.begin(), outputs.end(), l) == outputs.end()) outputs.push_back(l);
+  plan_ = net.plan(input, outputs,
+                   PlanOptions{.backward = true, .backward_rules = options.rules, .grad_taps = layers_});
+  for (const std::string& l : layers_) {
+    const Shape s = net.activation(plan_, l).shape();
+    values_.emplace_back(s);
+    grads_.emplace_back(s);
+  }
   const ExecScope scope(net_.context_of(plan_));
   eval_->bind(net, plan_, d);
 }
@@ -56,6 +66,7 @@ OwnedTensor Attributor::gradient(const Tensor& x) {
   const ExecScope scope(net_.context_of(plan_));
   CUVIZ_NVTX_RANGE("attribution");
   forward(x);
+  for (size_t k = 0; k < layers_.size(); ++k) net_.read_activation(plan_, layers_[k], values_[k]);
   eval_->seed();
   net_.backward_to_input(plan_, dx_);
   fill(dimage_, 0.f);
@@ -67,6 +78,32 @@ OwnedTensor Attributor::gradient(const Tensor& x) {
   copy(dx_, out);
   const float f = -float(shape_.n);
   for (int64_t k = 0; k < out.numel(); ++k) out.data()[k] *= f;
+  for (size_t k = 0; k < layers_.size(); ++k) {
+    copy(net_.tapped_grad(plan_, layers_[k]), grads_[k]);
+    for (int64_t e = 0; e < grads_[k].numel(); ++e) grads_[k].data()[e] *= f;
+  }
+  return out;
+}
+
+namespace {
+size_t layer_slot(const std::vector<std::string>& layers, const std::string& layer) {
+  const auto it = std::find(layers.begin(), layers.end(), layer);
+  CUVIZ_CHECK(it != layers.end(), "attribution: ", layer, " is not one of the attributor's layers");
+  return size_t(it - layers.begin());
+}
+}  // namespace
+
+OwnedTensor Attributor::activation(const std::string& layer) const {
+  const OwnedTensor& v = values_[layer_slot(layers_, layer)];
+  OwnedTensor out(v.shape());
+  copy(v, out);
+  return out;
+}
+
+OwnedTensor Attributor::layer_gradient(const std::string& layer) const {
+  const OwnedTensor& g = grads_[layer_slot(layers_, layer)];
+  OwnedTensor out(g.shape());
+  copy(g, out);
   return out;
 }
 
