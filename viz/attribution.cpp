@@ -14,9 +14,15 @@ namespace cuviz {
 
 namespace {
 
-std::vector<Objective> resolved(const std::vector<Objective>& per_image, const Graph& g) {
+// The evaluator seeds the render's loss L = -(1/N) sum_i objective_i. The Attributor hands it
+// -N objective_i instead, so L = sum_i objective_i and the backward carries d objective_i / d(blob)
+// itself, with its sign: a backward rule that looks at the sign of dy (guided backprop's
+// [dy > 0], the deconvnet's max(dy, 0)) sees the objective's gradient, not the loss's. objective_i
+// depends on x_i only (diversity aside), so dL/dx_i = d objective_i / d x_i (exact for N = 1,
+// where the factor is -1; otherwise up to the rounding of the slot weight (1/N) * N).
+std::vector<Objective> resolved(const std::vector<Objective>& per_image, const Graph& g, int n) {
   std::vector<Objective> out;
-  for (const Objective& obj : per_image) out.push_back(resolve_objective(obj, g));
+  for (const Objective& obj : per_image) out.push_back((-double(n)) * resolve_objective(obj, g));
   return out;
 }
 
@@ -26,7 +32,7 @@ Attributor::Attributor(const Network& net, const std::vector<Objective>& per_ima
                        const AttributorOptions& options)
     : net_(net),
       shape_(input),
-      eval_(std::make_unique<ObjectiveEvaluator>(resolved(per_image, net.graph()), input.n)),
+      eval_(std::make_unique<ObjectiveEvaluator>(resolved(per_image, net.graph(), input.n), input.n)),
       pre_(Preprocess::from_meta(net.graph().meta)) {
   CUVIZ_CHECK(input.n >= 1 && input.c == 3 && input.h > 0 && input.w > 0, "attribution: input ", input.str(),
               " is not a batch of RGB network inputs (N, 3, H, W)");
@@ -53,6 +59,11 @@ Attributor::Attributor(const Network& net, const std::vector<Objective>& per_ima
 
 Attributor::~Attributor() = default;
 
+std::vector<double> Attributor::unscaled(std::vector<double> v) const {
+  for (double& e : v) e /= -double(shape_.n);  // the evaluator holds -N objective_i
+  return v;
+}
+
 void Attributor::forward(const Tensor& x) {
   CUVIZ_CHECK(x.shape() == shape_, "attribution: input ", x.shape().str(), ", the attributor was planned for ",
               shape_.str());
@@ -72,15 +83,11 @@ OwnedTensor Attributor::gradient(const Tensor& x) {
   fill(dimage_, 0.f);
   eval_->add_image_gradients(image_, dimage_);
   input_to_image_backward_add(pre_, dimage_, dx_);
-  // The seeds are those of the render's loss L = -(1/N) sum_i objective_i, and objective_i depends
-  // on x_i only (diversity aside), so d objective_i / d x_i = -N dL/dx_i (exact for N = 1).
+  // The seeds are those of L = sum_i objective_i (see resolved()): dx is the input gradient.
   OwnedTensor out(shape_);
   copy(dx_, out);
-  const float f = -float(shape_.n);
-  for (int64_t k = 0; k < out.numel(); ++k) out.data()[k] *= f;
   for (size_t k = 0; k < layers_.size(); ++k) {
     copy(net_.tapped_grad(plan_, layers_[k]), grads_[k]);
-    for (int64_t e = 0; e < grads_[k].numel(); ++e) grads_[k].data()[e] *= f;
   }
   return out;
 }
@@ -109,13 +116,13 @@ OwnedTensor Attributor::layer_gradient(const std::string& layer) const {
 
 std::vector<double> Attributor::objectives() {
   const ExecScope scope(net_.context_of(plan_));
-  return eval_->read_objectives();
+  return unscaled(eval_->read_objectives());
 }
 
 std::vector<double> Attributor::values(const Tensor& x) {
   const ExecScope scope(net_.context_of(plan_));
   forward(x);
-  return eval_->read_objectives();
+  return unscaled(eval_->read_objectives());
 }
 
 OwnedTensor saliency(const Tensor& gradient) {

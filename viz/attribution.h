@@ -55,6 +55,7 @@ class Attributor {
 
  private:
   void forward(const Tensor& x);
+  std::vector<double> unscaled(std::vector<double> v) const;
 
   const Network& net_;
   Shape shape_;
