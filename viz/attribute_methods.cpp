@@ -215,17 +215,6 @@ void quadrature(const std::string& method, int n, std::vector<double>& alphas, s
   }
 }
 
-const std::vector<std::string>& ig_methods() {
-  static const std::vector<std::string> m = {"gausslegendre", "riemann_left", "riemann_right", "riemann_middle",
-                                             "riemann_trapezoid"};
-  return m;
-}
-
-const std::vector<std::string>& ig_baselines() {
-  static const std::vector<std::string> b = {"zero", "black", "blur"};
-  return b;
-}
-
 OwnedTensor ig_baseline(const Network& net, const Tensor& x, const std::string& baseline) {
   OwnedTensor b(x.shape());
   if (baseline == "zero") {

@@ -155,9 +155,6 @@ const std::vector<AttributionMethod>& attribution_methods();
 const AttributionMethod* find_attribution_method(const std::string& name);
 // The LRP composites `--rule` takes (empty until LRP is merged: viz/lrp.h lrp_composites()).
 std::vector<std::string> attribution_rules();
-// The IG quadratures and baselines the settings take.
-const std::vector<std::string>& ig_methods();
-const std::vector<std::string>& ig_baselines();
 
 // ---- pieces the methods share (tested on their own) --------------------------------------------
 
