@@ -9,6 +9,8 @@
 #include "io/atomic_file.h"
 #include "io/image.h"
 #include "io/npy.h"
+#include "loaders/model.h"
+#include "viz/image_source.h"
 #include "test_util.h"
 
 namespace cuviz {
@@ -76,6 +78,28 @@ TEST(AttributeCommand, OneMethodWritesTheRawPathAsGivenAndTheSameMapByIndex) {
   EXPECT_EQ(read_npy(dir.file("g.npy")).data, read_npy(dir.file("h.npy")).data);
   const auto j = nlohmann::json::parse(read_file(dir.file("h.json")));
   EXPECT_EQ(j.at("target").at("index"), 967);
+}
+
+// IMAGE may be the preprocessed network input as .npy: the photo's input written out gives the
+// same raw map, value for value.
+TEST(AttributeCommand, AnNpyInputIsTheNetworkInputItself) {
+  TempDir dir("attribute_npy");
+  Graph g;
+  try {
+    g = load_model(std::string(CUVIZ_SHARED_DIR) + "/weights/bvlc_googlenet");
+  } catch (const Error& e) {
+    GTEST_SKIP() << "googlenet not found: " << e.what();
+  }
+  const OwnedTensor x = load_network_input(test::shared_image("coffee.png"), g.meta, 1, 224);
+  write_npy(dir.file("x.npy"), x);
+  auto r = run_cli(attribute_args(dir.file("p.png"), {"--method", "gradient", "--raw", dir.file("p.npy")}), dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::string> a = {"attribute", "googlenet", dir.file("x.npy"), "--device", "cpu", "-q", "-o",
+                                dir.file("n.png"),   "--method",  "gradient", "--raw", dir.file("n.npy")};
+  for (const auto& d : test::shared_model_dir()) a.push_back(d);
+  r = run_cli(a, dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(read_npy(dir.file("p.npy")).data, read_npy(dir.file("n.npy")).data);
 }
 
 TEST(AttributeCommand, SanityAndFaithfulnessFigures) {
