@@ -129,7 +129,7 @@ AttributionMap noise_tunnel(const Network& net, const Tensor& x, const std::vect
   CUVIZ_CHECK(s.noise >= 0 && std::isfinite(s.noise), "smoothgrad: --noise ", s.noise, " must be >= 0");
   AttributionMap r;
   r.raw = OwnedTensor(x.shape());
-  r.score = target_scores(net, x, targets, s.softmax);
+  r.score = target_scores(net, x, targets, s.softmax, s.batch);
   const int n = s.samples;
   const int64_t m = x.shape().image_size();
   PointRunner runner(net, s);
@@ -158,10 +158,12 @@ AttributionMap noise_tunnel(const Network& net, const Tensor& x, const std::vect
 
 }  // namespace
 
-std::vector<double> target_scores(const Network& net, const Tensor& x, const std::vector<int>& targets, bool softmax) {
+std::vector<double> target_scores(const Network& net, const Tensor& x, const std::vector<int>& targets, bool softmax,
+                                  int batch) {
   check_pairs(x, targets, "attribution");
   AttributionSettings s;
   s.softmax = softmax;
+  s.batch = batch;
   std::vector<double> scores;
   PointRunner(net, s).run(x, targets, Tensor(), scores);
   return scores;
@@ -322,7 +324,7 @@ AttributionMap attribute_integrated_gradients(const Network& net, const Tensor& 
   copy(base, both.batch(x.n(), x.n()));
   std::vector<int> t2 = targets;
   t2.insert(t2.end(), targets.begin(), targets.end());
-  const std::vector<double> sc = target_scores(net, both, t2, s.softmax);
+  const std::vector<double> sc = target_scores(net, both, t2, s.softmax, s.batch);
   for (int i = 0; i < x.n(); ++i) {
     r.score.push_back(sc[size_t(i)]);
     r.baseline_score.push_back(sc[size_t(x.n() + i)]);
@@ -407,7 +409,7 @@ AttributionMap attribute_occlusion(const Network& net, const Tensor& x, const st
   const int64_t hw = int64_t(H) * W;
   AttributionMap r;
   r.raw = OwnedTensor(x.shape());
-  r.score = target_scores(net, x, targets, s.softmax);
+  r.score = target_scores(net, x, targets, s.softmax, s.batch);
   PointRunner runner(net, s);
   for (int i = 0; i < x.n(); ++i) {
     OwnedTensor points(Shape{ny * nx, 3, H, W});
@@ -467,7 +469,7 @@ const std::vector<AttributionMethod>& attribution_methods() {
       //      o.composite = s.rule;
       //      AttributionMap r;
       //      r.raw = lrp(net, x, targets, o);
-      //      r.score = target_scores(net, x, targets, s.softmax);
+      //      r.score = target_scores(net, x, targets, s.softmax, s.batch);
       //      if (progress) progress(1.0);
       //      return r;
       //    }},

@@ -160,8 +160,9 @@ std::vector<std::string> attribution_rules();
 
 // The objective of target k: the logit z_k, or the softmax probability p_k when `softmax`.
 Objective target_objective(const Graph& g, int k, bool softmax);
-// The target scores S_{targets[i]}(x_i), forward only.
-std::vector<double> target_scores(const Network& net, const Tensor& x, const std::vector<int>& targets, bool softmax);
+// The target scores S_{targets[i]}(x_i), forward only, `batch` inputs per forward.
+std::vector<double> target_scores(const Network& net, const Tensor& x, const std::vector<int>& targets, bool softmax,
+                                  int batch = 8);
 // Number of classes of the classifier (the channels of class_logit_layer).
 int class_count(const Network& net);
 // Captum's quadrature for `method` with n points: alphas in [0, 1] and weights (Gauss-Legendre:

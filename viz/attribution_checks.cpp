@@ -187,10 +187,9 @@ Faithfulness deletion_insertion(const Network& net, const Tensor& x, int target,
         ins.image(k)[e] = x.data()[e];
       }
   }
-  (void)batch;  // target_scores batches by AttributionSettings' default
   Faithfulness f;
-  f.deletion = target_scores(net, del, std::vector<int>(size_t(steps + 1), target), true);
-  f.insertion = target_scores(net, ins, std::vector<int>(size_t(steps + 1), target), true);
+  f.deletion = target_scores(net, del, std::vector<int>(size_t(steps + 1), target), true, batch);
+  f.insertion = target_scores(net, ins, std::vector<int>(size_t(steps + 1), target), true, batch);
   auto auc = [&](const std::vector<double>& c) {  // trapezoid over fractions k / steps
     double a = 0;
     for (int k = 0; k < steps; ++k) a += 0.5 * (c[size_t(k)] + c[size_t(k + 1)]) / steps;
