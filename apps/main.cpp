@@ -1,5 +1,5 @@
 // The cuviz command line: one subcommand per file under apps/ (info.cpp, classify.cpp,
-// forward.cpp, render.cpp, sweep.cpp, dream.cpp, style.cpp), registered and dispatched from here. Every failure ends
+// forward.cpp, render.cpp, sweep.cpp, dream.cpp, style.cpp, attribute.cpp, ...), registered and dispatched from here. Every failure ends
 // with one line `cuviz: error: ...` on stderr: exit code 2 for a usage error (CLI11's parse
 // errors and UsageError), 1 for a failure while running (apps/common.h).
 #include <CLI/CLI.hpp>
@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
                                          add_fool_command(app), add_dream_command(app),
                                          add_invert_command(app), add_trace_command(app),
                                          add_groups_command(app), add_grid_command(app),
-                                         add_style_command(app)};
+                                         add_style_command(app), add_attribute_command(app)};
   // Where a usage error points for help: the subcommand's own page when one was named.
   auto see_help = [&] {
     for (const auto& c : commands)

@@ -37,6 +37,14 @@ class GuidedReluRule final : public BackwardRule {
   }
 };
 
+// dx = max(dy, 0) is the ReLU's forward applied to dy (in place when dx is dy's memory).
+class DeconvnetReluRule final : public BackwardRule {
+ public:
+  DeconvnetReluRule() : BackwardRule("deconvnet_relu", RuleTarget::of_kind(LayerKind::relu)) {}
+  RuleNeeds needs(const LayerDesc&) const override { return RuleNeeds{}; }
+  void backward(const BackwardArgs& a) const override { relu_forward(a.dy, a.dx); }
+};
+
 }  // namespace
 
 std::shared_ptr<const BackwardRule> relu_redirect_rule() {
@@ -46,6 +54,11 @@ std::shared_ptr<const BackwardRule> relu_redirect_rule() {
 
 std::shared_ptr<const BackwardRule> guided_relu_rule() {
   static const auto rule = std::make_shared<const GuidedReluRule>();
+  return rule;
+}
+
+std::shared_ptr<const BackwardRule> deconvnet_relu_rule() {
+  static const auto rule = std::make_shared<const DeconvnetReluRule>();
   return rule;
 }
 

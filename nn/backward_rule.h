@@ -80,5 +80,10 @@ std::shared_ptr<const BackwardRule> relu_redirect_rule();
 // Guided backpropagation, on every ReLU: dx = dy * [y > 0] * [dy > 0] (kernels/relu.h
 // relu_grad_guided). Named "guided_relu".
 std::shared_ptr<const BackwardRule> guided_relu_rule();
+// The deconvnet (Zeiler & Fergus 2014), on every ReLU: the signal from above is rectified as the
+// forward rectifies activations, whatever the unit did in the forward: dx = max(dy, 0) (Captum's
+// Deconvolution). It reads nothing from the forward; max-pool keeps its switches (the plain
+// max-pool gradient). Named "deconvnet_relu".
+std::shared_ptr<const BackwardRule> deconvnet_relu_rule();
 
 }  // namespace cuviz

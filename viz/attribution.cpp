@@ -14,18 +14,25 @@ namespace cuviz {
 
 namespace {
 
-std::vector<Objective> resolved(const std::vector<Objective>& per_image, const Graph& g) {
+// The evaluator seeds the render's loss L = -(1/N) sum_i objective_i. The Attributor hands it
+// -N objective_i instead, so L = sum_i objective_i and the backward carries d objective_i / d(blob)
+// itself, with its sign: a backward rule that looks at the sign of dy (guided backprop's
+// [dy > 0], the deconvnet's max(dy, 0)) sees the objective's gradient, not the loss's. objective_i
+// depends on x_i only (diversity aside), so dL/dx_i = d objective_i / d x_i (exact for N = 1,
+// where the factor is -1; otherwise up to the rounding of the slot weight (1/N) * N).
+std::vector<Objective> resolved(const std::vector<Objective>& per_image, const Graph& g, int n) {
   std::vector<Objective> out;
-  for (const Objective& obj : per_image) out.push_back(resolve_objective(obj, g));
+  for (const Objective& obj : per_image) out.push_back((-double(n)) * resolve_objective(obj, g));
   return out;
 }
 
 }  // namespace
 
-Attributor::Attributor(const Network& net, const std::vector<Objective>& per_image, Shape input)
+Attributor::Attributor(const Network& net, const std::vector<Objective>& per_image, Shape input,
+                       const AttributorOptions& options)
     : net_(net),
       shape_(input),
-      eval_(std::make_unique<ObjectiveEvaluator>(resolved(per_image, net.graph()), input.n)),
+      eval_(std::make_unique<ObjectiveEvaluator>(resolved(per_image, net.graph(), input.n), input.n)),
       pre_(Preprocess::from_meta(net.graph().meta)) {
   CUVIZ_CHECK(input.n >= 1 && input.c == 3 && input.h > 0 && input.w > 0, "attribution: input ", input.str(),
               " is not a batch of RGB network inputs (N, 3, H, W)");
@@ -36,12 +43,26 @@ Attributor::Attributor(const Network& net, const std::vector<Objective>& per_ima
   dx_ = OwnedTensor(input, d);
   std::vector<std::string> outputs = eval_->layers();
   if (outputs.empty()) outputs.push_back(net.graph().input);  // image-only objectives
-  plan_ = net.plan(input, outputs, PlanOptions{.backward = true});
+  layers_ = options.layers;
+  for (const std::string& l : layers_)
+    if (std::find(outputs.begin(), outputs.end(), l) == outputs.end()) outputs.push_back(l);
+  plan_ = net.plan(input, outputs,
+                   PlanOptions{.backward = true, .backward_rules = options.rules, .grad_taps = layers_});
+  for (const std::string& l : layers_) {
+    const Shape s = net.activation(plan_, l).shape();
+    values_.emplace_back(s);
+    grads_.emplace_back(s);
+  }
   const ExecScope scope(net_.context_of(plan_));
   eval_->bind(net, plan_, d);
 }
 
 Attributor::~Attributor() = default;
+
+std::vector<double> Attributor::unscaled(std::vector<double> v) const {
+  for (double& e : v) e /= -double(shape_.n);  // the evaluator holds -N objective_i
+  return v;
+}
 
 void Attributor::forward(const Tensor& x) {
   CUVIZ_CHECK(x.shape() == shape_, "attribution: input ", x.shape().str(), ", the attributor was planned for ",
@@ -56,29 +77,52 @@ OwnedTensor Attributor::gradient(const Tensor& x) {
   const ExecScope scope(net_.context_of(plan_));
   CUVIZ_NVTX_RANGE("attribution");
   forward(x);
+  for (size_t k = 0; k < layers_.size(); ++k) net_.read_activation(plan_, layers_[k], values_[k]);
   eval_->seed();
   net_.backward_to_input(plan_, dx_);
   fill(dimage_, 0.f);
   eval_->add_image_gradients(image_, dimage_);
   input_to_image_backward_add(pre_, dimage_, dx_);
-  // The seeds are those of the render's loss L = -(1/N) sum_i objective_i, and objective_i depends
-  // on x_i only (diversity aside), so d objective_i / d x_i = -N dL/dx_i (exact for N = 1).
+  // The seeds are those of L = sum_i objective_i (see resolved()): dx is the input gradient.
   OwnedTensor out(shape_);
   copy(dx_, out);
-  const float f = -float(shape_.n);
-  for (int64_t k = 0; k < out.numel(); ++k) out.data()[k] *= f;
+  for (size_t k = 0; k < layers_.size(); ++k) {
+    copy(net_.tapped_grad(plan_, layers_[k]), grads_[k]);
+  }
+  return out;
+}
+
+namespace {
+size_t layer_slot(const std::vector<std::string>& layers, const std::string& layer) {
+  const auto it = std::find(layers.begin(), layers.end(), layer);
+  CUVIZ_CHECK(it != layers.end(), "attribution: ", layer, " is not one of the attributor's layers");
+  return size_t(it - layers.begin());
+}
+}  // namespace
+
+OwnedTensor Attributor::activation(const std::string& layer) const {
+  const OwnedTensor& v = values_[layer_slot(layers_, layer)];
+  OwnedTensor out(v.shape());
+  copy(v, out);
+  return out;
+}
+
+OwnedTensor Attributor::layer_gradient(const std::string& layer) const {
+  const OwnedTensor& g = grads_[layer_slot(layers_, layer)];
+  OwnedTensor out(g.shape());
+  copy(g, out);
   return out;
 }
 
 std::vector<double> Attributor::objectives() {
   const ExecScope scope(net_.context_of(plan_));
-  return eval_->read_objectives();
+  return unscaled(eval_->read_objectives());
 }
 
 std::vector<double> Attributor::values(const Tensor& x) {
   const ExecScope scope(net_.context_of(plan_));
   forward(x);
-  return eval_->read_objectives();
+  return unscaled(eval_->read_objectives());
 }
 
 OwnedTensor saliency(const Tensor& gradient) {

@@ -20,11 +20,21 @@ namespace cuviz {
 
 class ObjectiveEvaluator;
 
+// What an attribution method needs of the backward beyond the plain input gradient.
+struct AttributorOptions {
+  // Backward rules (nn/backward_rule.h), on for every gradient(): guided backprop, deconvnet, LRP.
+  std::vector<std::shared_ptr<const BackwardRule>> rules = {};
+  // Blobs whose value and gradient each gradient() keeps (Grad-CAM's layer): computed by the plan,
+  // gradient tapped (Network::tapped_grad), read with activation() and layer_gradient().
+  std::vector<std::string> layers = {};
+};
+
 class Attributor {
  public:
   // per_image: N objectives (i for image i of the input) or one for all; input: {N, 3, H, W}.
   // Checks the objectives against the network (clear errors), plans and allocates once.
-  Attributor(const Network& net, const std::vector<Objective>& per_image, Shape input);
+  Attributor(const Network& net, const std::vector<Objective>& per_image, Shape input,
+             const AttributorOptions& options = {});
   ~Attributor();
   Attributor(const Attributor&) = delete;
   Attributor& operator=(const Attributor&) = delete;
@@ -38,9 +48,14 @@ class Attributor {
   std::vector<double> objectives();
   // The objectives at x: forward only.
   std::vector<double> values(const Tensor& x);
+  // For a blob of AttributorOptions::layers, after gradient(): its value at x (read after the
+  // forward) and d objective_i / d blob_i (the backward's gradient tap), CPU tensors.
+  OwnedTensor activation(const std::string& layer) const;
+  OwnedTensor layer_gradient(const std::string& layer) const;
 
  private:
   void forward(const Tensor& x);
+  std::vector<double> unscaled(std::vector<double> v) const;
 
   const Network& net_;
   Shape shape_;
@@ -48,6 +63,8 @@ class Attributor {
   Plan plan_;
   Preprocess pre_;
   OwnedTensor x_, image_, dimage_, dx_;  // on the network's device
+  std::vector<std::string> layers_;      // AttributorOptions::layers
+  std::vector<OwnedTensor> values_, grads_;  // per layer: CPU copies of the last gradient()'s
 };
 
 // Saliency (Simonyan 2013): |gradient| maximised over the colour channels, {N, 1, H, W} (CPU).

@@ -91,7 +91,7 @@ TEST(BackwardRuleCuda, RulesMatchTheCpuAndDoublingIsExact) {
       return o;
     };
     for (auto rule : {std::shared_ptr<const BackwardRule>(std::make_shared<DoubleConvRule>(std::vector<std::string>{"conv1"})),
-                      guided_relu_rule()}) {
+                      guided_relu_rule(), deconvnet_relu_rule()}) {
       Plan pc = cpu.plan(in, {"prob"}, options(rule)), pg = gpu.plan(in, {"prob"}, options(rule));
       const OwnedTensor dc = input_gradient(cpu, pc, x, "prob", 22), dg = input_gradient(gpu, pg, x, "prob", 22);
       EXPECT_TRUE(test::all_close(dg, dc, kAtol, kRtol)) << rule->name() << ", stash " << int(stash);

@@ -85,6 +85,17 @@ TEST(BackwardRule, GuidedReluMatchesTheHandComputedAnswer) {
             (std::vector<float>{2, 2, 0}));
 }
 
+TEST(BackwardRule, DeconvnetReluMatchesTheHandComputedAnswer) {
+  // x = [1, 2, 3]: ReLU output [3, 0, 4], d(ReLU output) = [2, 1, -1]. The deconvnet rectifies dy
+  // whatever the forward did: d(fc1 output) = max(dy, 0) = [2, 1, 0] (unit 1 was off, it passes
+  // anyway; unit 2 was on, dy < 0 stops) -> dx = W1^T [2, 1, 0] = [2, 3, -1] (W1 rows [1, 1, 0],
+  // [0, 1, -1], [1, 0, 1]). At x = [-1, -1, -1] (every unit off) the plain gradient is zero but
+  // the deconvnet still passes max(dy, 0) = [2, 1, 0].
+  for (const std::vector<float>& x : {std::vector<float>{1, 2, 3}, std::vector<float>{-1, -1, -1}})
+    EXPECT_EQ(three_unit_dx(x, [](PlanOptions& o, Plan*) { o.backward_rules = {deconvnet_relu_rule()}; }),
+              (std::vector<float>{2, 3, -1}));
+}
+
 TEST(BackwardRule, RedirectedReluIsTodaysOverrideAndMatchesTheHandComputedAnswer) {
   // x = [-1, -1, -1]: fc1 output [-2, 0, -2], every unit off, so the plain gradient is zero and
   // Lucid's redirect passes dy where it is <= 0: d(fc1 output) = [0, 0, -1], dx = W1^T that =

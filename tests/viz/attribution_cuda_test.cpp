@@ -7,6 +7,7 @@
 #include "nn/network.h"
 #include "test_util.h"
 #include "method_test_util.h"
+#include "viz/attribute_methods.h"
 #include "viz/attribution.h"
 #include "viz/render.h"
 
@@ -39,6 +40,28 @@ TEST(AttributorCuda, MatchesTheCpuAndTheRenderer) {
   int64_t differ = 0;
   for (int64_t k = 0; k < dp.numel(); ++k) differ += gg.data()[k] != -dp.data()[k];
   EXPECT_EQ(differ, 0);
+}
+
+// Every attribution method runs through the Attributor on the network's device: on CUDA each map
+// equals the CPU's up to summation order (guided backprop and the deconvnet through their rules,
+// Grad-CAM through the gradient tap; occlusion's forwards).
+TEST(AttributeMethodsCuda, EveryMethodMatchesTheCpu) {
+  CUVIZ_REQUIRE_GPU();
+  Network cpu(test::unit_net(), Device::cpu), gpu(test::unit_net(), Device::cuda);
+  OwnedTensor x(Shape{2, 3, 16, 16});
+  test::fill_uniform(x, 9, -0.5, 0.5);
+  const std::vector<int> targets = {2, 1};
+  AttributionSettings s;
+  s.samples = 3;
+  s.steps = 6;
+  s.patch = 6;
+  s.stride = 5;
+  s.layer = "inc/output";
+  for (const AttributionMethod& m : attribution_methods()) {
+    const AttributionMap c = m.run(cpu, x, targets, s, {}), g = m.run(gpu, x, targets, s, {});
+    ASSERT_EQ(c.raw.shape(), g.raw.shape()) << m.name;
+    EXPECT_TRUE(test::all_close(g.raw, c.raw, 1e-5, 1e-3)) << m.name;
+  }
 }
 
 }  // namespace
