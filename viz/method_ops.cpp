@@ -80,6 +80,52 @@ void roll_backward(int max_shift, uint64_t seed, StepIndex step, const Tensor& d
   roll_cpu(max_shift, seed, step, -1, dout, dx);
 }
 
+namespace {
+
+void check_crop(const char* op, const Tensor& small, const Tensor& big) {
+  check_nonempty(op, "window", small);
+  check_nonempty(op, "image", big);
+  CUVIZ_CHECK(small.n() == big.n() && small.c() == big.c() && small.h() <= big.h() && small.w() <= big.w(), op,
+              ": a ", small.shape().str(), " window does not fit in ", big.shape().str());
+  CUVIZ_CHECK(small.contiguous() && big.contiguous(), op, ": tensors must be dense");
+  CUVIZ_CHECK(small.device() == big.device(), op, ": tensors on ", device_name(small.device()), " and ",
+              device_name(big.device()));
+}
+
+}  // namespace
+
+void crop_forward(bool random, uint64_t seed, StepIndex step, const Tensor& x, const Tensor& out) {
+  check_crop("crop", out, x);
+  if (x.device() == Device::cuda) return crop_cuda(random, seed, step, false, out, x);
+  const uint64_t s = step.get();
+  for (int n = 0; n < x.n(); ++n) {
+    const int oy = crop_offset(seed, s, n, 0, x.h() - out.h(), random);
+    const int ox = crop_offset(seed, s, n, 1, x.w() - out.w(), random);
+    for (int c = 0; c < x.c(); ++c)
+      for (int y = 0; y < out.h(); ++y)
+        for (int xx = 0; xx < out.w(); ++xx)
+          out.image(n)[(int64_t(c) * out.h() + y) * out.w() + xx] =
+              x.image(n)[(int64_t(c) * x.h() + oy + y) * x.w() + ox + xx];
+  }
+}
+
+void crop_backward(bool random, uint64_t seed, StepIndex step, const Tensor& dout, const Tensor& dx) {
+  check_crop("crop_backward", dout, dx);
+  if (dx.device() == Device::cuda) return crop_cuda(random, seed, step, true, dout, dx);
+  const uint64_t s = step.get();
+  for (int n = 0; n < dx.n(); ++n) {
+    const int oy = crop_offset(seed, s, n, 0, dx.h() - dout.h(), random);
+    const int ox = crop_offset(seed, s, n, 1, dx.w() - dout.w(), random);
+    float* d = dx.image(n);
+    for (int64_t k = 0; k < dx.shape().image_size(); ++k) d[k] = 0.f;
+    for (int c = 0; c < dx.c(); ++c)
+      for (int y = 0; y < dout.h(); ++y)
+        for (int xx = 0; xx < dout.w(); ++xx)
+          d[(int64_t(c) * dx.h() + oy + y) * dx.w() + ox + xx] =
+              dout.image(n)[(int64_t(c) * dout.h() + y) * dout.w() + xx];
+  }
+}
+
 void blur_scheduled(float sigma_start, float sigma_end, int radius, int steps, StepIndex step, const Tensor& p,
                     const Tensor& tmp) {
   check_images("blur", p, tmp);

@@ -53,6 +53,28 @@ __global__ void roll_kernel(int max_shift, uint64_t seed, StepIndex step, int si
   }
 }
 
+// backward = false: small = window of big; true: big = small at the window, zero elsewhere. One
+// thread per element of the written tensor.
+__global__ void crop_kernel(bool random, uint64_t seed, StepIndex step, bool backward, float* small, float* big, int n,
+                            int c, int h, int w, int bh, int bw) {
+  const uint64_t s = step.get();
+  const int oh = backward ? bh : h, ow = backward ? bw : w;
+  const int64_t plane = int64_t(oh) * ow;
+  CUVIZ_GRID_LOOP(i, int64_t(n) * c * plane) {
+    const int img = int(i / (c * plane));
+    const int64_t cp = i / plane;  // image * c + channel
+    const int64_t p = i % plane;
+    const int y = int(p / ow), x = int(p % ow);
+    const int oy = crop_offset(seed, s, img, 0, bh - h, random), ox = crop_offset(seed, s, img, 1, bw - w, random);
+    if (!backward) {
+      small[i] = big[(cp * bh + oy + y) * bw + ox + x];
+    } else {
+      const int sy = y - oy, sx = x - ox;
+      big[i] = (sy >= 0 && sy < h && sx >= 0 && sx < w) ? small[(cp * h + sy) * w + sx] : 0.f;
+    }
+  }
+}
+
 // Pass along W (along_w) or along H of every plane: dst = blur(src).
 __global__ void blur_kernel(float s0, float s1, int radius, int steps, StepIndex step, bool along_w, const float* src,
                             float* dst, int64_t planes, int h, int w) {
@@ -98,6 +120,14 @@ void input_to_image_backward_add_cuda(const Preprocess& pre, const Tensor& dimag
 void roll_cuda(int max_shift, uint64_t seed, StepIndex step, int sign, const Tensor& in, const Tensor& out) {
   roll_kernel<<<blocks_for(in.numel()), kThreads, 0, current_stream()>>>(max_shift, seed, step, sign, in.data(),
                                                                          out.data(), in.n(), in.c(), in.h(), in.w());
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+void crop_cuda(bool random, uint64_t seed, StepIndex step, bool backward, const Tensor& small, const Tensor& big) {
+  const int64_t total = backward ? big.numel() : small.numel();
+  crop_kernel<<<blocks_for(total), kThreads, 0, current_stream()>>>(random, seed, step, backward, small.data(),
+                                                                    big.data(), small.n(), small.c(), small.h(),
+                                                                    small.w(), big.h(), big.w());
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

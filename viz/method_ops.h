@@ -20,6 +20,7 @@
 namespace cuviz {
 
 inline constexpr uint64_t kStreamRoll = 0x524f4c4cULL << 32;  // "ROLL" + step: the roll's draws
+inline constexpr uint64_t kStreamCrop = 0x43524f50ULL << 32;  // "CROP" + step: the random crop's draws
 
 // The per-step operations the Renderer runs around its optimizer (RenderOptions::ops). The
 // defaults do nothing, so every existing render and sweep runs exactly the launches it ran before.
@@ -35,12 +36,17 @@ struct StepOps {
   // the last. SGD's step is proportional to it; Adam's is not (it divides the gradient's scale
   // out), so anything but 1 with Adam is an error.
   float step_scale_end = 1.f;
-  // After each update: a Gaussian blur of P with sigma linear from start to end over the steps
-  // (deepdraw's per-octave blur schedule); pixel or input parameterization.
+  // After each update (and the clip): a Gaussian blur of P with sigma linear from start to end over
+  // the steps (deepdraw's per-octave blur schedule, which blurs after its clip); pixel or input
+  // parameterization.
   float blur_sigma_start = 0.f, blur_sigma_end = 0.f;
   // After each update: P clamped to the network input of [0, 1] images (google/deepdream's clip
   // to the valid pixel range); input parameterization.
   bool clip = false;
+  // deepdraw's random crops: when P is larger than crop x crop, the network sees a crop x crop
+  // window of P at a random offset per image and step (crop_offset), and the gradient of P is
+  // zero outside it. Param input, no transforms, no roll, no tiles.
+  int crop = 0;
 
   bool blurs() const { return blur_sigma_start > 0.f || blur_sigma_end > 0.f; }
 };
@@ -53,6 +59,17 @@ enum class OptimizerKind { adam, sgd };
 CUVIZ_HD void roll_shift(uint64_t seed, uint64_t step, int i, int max_shift, int& dy, int& dx) {
   dy = random_int(seed, kStreamRoll + step, uint64_t(i) * 2, -max_shift, max_shift);
   dx = random_int(seed, kStreamRoll + step, uint64_t(i) * 2 + 1, -max_shift, max_shift);
+}
+
+// deepdraw's random crop offset along one axis (axis 0: rows, 1: columns) of image `i` at `step`,
+// for a window `slack` px smaller than the image: normal(slack / 2, 0.3 slack) clipped to
+// [0, slack] and truncated, as deepdraw's `int(np.clip(np.random.normal(mid, width * 0.3), 0,
+// imw - w))`. random = false: the centre, floor(slack / 2) (deepdraw without random_crop).
+CUVIZ_HD int crop_offset(uint64_t seed, uint64_t step, int i, int axis, int slack, bool random) {
+  if (slack <= 0) return 0;
+  if (!random) return slack / 2;
+  const double o = 0.5 * slack + 0.3 * slack * random_normal(seed, kStreamCrop + step, uint64_t(i) * 2 + uint64_t(axis));
+  return int(o < 0.0 ? 0.0 : (o > double(slack) ? double(slack) : o));
 }
 
 // a mod n in [0, n).
@@ -104,6 +121,12 @@ void roll_forward(int max_shift, uint64_t seed, StepIndex step, const Tensor& x,
 // Its adjoint (the roll back): dx = roll(dout, (-dy_i, -dx_i)).
 void roll_backward(int max_shift, uint64_t seed, StepIndex step, const Tensor& dout, const Tensor& dx);
 
+// out {N, C, h, w} = the window of x {N, C, H, W} at crop_offset(seed, step, n, ., H - h / W - w,
+// random) per image.
+void crop_forward(bool random, uint64_t seed, StepIndex step, const Tensor& x, const Tensor& out);
+// Its adjoint: dx = dout placed at the same window, zero elsewhere (overwrites dx).
+void crop_backward(bool random, uint64_t seed, StepIndex step, const Tensor& dout, const Tensor& dx);
+
 // In place: p = separable Gaussian blur of p (reflect boundary, radius `radius`), with sigma the
 // linear schedule sigma_start..sigma_end at update `step` of `steps`; `tmp` has p's shape.
 void blur_scheduled(float sigma_start, float sigma_end, int radius, int steps, StepIndex step, const Tensor& p,
@@ -124,6 +147,7 @@ void decay_and_schedule(float decay, float scale_end, int steps, StepIndex step,
 void input_to_image_cuda(const Preprocess& pre, const Tensor& x, const Tensor& image);
 void input_to_image_backward_add_cuda(const Preprocess& pre, const Tensor& dimage, const Tensor& dx);
 void roll_cuda(int max_shift, uint64_t seed, StepIndex step, int sign, const Tensor& in, const Tensor& out);
+void crop_cuda(bool random, uint64_t seed, StepIndex step, bool backward, const Tensor& small, const Tensor& big);
 void blur_scheduled_cuda(float sigma_start, float sigma_end, int radius, int steps, StepIndex step, const Tensor& p,
                          const Tensor& tmp);
 void clip_channels_cuda(const float lo[3], const float hi[3], const Tensor& p);

@@ -106,6 +106,47 @@ OctaveResult render_octaves(const Network& net, const std::vector<Objective>& pe
   return result;
 }
 
+OctaveResult render_schedule(const Network& net, const RenderOptions& options, const Tensor& start,
+                             const std::vector<ScheduledOctave>& octaves,
+                             const std::function<void(const RenderProgress&)>& progress) {
+  CUVIZ_CHECK(options.param == ParamKind::input, "octave schedule: the image is carried in the network's input space; "
+              "use param input (got ", param_kind_name(options.param), ")");
+  CUVIZ_CHECK(!octaves.empty(), "octave schedule: no octaves");
+  CUVIZ_CHECK(start.device() == Device::cpu && start.c() == 3 && start.n() == options.batch &&
+                  start.h() == octaves[0].height && start.w() == octaves[0].width,
+              "octave schedule: the start must be a CPU network input (", options.batch, ", 3, ", octaves[0].height,
+              ", ", octaves[0].width, "), got ", start.shape().str());
+  OctaveResult result;
+  OwnedTensor x(start.shape());
+  copy(start, x);
+  for (size_t k = 0; k < octaves.size(); ++k) {
+    const ScheduledOctave& oct = octaves[k];
+    CUVIZ_CHECK(oct.height >= 8 && oct.width >= 8 && oct.steps >= 0 && oct.lr > 0.f, "octave schedule: octave ", k,
+                " is ", oct.height, "x", oct.width, " with ", oct.steps, " steps at lr ", oct.lr,
+                " (need >= 8 px, steps >= 0, lr > 0)");
+    if (x.h() != oct.height || x.w() != oct.width) x = resize_tensor(x, oct.height, oct.width);
+    RenderOptions o = options;
+    o.size = std::max(oct.height, oct.width);
+    o.height = oct.height;
+    o.width = oct.width;
+    o.steps = oct.steps;
+    o.ops = oct.ops;
+    o.sgd.lr = oct.lr;
+    o.source = ImageSource::from_input(x);
+    Renderer r(net, oct.objectives, o);
+    result.objective_start.push_back(r.evaluate(0, false));
+    RenderResult rr = render_loop(r, progress);
+    x = OwnedTensor(r.params().shape());
+    copy(r.params(), x);
+    result.sizes.push_back(oct.height);
+    result.widths.push_back(oct.width);
+    result.objective.push_back(rr.objective);
+    result.images = std::move(rr.images);
+  }
+  result.input = std::move(x);
+  return result;
+}
+
 TiledGradient::TiledGradient(const Network& net, const Objective& objective, int tile)
     : net_(net), objective_(objective), tile_(tile) {
   CUVIZ_CHECK(tile >= 8, "tiles: tile size ", tile, " must be >= 8");

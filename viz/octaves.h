@@ -53,6 +53,25 @@ OctaveResult render_octaves(const Network& net, const std::vector<Objective>& pe
                             const Tensor& base, const OctaveSpec& spec,
                             const std::function<void(const RenderProgress&)>& progress = {});
 
+// One octave of a per-octave schedule (deepdraw; viz/class_model.h): the loop at this size with
+// its own objectives, steps, step ops (blur and step-size schedules, crop) and SGD learning rate.
+struct ScheduledOctave {
+  int height = 0, width = 0;
+  int steps = 0;
+  std::vector<Objective> objectives;  // per image, or one for every image
+  StepOps ops;
+  float lr = 0.f;  // options.sgd.lr for this octave
+};
+
+// Runs `octaves` in order, each a Renderer (the one loop) at its size: octave 0 starts from `start`
+// (a CPU network input {N, 3, H, W} of octave 0's size), each later one from the previous result
+// resized to its size (resize_tensor), with no detail image (deepdraw rescales the whole image).
+// `options` gives everything the octaves share (param input, SGD, seed, device); size, steps, ops,
+// lr and source are set per octave. Per-octave objectives must suit the network (render's checks).
+OctaveResult render_schedule(const Network& net, const RenderOptions& options, const Tensor& start,
+                             const std::vector<ScheduledOctave>& octaves,
+                             const std::function<void(const RenderProgress&)>& progress = {});
+
 // The gradient of an image larger than a tile, tile by tile (TF DeepDream tutorial's
 // calc_tiled_gradients): the image is rolled by a random shift (so tile seams move every step),
 // cut into ceil(H / tile) x ceil(W / tile) tiles of equal size (within a pixel, so no sliver of a

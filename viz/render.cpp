@@ -47,6 +47,11 @@ const RenderOptions& checked(const RenderOptions& o, const Network& net) {
               s.blur_sigma_end, " must be >= 0");
   CUVIZ_CHECK(!s.blurs() || o.param != ParamKind::fourier,
               "render: blur acts on the pixels of P; use param pixel or input (fourier parameters are a spectrum)");
+  CUVIZ_CHECK(s.crop >= 0, "render: crop ", s.crop, " must be >= 0");
+  CUVIZ_CHECK(s.crop == 0 || (s.crop >= 8 && s.crop <= o.h() && s.crop <= o.w()), "render: crop ", s.crop,
+              " px does not fit a ", o.h(), "x", o.w(), " image (8 px at least)");
+  CUVIZ_CHECK(s.crop == 0 || (o.param == ParamKind::input && !o.transforms.enabled && s.roll == 0 && o.tile == 0),
+              "render: random crops (deepdraw) need param input, no transforms, no roll and no tiles");
   CUVIZ_CHECK(!s.clip || o.param == ParamKind::input,
               "render: clip bounds the network input; use param input (pixel and fourier images are in [0, 1] "
               "through their sigmoid already)");
@@ -95,7 +100,13 @@ Renderer::Renderer(const Network& net, const std::vector<Objective>& per_image, 
   } else {
     std::vector<std::string> outputs = eval_->layers();
     if (outputs.empty()) outputs.push_back(net.graph().input);  // image-only objectives (regularizers)
-    plan_ = net.plan(image_.shape(), outputs, PlanOptions{.backward = true, .precision = o_.precision});
+    Shape planned = image_.shape();
+    if (crops()) {  // the network sees crop x crop windows only
+      planned = Shape{o_.batch, 3, o_.ops.crop, o_.ops.crop};
+      crop_x_ = OwnedTensor(planned, o_.device);
+      crop_dx_ = OwnedTensor(planned, o_.device);
+    }
+    plan_ = net.plan(planned, outputs, PlanOptions{.backward = true, .precision = o_.precision});
   }
   const ExecScope scope(net_.context_of(plan_));
   if (!tiles_) eval_->bind(net, plan_, o_.device);
@@ -205,6 +216,10 @@ const Tensor& Renderer::make_input(StepIndex t, bool transforms) {
     roll_forward(o_.ops.roll, o_.seed, t, *x, rolled_);
     x = &rolled_;
   }
+  if (crops()) {  // deepdraw's random window during the steps; its centre for the final evaluation
+    crop_forward(transforms, o_.seed, t, *x, crop_x_);
+    x = &crop_x_;
+  }
   net_input_ = x;
   return *x;
 }
@@ -236,10 +251,13 @@ void Renderer::gradient_at(StepIndex t, bool relu_override) {
   // With param input and no transforms, the input's gradient is (up to the roll) P's own.
   const bool direct = input_space() && !o_.transforms.enabled;
   const bool roll = o_.ops.roll > 0;
-  const Tensor& dnet = direct && !roll ? dparams_ : dx_;
+  const Tensor& dnet = crops() ? crop_dx_ : direct && !roll ? dparams_ : dx_;
   net_.backward_to_input(plan_, dnet);
   plan_.set_relu_gradient_override(false);
-  {
+  if (crops()) {  // the window's gradient in place, zero elsewhere (direct: no transform, no roll)
+    CUVIZ_NVTX_RANGE("crop_backward");
+    crop_backward(true, o_.seed, t, crop_dx_, dparams_);
+  } else {
     CUVIZ_NVTX_RANGE("transform_backward");
     const Tensor* d = &dnet;
     if (roll) {
@@ -282,11 +300,11 @@ void Renderer::update() {
     sgd_->step(params_, dparams_);
   else
     adam_->step_counted(params_, dparams_, counter());
-  if (ops.blurs()) {
+  if (ops.clip) clip_channels(clip_lo_, clip_hi_, params_);
+  if (ops.blurs()) {  // after the clip, as deepdraw's make_step (a blur keeps values inside the clip's box)
     const int radius = blur_radius(std::max(ops.blur_sigma_start, ops.blur_sigma_end));
     blur_scheduled(ops.blur_sigma_start, ops.blur_sigma_end, radius, o_.steps, t, params_, blur_tmp_);
   }
-  if (ops.clip) clip_channels(clip_lo_, clip_hi_, params_);
   for (const StepHook& h : o_.hooks)
     if (h.after_update) h.after_update(params_, dparams_, t);
   if (o_.device == Device::cuda)
