@@ -145,6 +145,83 @@ void blur_scheduled(float sigma_start, float sigma_end, int radius, int steps, S
     }
 }
 
+void blur_scheduled_adjoint(float sigma_start, float sigma_end, int radius, int steps, StepIndex step, const Tensor& p,
+                            const Tensor& tmp) {
+  check_images("blur_adjoint", p, tmp);
+  CUVIZ_CHECK(sigma_start >= 0.f && sigma_end >= 0.f && radius >= 0, "blur_adjoint: negative sigma or radius (",
+              sigma_start, ", ", sigma_end, ", ", radius, ")");
+  if (p.device() == Device::cuda)
+    return blur_scheduled_adjoint_cuda(sigma_start, sigma_end, radius, steps, step, p, tmp);
+  const float sigma = linear_schedule(sigma_start, sigma_end, int64_t(step.get()), steps);
+  const int h = p.h(), w = p.w();
+  for (int n = 0; n < p.n(); ++n)
+    for (int c = 0; c < 3; ++c) {
+      float* a = p.image(n) + c * plane(p);
+      float* b = tmp.image(n) + c * plane(tmp);
+      for (int y = 0; y < h; ++y)  // B_H^T into tmp, then B_W^T back into p
+        for (int x = 0; x < w; ++x) b[y * w + x] = blur_line_adjoint_at(a + x, w, h, y, radius, sigma);
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) a[y * w + x] = blur_line_adjoint_at(b + y * w, 1, w, x, radius, sigma);
+    }
+}
+
+namespace {
+
+void check_resize(const char* op, const Tensor& a, const Tensor& b) {
+  check_nonempty(op, "input", a);
+  check_nonempty(op, "output", b);
+  CUVIZ_CHECK(a.n() == b.n() && a.c() == b.c(), op, ": ", a.shape().str(), " and ", b.shape().str(),
+              " differ in images or channels");
+  CUVIZ_CHECK(a.contiguous() && b.contiguous(), op, ": tensors must be dense");
+  CUVIZ_CHECK(a.device() == b.device(), op, ": tensors on ", device_name(a.device()), " and ",
+              device_name(b.device()));
+}
+
+// One axis of the resize (or its adjoint) on the CPU: `in` -> `out`, which differ along that axis only.
+void resize_axis_cpu(bool adjoint, bool along_w, const Tensor& in, const Tensor& out) {
+  const int planes = in.n() * in.c(), h = out.h(), w = out.w();
+  const int64_t in_plane = int64_t(in.h()) * in.w(), out_plane = int64_t(h) * w;
+  for (int q = 0; q < planes; ++q) {
+    const float* src = in.data() + q * in_plane;
+    float* dst = out.data() + q * out_plane;
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        double v;
+        if (along_w)  // along a row of `in`: in.w() -> w samples
+          v = adjoint ? resize_line_adjoint_at(src + int64_t(y) * in.w(), 1, w, in.w(), x)
+                      : resize_line_at(src + int64_t(y) * in.w(), 1, in.w(), w, x);
+        else          // along a column: in.h() -> h samples
+          v = adjoint ? resize_line_adjoint_at(src + x, w, h, in.h(), y) : resize_line_at(src + x, w, in.h(), h, y);
+        dst[int64_t(y) * w + x] = float(v);
+      }
+  }
+}
+
+void resize_axis(bool adjoint, bool along_w, const Tensor& in, const Tensor& out) {
+  if (in.device() == Device::cuda) return resize_axis_cuda(adjoint, along_w, in, out);
+  resize_axis_cpu(adjoint, along_w, in, out);
+}
+
+}  // namespace
+
+void resize_forward(const Tensor& x, const Tensor& out) {
+  check_resize("resize", x, out);
+  if (x.shape() == out.shape()) return copy(x, out);
+  // Along W first ({N, C, H, w}), then along H, as torch's separable pass.
+  OwnedTensor mid(Shape{x.n(), x.c(), x.h(), out.w()}, x.device());
+  resize_axis(false, true, x, mid);
+  resize_axis(false, false, mid, out);
+}
+
+void resize_adjoint(const Tensor& dout, const Tensor& dx) {
+  check_resize("resize_adjoint", dout, dx);
+  if (dx.shape() == dout.shape()) return copy(dout, dx);
+  // (R_H R_W)^T = R_W^T R_H^T: along H back to dx's height, then along W.
+  OwnedTensor mid(Shape{dx.n(), dx.c(), dx.h(), dout.w()}, dx.device());
+  resize_axis(true, false, dout, mid);
+  resize_axis(true, true, mid, dx);
+}
+
 void clip_channels(const float lo[3], const float hi[3], const Tensor& p) {
   check_images("clip", p, p);
   if (p.device() == Device::cuda) return clip_channels_cuda(lo, hi, p);

@@ -88,6 +88,37 @@ __global__ void blur_kernel(float s0, float s1, int radius, int steps, StepIndex
   }
 }
 
+// Pass of the blur's adjoint along W (along_w) or along H: dst = B^T src along that axis.
+__global__ void blur_adjoint_kernel(float s0, float s1, int radius, int steps, StepIndex step, bool along_w,
+                                    const float* src, float* dst, int64_t planes, int h, int w) {
+  const float sigma = linear_schedule(s0, s1, int64_t(step.get()), steps);
+  const int64_t hw = int64_t(h) * w;
+  CUVIZ_GRID_LOOP(i, planes * hw) {
+    const int64_t p = i % hw, base = i - p;
+    const int y = int(p / w), x = int(p % w);
+    dst[i] = along_w ? blur_line_adjoint_at(src + base + int64_t(y) * w, 1, w, x, radius, sigma)
+                     : blur_line_adjoint_at(src + base + x, w, h, y, radius, sigma);
+  }
+}
+
+// One axis of the resize or its adjoint, one thread per output sample (a gather either way).
+__global__ void resize_axis_kernel(bool adjoint, bool along_w, const float* src, float* dst, int64_t planes, int in_h,
+                                   int in_w, int h, int w) {
+  const int64_t out_plane = int64_t(h) * w, in_plane = int64_t(in_h) * in_w;
+  CUVIZ_GRID_LOOP(i, planes * out_plane) {
+    const int64_t q = i / out_plane, p = i % out_plane;
+    const int y = int(p / w), x = int(p % w);
+    const float* s = src + q * in_plane;
+    double v;
+    if (along_w)
+      v = adjoint ? resize_line_adjoint_at(s + int64_t(y) * in_w, 1, w, in_w, x)
+                  : resize_line_at(s + int64_t(y) * in_w, 1, in_w, w, x);
+    else
+      v = adjoint ? resize_line_adjoint_at(s + x, w, h, in_h, y) : resize_line_at(s + x, w, in_h, h, y);
+    dst[i] = float(v);
+  }
+}
+
 __global__ void clip_kernel(Channels lo, Channels hi, float* p, int64_t total, int64_t hw) {
   CUVIZ_GRID_LOOP(i, total) {
     const int c = int((i / hw) % 3);
@@ -141,6 +172,24 @@ void blur_scheduled_cuda(float sigma_start, float sigma_end, int radius, int ste
   blur_kernel<<<blocks_for(p.numel()), kThreads, 0, current_stream()>>>(sigma_start, sigma_end, radius, steps, step,
                                                                         false, tmp.data(), p.data(), planes, p.h(),
                                                                         p.w());
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+void blur_scheduled_adjoint_cuda(float sigma_start, float sigma_end, int radius, int steps, StepIndex step,
+                                 const Tensor& p, const Tensor& tmp) {
+  const int64_t planes = int64_t(p.n()) * p.c();
+  blur_adjoint_kernel<<<blocks_for(p.numel()), kThreads, 0, current_stream()>>>(
+      sigma_start, sigma_end, radius, steps, step, false, p.data(), tmp.data(), planes, p.h(), p.w());
+  CUVIZ_CUDA_LAUNCH_CHECK();
+  blur_adjoint_kernel<<<blocks_for(p.numel()), kThreads, 0, current_stream()>>>(
+      sigma_start, sigma_end, radius, steps, step, true, tmp.data(), p.data(), planes, p.h(), p.w());
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+void resize_axis_cuda(bool adjoint, bool along_w, const Tensor& in, const Tensor& out) {
+  const int64_t planes = int64_t(in.n()) * in.c();
+  resize_axis_kernel<<<blocks_for(out.numel()), kThreads, 0, current_stream()>>>(
+      adjoint, along_w, in.data(), out.data(), planes, in.h(), in.w(), out.h(), out.w());
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

@@ -26,31 +26,7 @@ OwnedTensor resize_tensor(const Tensor& t, int h, int w) {
   CUVIZ_CHECK(t.device() == Device::cpu && h > 0 && w > 0, "resize: expects a CPU tensor and a positive size, got ",
               t.shape().str(), " to ", h, "x", w);
   OwnedTensor out(Shape{t.n(), t.c(), h, w});
-  if (h == t.h() && w == t.w()) {
-    copy(t, out);
-    return out;
-  }
-  // Source coordinate of output pixel i: (i + 0.5) * in / out - 0.5, clamped at 0 (torch).
-  auto taps = [](int i, int in, int out_size, int& i0, int& i1, double& f) {
-    const double src = std::max(0.0, (i + 0.5) * double(in) / double(out_size) - 0.5);
-    i0 = std::min(int(src), in - 1);
-    i1 = std::min(i0 + 1, in - 1);
-    f = src - i0;
-  };
-  for (int y = 0; y < h; ++y) {
-    int y0, y1;
-    double fy;
-    taps(y, t.h(), h, y0, y1, fy);
-    for (int x = 0; x < w; ++x) {
-      int x0, x1;
-      double fx;
-      taps(x, t.w(), w, x0, x1, fx);
-      for (int n = 0; n < t.n(); ++n)
-        for (int c = 0; c < t.c(); ++c)
-          out.at(n, c, y, x) = float((1 - fy) * ((1 - fx) * t.at(n, c, y0, x0) + fx * t.at(n, c, y0, x1)) +
-                                     fy * ((1 - fx) * t.at(n, c, y1, x0) + fx * t.at(n, c, y1, x1)));
-    }
-  }
+  resize_forward(t, out);  // viz/method_ops.h: antialiased when shrinking, plain bilinear when growing
   return out;
 }
 

@@ -30,8 +30,10 @@ struct OctaveSpec {
 // scipy's zoom sizes its output. Error when one falls below the render's minimum of 8 px.
 std::vector<int> octave_sizes(int size, const OctaveSpec& spec);
 
-// Bilinear resize of a CPU tensor {N, C, H, W} to h x w with half-pixel centres (torch's
-// interpolate(bilinear, align_corners=False), no antialiasing), edges clamped. Same size: a copy.
+// Bilinear resize of a CPU tensor {N, C, H, W} to h x w with half-pixel centres, antialiased when
+// it shrinks (resize_forward, viz/method_ops.h: torch's interpolate(bilinear, align_corners=False,
+// antialias=True); growing, that is plain bilinear with the edges clamped). Same size: a copy.
+// The octave bases shrink through it, so a smaller octave is a low-passed, not an aliased, image.
 OwnedTensor resize_tensor(const Tensor& t, int h, int w);
 
 struct OctaveResult {

@@ -13,6 +13,7 @@
 #include "nn/network.h"
 #include "test_util.h"
 #include "method_test_util.h"
+#include "resize_fixture.h"
 #include "viz/method_ops.h"
 #include "viz/render.h"
 
@@ -323,6 +324,64 @@ TEST(MethodRender, CropFeedsTheWindowAndPlacesItsGradient) {
   o.ops.roll = 0;
   o.ops.crop = 20;  // wider than the image
   EXPECT_THROW(Renderer(net, {obj}, o), Error);
+}
+
+// ---- adjoints: <A x, y> = <x, A^T y> for the image-space ops -----------------------------------
+
+double dot(const Tensor& a, const Tensor& b) {
+  double s = 0;
+  for (int64_t k = 0; k < a.numel(); ++k) s += double(a.data()[k]) * b.data()[k];
+  return s;
+}
+
+// The dot-product test of each linear image op against its adjoint, on random x and y: the blur
+// (reflect boundary; sigma 2.5 has radius 8 > the 5-px side, so taps fold more than once), the
+// antialiased resize (shrinking, growing, mixed, same size), the roll and the crop.
+TEST(MethodOpsAdjoint, DotProductTestsOfBlurResizeRollAndCrop) {
+  OwnedTensor x(Shape{2, 3, 5, 11}), y(x.shape()), tmp(x.shape());
+  test::fill_uniform(x, 11, -1, 1);
+  test::fill_uniform(y, 12, -1, 1);
+  for (const float sigma : {0.44f, 1.f, 2.5f}) {
+    OwnedTensor bx = test::host_copy(x), bty = test::host_copy(y);
+    blur_scheduled(sigma, sigma, blur_radius(sigma), 1, StepIndex(0), bx, tmp);
+    blur_scheduled_adjoint(sigma, sigma, blur_radius(sigma), 1, StepIndex(0), bty, tmp);
+    const double lhs = dot(bx, y), rhs = dot(x, bty);
+    EXPECT_NEAR(lhs, rhs, 1e-5 * (1 + std::abs(lhs))) << "blur sigma " << sigma;
+    // Near the borders the adjoint is not the blur itself (reflection weighs edge samples twice).
+    OwnedTensor by = test::host_copy(y);
+    blur_scheduled(sigma, sigma, blur_radius(sigma), 1, StepIndex(0), by, tmp);
+    EXPECT_FALSE(test::same_bits(by, bty)) << "blur sigma " << sigma;
+  }
+  for (const auto& [h, w] : std::vector<std::pair<int, int>>{{2, 4}, {13, 29}, {3, 17}, {5, 11}, {1, 1}}) {
+    OwnedTensor rx(Shape{2, 3, h, w}), ry(rx.shape()), rty(x.shape());
+    test::fill_uniform(ry, 13, -1, 1);
+    resize_forward(x, rx);
+    resize_adjoint(ry, rty);
+    const double lhs = dot(rx, ry), rhs = dot(x, rty);
+    EXPECT_NEAR(lhs, rhs, 1e-5 * (1 + std::abs(lhs))) << "resize to " << h << "x" << w;
+  }
+  OwnedTensor r(x.shape()), rt(x.shape());
+  roll_forward(4, 5, StepIndex(2), x, r);
+  roll_backward(4, 5, StepIndex(2), y, rt);
+  EXPECT_NEAR(dot(r, y), dot(x, rt), 1e-9 * (1 + std::abs(dot(r, y))));
+}
+
+// The resize against torch's interpolate(bilinear, align_corners=False, antialias=True) on the
+// fixture's input (tests/viz/make_resize_fixture.py), and a constant stays that constant.
+TEST(MethodOpsAdjoint, ResizeIsTorchsAntialiasedBilinear) {
+  OwnedTensor x(Shape{1, 2, 7, 9});
+  for (int64_t k = 0; k < x.numel(); ++k) x.data()[k] = float(std::sin(0.7 * double(k)) + 0.1 * double(k % 5));
+  for (const auto& c : fixture::kResizeCases) {
+    OwnedTensor out(Shape{1, 2, c.h, c.w});
+    resize_forward(x, out);
+    for (int64_t k = 0; k < out.numel(); ++k)
+      ASSERT_NEAR(out.data()[k], c.values[k], 1e-6) << c.h << "x" << c.w << " element " << k;
+  }
+  OwnedTensor flat(Shape{1, 3, 9, 10}), small(Shape{1, 3, 4, 3});
+  for (int64_t k = 0; k < flat.numel(); ++k) flat.data()[k] = 0.375f;
+  resize_forward(flat, small);
+  for (int64_t k = 0; k < small.numel(); ++k) EXPECT_NEAR(small.data()[k], 0.375f, 1e-7);
+  EXPECT_THROW(resize_forward(x, OwnedTensor(Shape{1, 3, 4, 4})), Error);
 }
 
 }  // namespace
