@@ -160,9 +160,8 @@ RenderOptions class_model_options(const ClassModelSettings& s, Device device) {
   return ro;
 }
 
-std::vector<ScheduledOctave> deepdraw_schedule(const Network& net, int k, const ClassModelSettings& s) {
+std::vector<ScheduledOctave> deepdraw_schedule(int crop, int k, const ClassModelSettings& s) {
   check_settings(s);
-  const int crop = net.graph().meta.input_size;
   CUVIZ_CHECK(s.size >= crop, "deepdraw: --size ", s.size, " is smaller than the network's input size ", crop);
   std::vector<ScheduledOctave> out;
   int side = s.size;
@@ -218,7 +217,7 @@ ClassModelResult class_model(const Network& net, int k, const ClassModelSettings
     return res;
   }
   CUVIZ_CHECK(s.method == "deepdraw", "classviz: unknown method '", s.method, "' (simonyan, deepdraw)");
-  const std::vector<ScheduledOctave> octaves = deepdraw_schedule(net, k, s);
+  const std::vector<ScheduledOctave> octaves = deepdraw_schedule(net.graph().meta.input_size, k, s);
   // What the octaves share: plain SGD on the network input, no transforms, no override.
   RenderOptions ro = ascent_on_input(s.size, 0, "zeros", s.seed, 1.0, net.device());
   ro.sgd.momentum = 0.f;

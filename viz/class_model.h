@@ -187,11 +187,11 @@ class ImageScorer {
 // The render options of a class model (param input, zeros, class_logit, SGD with L2 decay).
 RenderOptions class_model_options(const ClassModelSettings& s, Device device);
 
-// deepdraw as the loop's octave schedule for class k of `net`: octave sizes from s.size grown by
-// each octave's scale (scipy's zoom rounding), crops of the network's input size, the blur and
+// deepdraw as the loop's octave schedule for class k: octave sizes from s.size grown by each
+// octave's scale (scipy's zoom rounding), crops of `crop` px (the network's input size), the blur and
 // step-size schedules adapted to the loop's linear_schedule (which reaches its end value at the
 // last step) and the SGD learning rate scaled for the crop (see class_model.cpp).
-std::vector<ScheduledOctave> deepdraw_schedule(const Network& net, int k, const ClassModelSettings& s);
+std::vector<ScheduledOctave> deepdraw_schedule(int crop, int k, const ClassModelSettings& s);
 // deepdraw's start: grey kDeepdrawBackground plus normal noise kDeepdrawNoise per pixel (clamped to
 // [0, 1] images: the first clip would do it anyway), as a network input {1, 3, size, size}.
 OwnedTensor deepdraw_start(const ModelMeta& meta, int size, uint64_t seed);
