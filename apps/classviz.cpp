@@ -80,13 +80,13 @@ void run_classviz(const ClassvizCommand& o) {
   const ClassModelSettings& s = o.settings;
   usage_check(!o.out.empty(), "classviz: -o out.png is required");
   check_output_dir(o.out);
+  usage_check(o.display.empty() || o.display != o.out, "classviz: --display must name another file than -o");
+  if (!o.display.empty()) check_output_dir(o.display);
   Loaded l = load(o.model, o.run, s.size);
   const Network& net = *l.net;
   ImageScorer scorer(net);
   l.k = resolve_class(s.class_name, l.labels, scorer.num_classes());
   print_device_notice();
-  usage_check(o.display.empty() || o.display != o.out, "classviz: --display must differ from -o");
-  if (!o.display.empty()) check_output_dir(o.display);
 
   ProgressBar bar(o.run.quiet);
   const ClassModelResult r = class_model(net, l.k, s, !o.run.no_cuda_graph, [&](const ClassModelProgress& p) {

@@ -55,9 +55,9 @@ inline constexpr double fool_lr = 1.0;  // per step, in units of the gradient's 
 //                 'start_step_size':11., 'end_step_size':11.},
 //                {'layer':'loss3/classifier', 'scale':1.2, 'iter_n':450, 'start_sigma':0.78*1.2,
 //                 'end_sigma':0.40, 'start_step_size':6., 'end_step_size':3.}]
-// from gen_image = np.random.normal(background_color, 8, (224, 224, 3)) (RGB bytes; the
-// notebook's background_color is (200, 200, 200) in its other uses, e.g. the filter notebook and
-// apps built on it). Per step (make_step): a 224 x 224 crop of the image at
+// from gen_image = np.random.normal(background_color, 8, (224, 224, 3)) (RGB bytes; cuviz takes
+// background_color = (200, 200, 200), as the notebook's copies in forks and apps built on it set
+// it; deepdraw's own path and mask notebooks use 250). Per step (make_step): a 224 x 224 crop of the image at
 // normal(centre, 0.3 x slack) per axis, the gradient of the one-hot logit, x += step / mean|g| * g,
 // clip to [-mean, 255 - mean], blur with sigma; with i = 0..iter_n - 1,
 //     sigma = start_sigma + (end_sigma - start_sigma) * i / iter_n   (likewise the step size),
