@@ -62,9 +62,13 @@ inline constexpr double fool_lr = 1.0;  // per step, in units of the gradient's 
 // clip to [-mean, 255 - mean], blur with sigma; with i = 0..iter_n - 1,
 //     sigma = start_sigma + (end_sigma - start_sigma) * i / iter_n   (likewise the step size),
 // so the end values are approached, not reached. Between octaves the whole image is zoomed by
-// `scale` (nd.zoom: 224 -> 269 px). The notebook's earlier table (and the blog's) continues at
-// loss2/classifier and loss1/classifier, GoogLeNet's auxiliary heads, which the deploy network
+// `scale` (nd.zoom: 224 -> 269 px). An earlier version of the table, which many copies of the
+// notebook reproduce, continues at loss2/classifier and loss1/classifier, GoogLeNet's auxiliary
+// heads, which the deploy network
 // (bvlc_googlenet/deploy.prototxt) does not have; the shipped table needs the class logit only.
+// Where cuviz differs (docs/visualization.md, "Class models: deepdraw"): the blur acts on the whole
+// octave image rather than the crop just updated, the zoom is bilinear (nd.zoom: cubic spline),
+// the blur is cut at 3 sigma (scipy: 4), and the random draws are cuviz's counter-based ones.
 struct DeepdrawOctave {
   double scale;  // zoom of the whole image before the octave (1: none)
   int iters;
