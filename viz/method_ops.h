@@ -1,7 +1,8 @@
 // The method layer's per-step operations on images and gradients (docs/visualization.md, "The method
 // layer"): the map of the input parameterization to the [0, 1] image and its adjoint, a random roll
-// (google/deepdream's jitter), a Gaussian blur with a sigma schedule (deepdraw), a clip to the valid
-// pixel range, L2 decay and a step-size schedule on the gradient. Each is one function dispatching
+// (google/deepdream's jitter), deepdraw's random crop, a Gaussian blur with a sigma schedule
+// (deepdraw), the antialiased bilinear resize of the octaves, a clip to the valid pixel range, L2
+// decay and a step-size schedule on the gradient; every linear one with its adjoint. Each is one function dispatching
 // by the tensors' device to a CPU loop or a CUDA kernel on the current stream (viz/method_ops.cu);
 // the per-element maths below is shared by both. Every per-step value (the roll's draw, the blur's
 // sigma, the schedule's factor) is computed from a StepIndex, which may be the Renderer's step

@@ -4,6 +4,9 @@
 // Renderer (the one loop, with its image source and step ops) at that octave's size, and a tile is
 // an Attributor pass (viz/attribution.h).
 //
+// A schedule (render_schedule, deepdraw): octaves of given sizes, each with its own objectives,
+// steps and step ops, each starting from the previous result resized; no detail image.
+//
 // Octaves: base_0 = the full-size network input, base_k = resize(base_{k-1}, 1/scale); from the
 // smallest octave up, the loop starts from base_k + resize(detail), runs `steps` steps, and
 // detail = result - base_k is carried up. The result is the last octave's network input.
