@@ -145,6 +145,32 @@ void blur_scheduled(float sigma_start, float sigma_end, int radius, int steps, S
     }
 }
 
+void blur_scheduled_window(float sigma_start, float sigma_end, int radius, int steps, StepIndex step, int crop,
+                           uint64_t seed, const Tensor& p, const Tensor& tmp) {
+  check_images("blur_window", p, tmp);
+  CUVIZ_CHECK(sigma_start >= 0.f && sigma_end >= 0.f && radius >= 0, "blur_window: negative sigma or radius (",
+              sigma_start, ", ", sigma_end, ", ", radius, ")");
+  CUVIZ_CHECK(crop >= 1 && crop <= p.h() && crop <= p.w(), "blur_window: a ", crop, " px window does not fit ",
+              p.shape().str());
+  if (p.device() == Device::cuda)
+    return blur_scheduled_window_cuda(sigma_start, sigma_end, radius, steps, step, crop, seed, p, tmp);
+  const float sigma = linear_schedule(sigma_start, sigma_end, int64_t(step.get()), steps);
+  const int h = p.h(), w = p.w();
+  for (int n = 0; n < p.n(); ++n) {
+    const int oy = crop_offset(seed, step.get(), n, 0, h - crop, true);
+    const int ox = crop_offset(seed, step.get(), n, 1, w - crop, true);
+    for (int c = 0; c < 3; ++c) {
+      float* a = p.image(n) + c * plane(p);
+      float* b = tmp.image(n) + c * plane(tmp);
+      for (int y = oy; y < oy + crop; ++y)  // along W within the window into tmp, then along H back
+        for (int x = ox; x < ox + crop; ++x) b[y * w + x] = blur_line_at(a + y * w + ox, 1, crop, x - ox, radius, sigma);
+      for (int y = oy; y < oy + crop; ++y)
+        for (int x = ox; x < ox + crop; ++x)
+          a[y * w + x] = blur_line_at(b + int64_t(oy) * w + x, w, crop, y - oy, radius, sigma);
+    }
+  }
+}
+
 void blur_scheduled_adjoint(float sigma_start, float sigma_end, int radius, int steps, StepIndex step, const Tensor& p,
                             const Tensor& tmp) {
   check_images("blur_adjoint", p, tmp);

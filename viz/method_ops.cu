@@ -88,6 +88,25 @@ __global__ void blur_kernel(float s0, float s1, int radius, int steps, StepIndex
   }
 }
 
+// Pass of the window blur along W (along_w) or H, one thread per window element: dst = blur(src)
+// inside each image's crop window, its borders reflecting.
+__global__ void blur_window_kernel(float s0, float s1, int radius, int steps, StepIndex step, int crop, uint64_t seed,
+                                   bool along_w, const float* src, float* dst, int n, int h, int w) {
+  const float sigma = linear_schedule(s0, s1, int64_t(step.get()), steps);
+  const uint64_t t = step.get();
+  const int64_t win = int64_t(crop) * crop, hw = int64_t(h) * w;
+  CUVIZ_GRID_LOOP(i, int64_t(n) * 3 * win) {
+    const int64_t plane_index = i / win, k = i % win;
+    const int img = int(plane_index / 3);
+    const int oy = crop_offset(seed, t, img, 0, h - crop, true), ox = crop_offset(seed, t, img, 1, w - crop, true);
+    const int wy = int(k / crop), wx = int(k % crop);
+    const float* s = src + plane_index * hw;
+    const int64_t at = plane_index * hw + int64_t(oy + wy) * w + ox + wx;
+    dst[at] = along_w ? blur_line_at(s + int64_t(oy + wy) * w + ox, 1, crop, wx, radius, sigma)
+                      : blur_line_at(s + int64_t(oy) * w + ox + wx, w, crop, wy, radius, sigma);
+  }
+}
+
 // Pass of the blur's adjoint along W (along_w) or along H: dst = B^T src along that axis.
 __global__ void blur_adjoint_kernel(float s0, float s1, int radius, int steps, StepIndex step, bool along_w,
                                     const float* src, float* dst, int64_t planes, int h, int w) {
@@ -172,6 +191,17 @@ void blur_scheduled_cuda(float sigma_start, float sigma_end, int radius, int ste
   blur_kernel<<<blocks_for(p.numel()), kThreads, 0, current_stream()>>>(sigma_start, sigma_end, radius, steps, step,
                                                                         false, tmp.data(), p.data(), planes, p.h(),
                                                                         p.w());
+  CUVIZ_CUDA_LAUNCH_CHECK();
+}
+
+void blur_scheduled_window_cuda(float sigma_start, float sigma_end, int radius, int steps, StepIndex step, int crop,
+                                uint64_t seed, const Tensor& p, const Tensor& tmp) {
+  const int64_t total = int64_t(p.n()) * 3 * crop * crop;
+  blur_window_kernel<<<blocks_for(total), kThreads, 0, current_stream()>>>(
+      sigma_start, sigma_end, radius, steps, step, crop, seed, true, p.data(), tmp.data(), p.n(), p.h(), p.w());
+  CUVIZ_CUDA_LAUNCH_CHECK();
+  blur_window_kernel<<<blocks_for(total), kThreads, 0, current_stream()>>>(
+      sigma_start, sigma_end, radius, steps, step, crop, seed, false, tmp.data(), p.data(), p.n(), p.h(), p.w());
   CUVIZ_CUDA_LAUNCH_CHECK();
 }
 

@@ -39,7 +39,7 @@ struct StepOps {
   float step_scale_end = 1.f;
   // After each update (and the clip): a Gaussian blur of P with sigma linear from start to end over
   // the steps (deepdraw's per-octave blur schedule, which blurs after its clip); pixel or input
-  // parameterization.
+  // parameterization. With a crop (below) only the step's window is blurred, as deepdraw does.
   float blur_sigma_start = 0.f, blur_sigma_end = 0.f;
   // After each update: P clamped to the network input of [0, 1] images (google/deepdream's clip
   // to the valid pixel range); input parameterization.
@@ -206,6 +206,11 @@ void crop_backward(bool random, uint64_t seed, StepIndex step, const Tensor& dou
 // linear schedule sigma_start..sigma_end at update `step` of `steps`; `tmp` has p's shape.
 void blur_scheduled(float sigma_start, float sigma_end, int radius, int steps, StepIndex step, const Tensor& p,
                     const Tensor& tmp);
+// In place: the blur_scheduled of each image's crop x crop window at crop_offset(seed, step, n,
+// ., H - crop / W - crop, random), the window's own borders reflecting, and P unchanged outside
+// it: deepdraw blurs the crop it just updated (src.data), not the whole image.
+void blur_scheduled_window(float sigma_start, float sigma_end, int radius, int steps, StepIndex step, int crop,
+                           uint64_t seed, const Tensor& p, const Tensor& tmp);
 // In place: p = B^T p, the adjoint of blur_scheduled at the same sigma (B^T = B_W^T B_H^T: the
 // transpose along H first, then along W). <B x, y> = <x, B^T y> (method_ops_test). Reflection
 // makes B unsymmetric near the borders, so the adjoint is not the blur itself there.
@@ -236,6 +241,8 @@ void roll_cuda(int max_shift, uint64_t seed, StepIndex step, int sign, const Ten
 void crop_cuda(bool random, uint64_t seed, StepIndex step, bool backward, const Tensor& small, const Tensor& big);
 void blur_scheduled_cuda(float sigma_start, float sigma_end, int radius, int steps, StepIndex step, const Tensor& p,
                          const Tensor& tmp);
+void blur_scheduled_window_cuda(float sigma_start, float sigma_end, int radius, int steps, StepIndex step, int crop,
+                                uint64_t seed, const Tensor& p, const Tensor& tmp);
 void blur_scheduled_adjoint_cuda(float sigma_start, float sigma_end, int radius, int steps, StepIndex step,
                                  const Tensor& p, const Tensor& tmp);
 // One axis of the resize or its adjoint: along W (along_w) or H, `in` -> `out` shapes.

@@ -303,7 +303,11 @@ void Renderer::update() {
   if (ops.clip) clip_channels(clip_lo_, clip_hi_, params_);
   if (ops.blurs()) {  // after the clip, as deepdraw's make_step (a blur keeps values inside the clip's box)
     const int radius = blur_radius(std::max(ops.blur_sigma_start, ops.blur_sigma_end));
-    blur_scheduled(ops.blur_sigma_start, ops.blur_sigma_end, radius, o_.steps, t, params_, blur_tmp_);
+    if (crops())  // deepdraw blurs the window this step updated, not the whole image
+      blur_scheduled_window(ops.blur_sigma_start, ops.blur_sigma_end, radius, o_.steps, t, ops.crop, o_.seed, params_,
+                            blur_tmp_);
+    else
+      blur_scheduled(ops.blur_sigma_start, ops.blur_sigma_end, radius, o_.steps, t, params_, blur_tmp_);
   }
   for (const StepHook& h : o_.hooks)
     if (h.after_update) h.after_update(params_, dparams_, t);

@@ -187,6 +187,10 @@ TEST(MethodOpsCuda, CropBlurAdjointAndResizeMatchTheCpu) {
     EXPECT_TRUE(test::same_bits(test::host_copy(db), b));
   }
   OwnedTensor tmp(p.shape()), dtmp(p.shape(), Device::cuda), pa = test::host_copy(p), dpa = to_device(p);
+  OwnedTensor pw = test::host_copy(p), dpw = to_device(p);
+  blur_scheduled_window(2.f, 0.5f, blur_radius(2.f), 3, StepIndex(1), 9, 6, pw, tmp);
+  blur_scheduled_window(2.f, 0.5f, blur_radius(2.f), 3, StepIndex(1), 9, 6, dpw, dtmp);
+  EXPECT_TRUE(test::all_close(test::host_copy(dpw), pw, 1e-6, 1e-6));
   blur_scheduled_adjoint(0.8f, 2.5f, blur_radius(2.5f), 4, StepIndex(2), pa, tmp);
   blur_scheduled_adjoint(0.8f, 2.5f, blur_radius(2.5f), 4, StepIndex(2), dpa, dtmp);
   EXPECT_TRUE(test::all_close(test::host_copy(dpa), pa, 1e-6, 1e-6));

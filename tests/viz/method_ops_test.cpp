@@ -384,5 +384,27 @@ TEST(MethodOpsAdjoint, ResizeIsTorchsAntialiasedBilinear) {
   EXPECT_THROW(resize_forward(x, OwnedTensor(Shape{1, 3, 4, 4})), Error);
 }
 
+// deepdraw blurs the crop it just updated: the window blur equals crop -> blur_scheduled -> put
+// back, and leaves every pixel outside the window as it was.
+TEST(MethodOps, WindowBlurIsTheBlurOfTheStepsCropPutBack) {
+  OwnedTensor p(Shape{2, 3, 19, 23}), tmp(p.shape());
+  test::fill_uniform(p, 31, -1, 1);
+  for (int step = 0; step < 3; ++step) {
+    OwnedTensor got = test::host_copy(p);
+    blur_scheduled_window(2.f, 0.5f, blur_radius(2.f), 3, StepIndex(uint64_t(step)), 12, 8, got, tmp);
+    OwnedTensor win(Shape{2, 3, 12, 12}), wtmp(win.shape()), want = test::host_copy(p);
+    crop_forward(true, 8, StepIndex(uint64_t(step)), p, win);
+    blur_scheduled(2.f, 0.5f, blur_radius(2.f), 3, StepIndex(uint64_t(step)), win, wtmp);
+    for (int n = 0; n < 2; ++n) {
+      const int oy = crop_offset(8, uint64_t(step), n, 0, 7, true), ox = crop_offset(8, uint64_t(step), n, 1, 11, true);
+      for (int c = 0; c < 3; ++c)
+        for (int y = 0; y < 12; ++y)
+          for (int x = 0; x < 12; ++x) want.at(n, c, oy + y, ox + x) = win.at(n, c, y, x);
+    }
+    EXPECT_TRUE(test::same_bits(got, want)) << "step " << step;
+    EXPECT_FALSE(test::same_bits(got, p));
+  }
+}
+
 }  // namespace
 }  // namespace cuviz
