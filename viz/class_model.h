@@ -66,9 +66,9 @@ inline constexpr double fool_lr = 1.0;  // per step, in units of the gradient's 
 // notebook reproduce, continues at loss2/classifier and loss1/classifier, GoogLeNet's auxiliary
 // heads, which the deploy network
 // (bvlc_googlenet/deploy.prototxt) does not have; the shipped table needs the class logit only.
-// Where cuviz differs (docs/visualization.md, "Class models: deepdraw"): the blur acts on the whole
-// octave image rather than the crop just updated, the zoom is bilinear (nd.zoom: cubic spline),
-// the blur is cut at 3 sigma (scipy: 4), and the random draws are cuviz's counter-based ones.
+// Where cuviz differs (docs/visualization.md, "Class models: deepdraw"): the zoom is bilinear
+// (nd.zoom: cubic spline), the blur is cut at 3 sigma (scipy: 4), and the random draws are
+// cuviz's counter-based ones. The blur, as deepdraw's, acts on the crop just updated.
 struct DeepdrawOctave {
   double scale;  // zoom of the whole image before the octave (1: none)
   int iters;
