@@ -28,6 +28,7 @@ struct ClassvizCommand {
   ClassModelSettings settings;
   RunOptions run;
   std::string out;
+  std::string display;  // a contrast-stretched copy for people to look at ("" = none)
 };
 
 struct FoolCommand {
@@ -79,21 +80,22 @@ void run_classviz(const ClassvizCommand& o) {
   const ClassModelSettings& s = o.settings;
   usage_check(!o.out.empty(), "classviz: -o out.png is required");
   check_output_dir(o.out);
+  usage_check(o.display.empty() || o.display != o.out, "classviz: --display must name another file than -o");
+  if (!o.display.empty()) check_output_dir(o.display);
   Loaded l = load(o.model, o.run, s.size);
   const Network& net = *l.net;
   ImageScorer scorer(net);
   l.k = resolve_class(s.class_name, l.labels, scorer.num_classes());
   print_device_notice();
-  RenderOptions ro = class_model_options(s, net.device());
-  ro.cuda_graph = !o.run.no_cuda_graph;
 
   ProgressBar bar(o.run.quiet);
-  const RenderResult r = render(net, {class_logit("logit", l.k)}, ro, [&](const RenderProgress& p) {
+  const ClassModelResult r = class_model(net, l.k, s, !o.run.no_cuda_graph, [&](const ClassModelProgress& p) {
     const double rate = p.seconds > 0 ? p.step / p.seconds : 0.0;
-    bar.update(p.steps ? double(p.step) / p.steps : 1.0,
-               cat(p.step, "/", p.steps, " steps  logit ", p.objective[0], "  ", std::round(rate * 100) / 100,
+    const std::string octave = p.octaves > 1 ? cat("octave ", p.octave + 1, "/", p.octaves, "  ") : "";
+    bar.update((p.octave + (p.steps ? double(p.step) / p.steps : 1.0)) / p.octaves,
+               cat(octave, p.step, "/", p.steps, " steps  logit ", p.logit, "  ", std::round(rate * 100) / 100,
                    " steps/s  ETA ", format_seconds(rate > 0 ? (p.steps - p.step) / rate : -1)),
-               p.step == p.steps);
+               p.step == p.steps && p.octave + 1 == p.octaves);
   });
   const Image png = tensor_to_image(r.images, 0);
   const ClassScore score = scorer.score(png, l.k);  // what `cuviz classify OUT.png` will say
@@ -104,19 +106,34 @@ void run_classviz(const ClassvizCommand& o) {
   j["model_name"] = l.model_name;
   j["class_index"] = l.k;
   j["class_label"] = l.label();
-  j["objective"] = cat("logit:", l.k, " - ", s.lambda, "*||x||^2");
-  j["device"] = device_name(ro.device);
-  j["logit_final"] = r.objective[0];  // of the float image optimised
+  j["objective"] = s.method == "simonyan" ? cat("logit:", l.k, " - ", s.lambda, "*||x||^2") : cat("logit:", l.k);
+  j["device"] = device_name(net.device());
+  j["width"] = png.width;
+  j["height"] = png.height;
+  j["logit_final"] = r.logit;  // of the float image optimised (deepdraw: its centre crop)
   j["png"] = score_json(score, l);     // of the written 8-bit PNG, through classify's preprocessing
+  if (s.method == "deepdraw") {
+    nlohmann::json octs = nlohmann::json::array();
+    for (size_t i = 0; i < r.octave_sizes.size(); ++i) {
+      const DeepdrawOctave& d = deepdraw_octaves()[i];
+      octs.push_back({{"size", r.octave_sizes[i]}, {"scale", d.scale}, {"iters", d.iters},
+                      {"sigma_start", d.sigma_start}, {"sigma_end", d.sigma_end}, {"step_start", d.step_start},
+                      {"step_end", d.step_end}, {"crop", net.graph().meta.input_size},
+                      {"logit_start", r.octave_logit_start[i]}, {"logit_end", r.octave_logit_end[i]}});
+    }
+    j["octaves"] = octs;
+  }
   j["history_steps"] = r.history_steps;
   j["history"] = r.history;
   j["seconds"] = r.seconds;
-  j["setup_seconds"] = r.setup_seconds;
+  if (!o.display.empty()) j["display"] = {{"path", o.display}, {"stretch_percent", 0.5}};
+  const int steps = r.history_steps.empty() ? 0 : r.history_steps.back();
   write_png(o.out, png);
+  if (!o.display.empty()) write_png(o.display, percentile_stretch(png, 0.5));
   write_file_atomic(json_path(o.out), j.dump(2) + "\n");
   std::printf("class %d (%s): logit %.4g, softmax %.4f on the written PNG (top: %d %s %.4f), %d steps in %.2f s -> %s\n",
               l.k, l.label().c_str(), score.logit, score.p, score.top, j["png"]["top_label"].get<std::string>().c_str(),
-              score.top_p, s.steps, r.seconds, o.out.c_str());
+              score.top_p, steps, r.seconds, o.out.c_str());
 }
 
 void run_fool(const FoolCommand& o) {
@@ -172,10 +189,13 @@ void run_fool(const FoolCommand& o) {
 
 Command add_classviz_command(CLI::App& app) {
   auto o = std::make_shared<ClassvizCommand>();
-  CLI::App* cmd = app.add_subcommand("classviz", "Class model: the image a class's logit likes best (Simonyan 2013)");
+  CLI::App* cmd = app.add_subcommand("classviz", "Class model: the image a class's logit likes best (Simonyan 2013, or Oygard's deepdraw)");
   add_model_options(cmd, o->model);
   add_settings_options(cmd, o->settings);
   cmd->add_option("-o,--out", o->out, "Output PNG (written atomically; out.json beside it)")->required();
+  cmd->add_option("--display", o->display,
+                  "Also write a contrast-stretched copy for viewing (0.5/99.5 percentile stretch; -o stays the "
+                  "image optimised)");
   add_run_options(cmd, o->run);
   return {cmd, [o] { run_classviz(*o); }};
 }

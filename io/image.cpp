@@ -93,3 +93,28 @@ Image tensor_to_image(const Tensor& t, int i) {
 }
 
 }  // namespace cuviz
+
+namespace cuviz {
+
+Image percentile_stretch(const Image& image, double percent) {
+  CUVIZ_CHECK(percent >= 0 && percent < 50, "percentile_stretch: percent ", percent, " out of range [0, 50)");
+  Image out = image;
+  const int channels = image.channels;
+  if (image.pixels.empty() || channels < 1) return out;
+  for (int c = 0; c < channels; ++c) {
+    // The percentiles from the channel's byte histogram: the smallest byte with more than
+    // `percent`% of the samples at or below it, and the largest with more than `percent`% at or above.
+    std::vector<size_t> hist(256, 0);
+    for (size_t i = size_t(c); i < image.pixels.size(); i += size_t(channels)) ++hist[image.pixels[i]];
+    const double n = double(image.pixels.size() / size_t(channels)), cut = n * percent / 100.0;
+    int lo = 0, hi = 255;
+    for (double below = 0; lo < 255 && below + double(hist[size_t(lo)]) <= cut; ++lo) below += double(hist[size_t(lo)]);
+    for (double above = 0; hi > 0 && above + double(hist[size_t(hi)]) <= cut; --hi) above += double(hist[size_t(hi)]);
+    if (hi <= lo) continue;
+    for (size_t i = size_t(c); i < out.pixels.size(); i += size_t(channels))
+      out.pixels[i] = uint8_t(std::clamp(std::lround(255.0 * (double(out.pixels[i]) - lo) / double(hi - lo)), 0L, 255L));
+  }
+  return out;
+}
+
+}  // namespace cuviz

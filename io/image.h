@@ -39,4 +39,12 @@ OwnedTensor image_to_tensor(const Image& image);
 // is clamped to [0, 1] and rounded to the nearest byte; the values are taken as sRGB-encoded.
 Image tensor_to_image(const Tensor& t, int i = 0);
 
+// A contrast-stretched copy for display (the optimised image itself is left as it is): per
+// channel, lo and hi are the `percent` and 100 - `percent` percentiles of that channel's bytes,
+// and each byte v becomes round(255 (v - lo) / (hi - lo)) clamped to [0, 255]. Per channel, so a
+// class model that deviates a few bytes from the dataset mean (a brownish grey) shows its
+// deviations on a neutral grey rather than the mean's tint blown up. A channel with hi == lo is
+// left unchanged. percent in [0, 50).
+Image percentile_stretch(const Image& image, double percent = 0.5);
+
 }  // namespace cuviz

@@ -9,6 +9,8 @@
 
 #include "core/suggest.h"
 #include "loaders/preprocess.h"
+#include "viz/image_source.h"
+#include "viz/random.h"
 
 namespace cuviz {
 
@@ -156,6 +158,93 @@ RenderOptions class_model_options(const ClassModelSettings& s, Device device) {
   ro.ops.l2_decay = float(2 * s.lambda);  // d/dx lambda ||x||^2
   ro.ops.clip = s.clip;
   return ro;
+}
+
+std::vector<ScheduledOctave> deepdraw_schedule(int crop, int k, const ClassModelSettings& s) {
+  check_settings(s);
+  CUVIZ_CHECK(s.size >= crop, "deepdraw: --size ", s.size, " is smaller than the network's input size ", crop);
+  std::vector<ScheduledOctave> out;
+  int side = s.size;
+  for (const DeepdrawOctave& d : deepdraw_octaves()) {
+    side = int(std::lround(side * d.scale));  // scipy.ndimage.zoom's output size
+    ScheduledOctave o;
+    o.height = o.width = side;
+    o.steps = d.iters;
+    o.objectives = {class_logit("logit", k)};
+    // deepdraw's value at step i is start + (end - start) i / n for i < n; linear_schedule's is
+    // start + (end' - start) i / (n - 1), the same with end' = start + (end - start) (n - 1) / n.
+    const double f = d.iters > 1 ? double(d.iters - 1) / d.iters : 0.0;
+    o.ops.blur_sigma_start = float(d.sigma_start);
+    o.ops.blur_sigma_end = float(d.sigma_start + (d.sigma_end - d.sigma_start) * f);
+    o.ops.grad_norm = GradNorm::mean_abs;
+    o.ops.step_scale_end = float((d.step_start + (d.step_end - d.step_start) * f) / d.step_start);
+    o.ops.clip = true;
+    o.ops.crop = crop;
+    // deepdraw divides the crop's gradient by ITS mean |g|; the loop's normalisation takes the mean
+    // over the whole image, where the gradient is zero outside the crop, so it is crop^2 / side^2
+    // of the crop's mean. The learning rate times that ratio gives deepdraw's step exactly.
+    o.lr = float(d.step_start * double(crop) * crop / (double(side) * side));
+    out.push_back(o);
+  }
+  return out;
+}
+
+OwnedTensor deepdraw_start(const ModelMeta& meta, int size, uint64_t seed) {
+  OwnedTensor image(Shape{1, 3, size, size});
+  for (int64_t i = 0; i < image.numel(); ++i) {
+    const double v = kDeepdrawBackground + kDeepdrawNoise * random_normal(seed, kStreamParamInit, uint64_t(i));
+    image.data()[i] = float(std::clamp(v, 0.0, 1.0));
+  }
+  return input_from_image(image, meta);
+}
+
+ClassModelResult class_model(const Network& net, int k, const ClassModelSettings& s, bool cuda_graph,
+                             const std::function<void(const ClassModelProgress&)>& progress) {
+  ClassModelResult res;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (s.method == "simonyan") {
+    RenderOptions ro = class_model_options(s, net.device());
+    ro.cuda_graph = cuda_graph;
+    const RenderResult r = render(net, {class_logit("logit", k)}, ro, [&](const RenderProgress& p) {
+      if (progress) progress(ClassModelProgress{0, 1, p.step, p.steps, p.objective[0], p.seconds});
+    });
+    res.images = OwnedTensor(r.images.shape());
+    copy(r.images, res.images);
+    res.logit = r.objective[0];
+    res.history_steps = r.history_steps;
+    res.history = r.history;
+    res.seconds = seconds_since(t0);
+    return res;
+  }
+  CUVIZ_CHECK(s.method == "deepdraw", "classviz: unknown method '", s.method, "' (simonyan, deepdraw)");
+  const std::vector<ScheduledOctave> octaves = deepdraw_schedule(net.graph().meta.input_size, k, s);
+  // What the octaves share: plain SGD on the network input, no transforms, no override.
+  RenderOptions ro = ascent_on_input(s.size, 0, "zeros", s.seed, 1.0, net.device());
+  ro.sgd.momentum = 0.f;
+  ro.progress_every = 10;
+  ro.cuda_graph = cuda_graph;
+  const OwnedTensor start = deepdraw_start(net.graph().meta, s.size, s.seed);
+  int octave = 0, done_before = 0;
+  const OctaveResult r = render_schedule(net, ro, start, octaves, [&](const RenderProgress& p) {
+    res.history_steps.push_back(done_before + p.step);
+    res.history.push_back(p.objective);
+    if (progress)
+      progress(ClassModelProgress{octave, int(octaves.size()), p.step, p.steps, p.objective[0], p.seconds});
+    if (p.step == p.steps) {
+      done_before += p.steps;
+      ++octave;
+    }
+  });
+  res.images = OwnedTensor(r.images.shape());
+  copy(r.images, res.images);
+  res.logit = r.objective.back()[0];
+  for (size_t i = 0; i < r.sizes.size(); ++i) {
+    res.octave_sizes.push_back(r.sizes[i]);
+    res.octave_logit_start.push_back(r.objective_start[i][0]);
+    res.octave_logit_end.push_back(r.objective[i][0]);
+  }
+  res.seconds = seconds_since(t0);
+  return res;
 }
 
 RenderOptions fool_options(const FoolSettings& s, Device device) {

@@ -5,6 +5,10 @@
 //   classviz simonyan: param input, source zeros (the dataset mean), objective class_logit(k),
 //                      no transforms, SGD on -S_k(x) + lambda ||x||^2 (l2_decay = 2 lambda), clip
 //                      to the valid pixel range so that the PNG is the image optimised.
+//   classviz deepdraw: Oygard's per-octave schedule (deepdraw_octaves below): param input from
+//                      grey noise, class_logit(k), per octave SGD on g / mean|g| with a step-size
+//                      schedule, clip, a Gaussian blur with a sigma schedule, random crops of the
+//                      growing image (render_schedule, viz/octaves.h).
 //   fool:              param input, source noise or a photo, objective class_logit(k), no prior,
 //                      SGD on the gradient divided by its mean |g| (google/deepdream's step), clip;
 //                      every `check_every` steps the image is quantised to 8 bits, preprocessed as
@@ -22,6 +26,7 @@
 #include "io/image.h"
 #include "io/labels.h"
 #include "nn/network.h"
+#include "viz/octaves.h"
 #include "viz/render.h"
 #include "viz/settings.h"
 
@@ -43,6 +48,43 @@ inline constexpr int fool_max_steps = 1000;
 inline constexpr double fool_lr = 1.0;  // per step, in units of the gradient's mean |g| (network-input units)
 }  // namespace class_model_defaults
 
+// deepdraw (Audun Oygard, github.com/auduno/deepdraw, deepdraw.ipynb, cell "Generating the class
+// visualizations"; blog post "Visualizing GoogLeNet classes", 2015), the octave table as the
+// notebook ships it for bvlc_googlenet:
+//     octaves = [{'layer':'loss3/classifier', 'iter_n':190, 'start_sigma':2.5, 'end_sigma':0.78,
+//                 'start_step_size':11., 'end_step_size':11.},
+//                {'layer':'loss3/classifier', 'scale':1.2, 'iter_n':450, 'start_sigma':0.78*1.2,
+//                 'end_sigma':0.40, 'start_step_size':6., 'end_step_size':3.}]
+// from gen_image = np.random.normal(background_color, 8, (224, 224, 3)) (RGB bytes; cuviz takes
+// background_color = (200, 200, 200), as the notebook's copies in forks and apps built on it set
+// it; deepdraw's own path and mask notebooks use 250). Per step (make_step): a 224 x 224 crop of the image at
+// normal(centre, 0.3 x slack) per axis, the gradient of the one-hot logit, x += step / mean|g| * g,
+// clip to [-mean, 255 - mean], blur with sigma; with i = 0..iter_n - 1,
+//     sigma = start_sigma + (end_sigma - start_sigma) * i / iter_n   (likewise the step size),
+// so the end values are approached, not reached. Between octaves the whole image is zoomed by
+// `scale` (nd.zoom: 224 -> 269 px). An earlier version of the table, which many copies of the
+// notebook reproduce, continues at loss2/classifier and loss1/classifier, GoogLeNet's auxiliary
+// heads, which the deploy network
+// (bvlc_googlenet/deploy.prototxt) does not have; the shipped table needs the class logit only.
+// Where cuviz differs (docs/visualization.md, "Class models: deepdraw"): the zoom is bilinear
+// (nd.zoom: cubic spline), the blur is cut at 3 sigma (scipy: 4), and the random draws are
+// cuviz's counter-based ones. The blur, as deepdraw's, acts on the crop just updated.
+struct DeepdrawOctave {
+  double scale;  // zoom of the whole image before the octave (1: none)
+  int iters;
+  double sigma_start, sigma_end;
+  double step_start, step_end;  // deepdraw's step_size, in network-input units (Caffe: bytes)
+};
+inline const std::vector<DeepdrawOctave>& deepdraw_octaves() {
+  static const std::vector<DeepdrawOctave> table = {
+      {1.0, 190, 2.5, 0.78, 11.0, 11.0},
+      {1.2, 450, 0.78 * 1.2, 0.40, 6.0, 3.0},
+  };
+  return table;
+}
+inline constexpr double kDeepdrawBackground = 200.0 / 255.0;  // grey start, in [0, 1] image units
+inline constexpr double kDeepdrawNoise = 8.0 / 255.0;         // its normal noise
+
 // `cuviz classviz`: a class model.
 struct ClassModelSettings {
   std::string class_name;  // an index or a label name (resolve_class)
@@ -59,10 +101,13 @@ struct ClassModelSettings {
   static void fields(S& s, V&& v) {
     v(Field{.key = "class", .flag = "--class", .help = "Class: an index (1) or a label name (\"flamingo\")",
             .value = s.class_name, .required = true});
-    v(Field{.key = "method", .flag = "--method", .help = "simonyan: L2-regularised logit ascent from a zero image",
-            .value = s.method, .check = OneOf{{"simonyan"}}});
-    v(Field{.key = "size", .flag = "--size", .help = "Image height and width in pixels", .value = s.size,
-            .check = Range{8, 4096}});
+    v(Field{.key = "method", .flag = "--method",
+            .help = "simonyan: L2-regularised logit ascent from a zero image; deepdraw: Oygard's octaves with blur "
+                    "and random crops (its own steps and step sizes: --steps, --lambda, --lr, --momentum are simonyan's)",
+            .value = s.method, .check = OneOf{{"simonyan", "deepdraw"}}});
+    v(Field{.key = "size", .flag = "--size",
+            .help = "Image height and width in pixels (deepdraw: of the first octave; the image grows by its scales)",
+            .value = s.size, .check = Range{8, 4096}});
     v(Field{.key = "steps", .flag = "--steps", .help = "Gradient ascent steps", .value = s.steps,
             .check = Range{1, 1000000}});
     v(Field{.key = "lambda", .flag = "--lambda", .help = "Weight of the L2 prior lambda ||x||^2 (network-input units)",
@@ -73,8 +118,8 @@ struct ClassModelSettings {
             .check = Range{0, 0.999}});
     v(Field{.key = "clip", .flag = "--clip", .help = "Clamp to the valid pixel range after each step (the PNG is then the image optimised)",
             .value = s.clip});
-    v(Field{.key = "seed", .flag = "--seed", .help = "Seed (recorded; the simonyan method draws nothing)",
-            .value = s.seed});
+    v(Field{.key = "seed", .flag = "--seed",
+            .help = "Seed (simonyan draws nothing; deepdraw: its start noise and random crops)", .value = s.seed});
   }
 };
 
@@ -145,6 +190,35 @@ class ImageScorer {
 
 // The render options of a class model (param input, zeros, class_logit, SGD with L2 decay).
 RenderOptions class_model_options(const ClassModelSettings& s, Device device);
+
+// deepdraw as the loop's octave schedule for class k: octave sizes from s.size grown by each
+// octave's scale (scipy's zoom rounding), crops of `crop` px (the network's input size), the blur and
+// step-size schedules adapted to the loop's linear_schedule (which reaches its end value at the
+// last step) and the SGD learning rate scaled for the crop (see class_model.cpp).
+std::vector<ScheduledOctave> deepdraw_schedule(int crop, int k, const ClassModelSettings& s);
+// deepdraw's start: grey kDeepdrawBackground plus normal noise kDeepdrawNoise per pixel (clamped to
+// [0, 1] images: the first clip would do it anyway), as a network input {1, 3, size, size}.
+OwnedTensor deepdraw_start(const ModelMeta& meta, int size, uint64_t seed);
+
+// A class model by s.method: its [0, 1] image (simonyan: size x size; deepdraw: the last octave's
+// size) and what the loop recorded.
+struct ClassModelResult {
+  OwnedTensor images;  // CPU {1, 3, H, W}
+  double logit = 0;    // the class logit of the float image (deepdraw: the last octave's centre crop)
+  std::vector<int> history_steps;  // steps counted over all octaves
+  std::vector<std::vector<double>> history;
+  std::vector<int> octave_sizes;   // deepdraw: per octave
+  std::vector<double> octave_logit_start, octave_logit_end;
+  double seconds = 0;
+};
+struct ClassModelProgress {
+  int octave = 0, octaves = 1;
+  int step = 0, steps = 0;  // within the octave
+  double logit = 0;
+  double seconds = 0;       // within the octave
+};
+ClassModelResult class_model(const Network& net, int k, const ClassModelSettings& s, bool cuda_graph = true,
+                             const std::function<void(const ClassModelProgress&)>& progress = {});
 
 struct FoolProgress {
   int step = 0, max_steps = 0;

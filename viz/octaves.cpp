@@ -26,31 +26,7 @@ OwnedTensor resize_tensor(const Tensor& t, int h, int w) {
   CUVIZ_CHECK(t.device() == Device::cpu && h > 0 && w > 0, "resize: expects a CPU tensor and a positive size, got ",
               t.shape().str(), " to ", h, "x", w);
   OwnedTensor out(Shape{t.n(), t.c(), h, w});
-  if (h == t.h() && w == t.w()) {
-    copy(t, out);
-    return out;
-  }
-  // Source coordinate of output pixel i: (i + 0.5) * in / out - 0.5, clamped at 0 (torch).
-  auto taps = [](int i, int in, int out_size, int& i0, int& i1, double& f) {
-    const double src = std::max(0.0, (i + 0.5) * double(in) / double(out_size) - 0.5);
-    i0 = std::min(int(src), in - 1);
-    i1 = std::min(i0 + 1, in - 1);
-    f = src - i0;
-  };
-  for (int y = 0; y < h; ++y) {
-    int y0, y1;
-    double fy;
-    taps(y, t.h(), h, y0, y1, fy);
-    for (int x = 0; x < w; ++x) {
-      int x0, x1;
-      double fx;
-      taps(x, t.w(), w, x0, x1, fx);
-      for (int n = 0; n < t.n(); ++n)
-        for (int c = 0; c < t.c(); ++c)
-          out.at(n, c, y, x) = float((1 - fy) * ((1 - fx) * t.at(n, c, y0, x0) + fx * t.at(n, c, y0, x1)) +
-                                     fy * ((1 - fx) * t.at(n, c, y1, x0) + fx * t.at(n, c, y1, x1)));
-    }
-  }
+  resize_forward(t, out);  // viz/method_ops.h: antialiased when shrinking, plain bilinear when growing
   return out;
 }
 
@@ -103,6 +79,47 @@ OctaveResult render_octaves(const Network& net, const std::vector<Objective>& pe
       for (int64_t i = 0; i < x.shape().image_size(); ++i)
         detail.image(n)[i] = x.image(n)[i] - b.image(n)[i];
   }
+  return result;
+}
+
+OctaveResult render_schedule(const Network& net, const RenderOptions& options, const Tensor& start,
+                             const std::vector<ScheduledOctave>& octaves,
+                             const std::function<void(const RenderProgress&)>& progress) {
+  CUVIZ_CHECK(options.param == ParamKind::input, "octave schedule: the image is carried in the network's input space; "
+              "use param input (got ", param_kind_name(options.param), ")");
+  CUVIZ_CHECK(!octaves.empty(), "octave schedule: no octaves");
+  CUVIZ_CHECK(start.device() == Device::cpu && start.c() == 3 && start.n() == options.batch &&
+                  start.h() == octaves[0].height && start.w() == octaves[0].width,
+              "octave schedule: the start must be a CPU network input (", options.batch, ", 3, ", octaves[0].height,
+              ", ", octaves[0].width, "), got ", start.shape().str());
+  OctaveResult result;
+  OwnedTensor x(start.shape());
+  copy(start, x);
+  for (size_t k = 0; k < octaves.size(); ++k) {
+    const ScheduledOctave& oct = octaves[k];
+    CUVIZ_CHECK(oct.height >= 8 && oct.width >= 8 && oct.steps >= 0 && oct.lr > 0.f, "octave schedule: octave ", k,
+                " is ", oct.height, "x", oct.width, " with ", oct.steps, " steps at lr ", oct.lr,
+                " (need >= 8 px, steps >= 0, lr > 0)");
+    if (x.h() != oct.height || x.w() != oct.width) x = resize_tensor(x, oct.height, oct.width);
+    RenderOptions o = options;
+    o.size = std::max(oct.height, oct.width);
+    o.height = oct.height;
+    o.width = oct.width;
+    o.steps = oct.steps;
+    o.ops = oct.ops;
+    o.sgd.lr = oct.lr;
+    o.source = ImageSource::from_input(x);
+    Renderer r(net, oct.objectives, o);
+    result.objective_start.push_back(r.evaluate(0, false));
+    RenderResult rr = render_loop(r, progress);
+    x = OwnedTensor(r.params().shape());
+    copy(r.params(), x);
+    result.sizes.push_back(oct.height);
+    result.widths.push_back(oct.width);
+    result.objective.push_back(rr.objective);
+    result.images = std::move(rr.images);
+  }
+  result.input = std::move(x);
   return result;
 }
 

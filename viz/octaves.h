@@ -4,6 +4,9 @@
 // Renderer (the one loop, with its image source and step ops) at that octave's size, and a tile is
 // an Attributor pass (viz/attribution.h).
 //
+// A schedule (render_schedule, deepdraw): octaves of given sizes, each with its own objectives,
+// steps and step ops, each starting from the previous result resized; no detail image.
+//
 // Octaves: base_0 = the full-size network input, base_k = resize(base_{k-1}, 1/scale); from the
 // smallest octave up, the loop starts from base_k + resize(detail), runs `steps` steps, and
 // detail = result - base_k is carried up. The result is the last octave's network input.
@@ -30,8 +33,10 @@ struct OctaveSpec {
 // scipy's zoom sizes its output. Error when one falls below the render's minimum of 8 px.
 std::vector<int> octave_sizes(int size, const OctaveSpec& spec);
 
-// Bilinear resize of a CPU tensor {N, C, H, W} to h x w with half-pixel centres (torch's
-// interpolate(bilinear, align_corners=False), no antialiasing), edges clamped. Same size: a copy.
+// Bilinear resize of a CPU tensor {N, C, H, W} to h x w with half-pixel centres, antialiased when
+// it shrinks (resize_forward, viz/method_ops.h: torch's interpolate(bilinear, align_corners=False,
+// antialias=True); growing, that is plain bilinear with the edges clamped). Same size: a copy.
+// The octave bases shrink through it, so a smaller octave is a low-passed, not an aliased, image.
 OwnedTensor resize_tensor(const Tensor& t, int h, int w);
 
 struct OctaveResult {
@@ -52,6 +57,25 @@ struct OctaveResult {
 OctaveResult render_octaves(const Network& net, const std::vector<Objective>& per_image, const RenderOptions& options,
                             const Tensor& base, const OctaveSpec& spec,
                             const std::function<void(const RenderProgress&)>& progress = {});
+
+// One octave of a per-octave schedule (deepdraw; viz/class_model.h): the loop at this size with
+// its own objectives, steps, step ops (blur and step-size schedules, crop) and SGD learning rate.
+struct ScheduledOctave {
+  int height = 0, width = 0;
+  int steps = 0;
+  std::vector<Objective> objectives;  // per image, or one for every image
+  StepOps ops;
+  float lr = 0.f;  // options.sgd.lr for this octave
+};
+
+// Runs `octaves` in order, each a Renderer (the one loop) at its size: octave 0 starts from `start`
+// (a CPU network input {N, 3, H, W} of octave 0's size), each later one from the previous result
+// resized to its size (resize_tensor), with no detail image (deepdraw rescales the whole image).
+// `options` gives everything the octaves share (param input, SGD, seed, device); size, steps, ops,
+// lr and source are set per octave. Per-octave objectives must suit the network (render's checks).
+OctaveResult render_schedule(const Network& net, const RenderOptions& options, const Tensor& start,
+                             const std::vector<ScheduledOctave>& octaves,
+                             const std::function<void(const RenderProgress&)>& progress = {});
 
 // The gradient of an image larger than a tile, tile by tile (TF DeepDream tutorial's
 // calc_tiled_gradients): the image is rolled by a random shift (so tile seams move every step),

@@ -51,10 +51,16 @@ const RenderOptions& checked(const RenderOptions& o, const Network& net) {
     // L-BFGS's curvature pairs and line search need L to be one function of P: nothing random or
     // step-dependent between P and the network, and no update but its own.
     const bool plain = !o.transforms.enabled && s.roll == 0 && s.grad_norm == GradNorm::none && s.l2_decay == 0.f &&
-                       !s.blurs() && !s.clip && o.hooks.empty() && !o.tiled() && o.relu_override_steps == 0;
+                       !s.blurs() && !s.clip && s.crop == 0 && o.hooks.empty() && !o.tiled() &&
+                       o.relu_override_steps == 0;
     CUVIZ_CHECK(plain, "render: the lbfgs optimizer needs a deterministic loss: no transforms, roll, gradient ",
-                "normalisation, decay, blur, clip, hooks, tiles or ReLU override");
+                "normalisation, decay, blur, clip, crop, hooks, tiles or ReLU override");
   }
+  CUVIZ_CHECK(s.crop >= 0, "render: crop ", s.crop, " must be >= 0");
+  CUVIZ_CHECK(s.crop == 0 || (s.crop >= 8 && s.crop <= o.h() && s.crop <= o.w()), "render: crop ", s.crop,
+              " px does not fit a ", o.h(), "x", o.w(), " image (8 px at least)");
+  CUVIZ_CHECK(s.crop == 0 || (o.param == ParamKind::input && !o.transforms.enabled && s.roll == 0 && o.tile == 0),
+              "render: random crops (deepdraw) need param input, no transforms, no roll and no tiles");
   CUVIZ_CHECK(!s.clip || o.param == ParamKind::input,
               "render: clip bounds the network input; use param input (pixel and fourier images are in [0, 1] "
               "through their sigmoid already)");
@@ -103,7 +109,13 @@ Renderer::Renderer(const Network& net, const std::vector<Objective>& per_image, 
   } else {
     std::vector<std::string> outputs = eval_->layers();
     if (outputs.empty()) outputs.push_back(net.graph().input);  // image-only objectives (regularizers)
-    plan_ = net.plan(image_.shape(), outputs, PlanOptions{.backward = true, .precision = o_.precision});
+    Shape planned = image_.shape();
+    if (crops()) {  // the network sees crop x crop windows only
+      planned = Shape{o_.batch, 3, o_.ops.crop, o_.ops.crop};
+      crop_x_ = OwnedTensor(planned, o_.device);
+      crop_dx_ = OwnedTensor(planned, o_.device);
+    }
+    plan_ = net.plan(planned, outputs, PlanOptions{.backward = true, .precision = o_.precision});
   }
   const ExecScope scope(net_.context_of(plan_));
   if (!tiles_) eval_->bind(net, plan_, o_.device);
@@ -218,6 +230,10 @@ const Tensor& Renderer::make_input(StepIndex t, bool transforms) {
     roll_forward(o_.ops.roll, o_.seed, t, *x, rolled_);
     x = &rolled_;
   }
+  if (crops()) {  // deepdraw's random window during the steps; its centre for the final evaluation
+    crop_forward(transforms, o_.seed, t, *x, crop_x_);
+    x = &crop_x_;
+  }
   net_input_ = x;
   return *x;
 }
@@ -250,10 +266,13 @@ void Renderer::gradient_at(StepIndex t, bool relu_override) {
   // With param input and no transforms, the input's gradient is (up to the roll) P's own.
   const bool direct = input_space() && !o_.transforms.enabled;
   const bool roll = o_.ops.roll > 0;
-  const Tensor& dnet = direct && !roll ? dparams_ : dx_;
+  const Tensor& dnet = crops() ? crop_dx_ : direct && !roll ? dparams_ : dx_;
   net_.backward_to_input(plan_, dnet);
   plan_.set_relu_gradient_override(false);
-  {
+  if (crops()) {  // the window's gradient in place, zero elsewhere (direct: no transform, no roll)
+    CUVIZ_NVTX_RANGE("crop_backward");
+    crop_backward(true, o_.seed, t, crop_dx_, dparams_);
+  } else {
     CUVIZ_NVTX_RANGE("transform_backward");
     const Tensor* d = &dnet;
     if (roll) {
@@ -297,11 +316,15 @@ void Renderer::update() {
     sgd_->step(params_, dparams_);
   else
     adam_->step_counted(params_, dparams_, counter());
-  if (ops.blurs()) {
-    const int radius = blur_radius(std::max(ops.blur_sigma_start, ops.blur_sigma_end));
-    blur_scheduled(ops.blur_sigma_start, ops.blur_sigma_end, radius, o_.steps, t, params_, blur_tmp_);
-  }
   if (ops.clip) clip_channels(clip_lo_, clip_hi_, params_);
+  if (ops.blurs()) {  // after the clip, as deepdraw's make_step (a blur keeps values inside the clip's box)
+    const int radius = blur_radius(std::max(ops.blur_sigma_start, ops.blur_sigma_end));
+    if (crops())  // deepdraw blurs the window this step updated, not the whole image
+      blur_scheduled_window(ops.blur_sigma_start, ops.blur_sigma_end, radius, o_.steps, t, ops.crop, o_.seed, params_,
+                            blur_tmp_);
+    else
+      blur_scheduled(ops.blur_sigma_start, ops.blur_sigma_end, radius, o_.steps, t, params_, blur_tmp_);
+  }
   for (const StepHook& h : o_.hooks)
     if (h.after_update) h.after_update(params_, dparams_, t);
   if (o_.device == Device::cuda)

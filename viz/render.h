@@ -79,7 +79,7 @@ struct RenderOptions {
   // a photo or an .npy network input (viz/image_source.h; param input for an .npy).
   ImageSource source;
   // Operations before and after each update (viz/method_ops.h): roll, gradient normalisation, L2
-  // decay, step-size schedule, blur, clip.
+  // decay, step-size schedule, clip, blur, and deepdraw's random crops around the gradient.
   StepOps ops;
   // The optimizer: Adam (above) or SGD (google/deepdream: lr 1.5, momentum 0, with mean |g|
   // normalisation). SGD with momentum keeps its first-step flag on the host, so its steps are
@@ -196,6 +196,8 @@ class Renderer {
   void reset_counter();
   void init_params();
   bool input_space() const { return o_.param == ParamKind::input; }
+  // ops.crop smaller than the image: the network sees random crop x crop windows of P.
+  bool crops() const { return o_.ops.crop > 0 && (o_.h() > o_.ops.crop || o_.w() > o_.ops.crop); }
   // The network input at step t (param, transforms, roll), returned for forward.
   const Tensor& make_input(StepIndex t, bool transforms);
 
@@ -213,6 +215,7 @@ class Renderer {
   TransformSpec input_transforms_;  // param input: the transforms in input space (pad value 0, the mean)
   OwnedTensor rolled_, drolled_;  // ops.roll: the rolled input and the gradient before the roll back
   OwnedTensor blur_tmp_;          // ops blur: the pass between the two 1-D blurs
+  OwnedTensor crop_x_, crop_dx_;  // ops.crop: the network's window of P and its gradient
   float clip_lo_[3] = {}, clip_hi_[3] = {};  // ops.clip: the network input of 0 and 1 per channel
   const Tensor* net_input_ = nullptr;
   std::unique_ptr<TiledGradient> tiles_;  // options.tiled(): the gradient stage, tile by tile

@@ -5,12 +5,14 @@
 // not reached each end in one line with no output file.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 
 #include "apps/run_cli.h"
 #include "io/atomic_file.h"
+#include "io/image.h"
 #include "test_util.h"
 
 namespace cuviz {
@@ -54,10 +56,31 @@ TEST(ClassvizCommand, GoldfishClassModelIsClassifiedAsGoldfish) {
     EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_EQ(j.at("png").at("top_class"), 1);
   EXPECT_NEAR(j.at("png").at("softmax").get<double>(), p, 0.6e-4) << "out.json's softmax is classify's";
-  // Same settings, same seed: the same bytes.
-  const std::string again = dir.file("c2.png");
-  ASSERT_EQ(run_cli(with_model({"classviz", "googlenet", "--class", "1", "--steps", "30", "-q", "-o", again}), dir).code, 0);
+  // Same settings, same seed: the same bytes, also when a display copy is asked for (it leaves
+  // the optimised PNG alone and stretches every channel over a wider range).
+  const std::string again = dir.file("c2.png"), display = dir.file("c2_display.png");
+  ASSERT_EQ(run_cli(with_model({"classviz", "googlenet", "--class", "1", "--steps", "30", "-q", "-o", again,
+                                "--display", display}),
+                    dir).code,
+            0);
   EXPECT_EQ(read_file(again), read_file(out));
+  const Image a = read_image(out), d = read_image(display);
+  ASSERT_EQ(d.width, a.width);
+  EXPECT_EQ(d.pixels, percentile_stretch(a, 0.5).pixels);
+  for (int c = 0; c < 3; ++c) {
+    int lo_a = 255, hi_a = 0, lo_d = 255, hi_d = 0;
+    for (int y = 0; y < a.height; ++y)
+      for (int x = 0; x < a.width; ++x) {
+        lo_a = std::min<int>(lo_a, a.at(x, y, c)), hi_a = std::max<int>(hi_a, a.at(x, y, c));
+        lo_d = std::min<int>(lo_d, d.at(x, y, c)), hi_d = std::max<int>(hi_d, d.at(x, y, c));
+      }
+    EXPECT_GT(hi_d - lo_d, hi_a - lo_a) << "channel " << c;
+  }
+  EXPECT_EQ(nlohmann::json::parse(read_file(dir.file("c2.json"))).at("display").at("path"), display);
+  EXPECT_TRUE(test::usage_error(run_cli(with_model({"classviz", "googlenet", "--class", "1", "-o", out, "--display",
+                                                    out}),
+                                        dir),
+                                "--display"));
 }
 
 TEST(FoolCommand, ReachesTheTargetOnTheWrittenPngAndTheSameSeedWritesTheSameBytes) {

@@ -3,6 +3,8 @@
 // PNG writes, and the exact byte <-> [0, 1] float conversions.
 #include <stb/stb_image_write.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "test_util.h"
@@ -135,6 +137,37 @@ TEST(Image, TensorToImageClampsAndRounds) {
   EXPECT_EQ(img.channels, 1);
   EXPECT_EQ(img.pixels, (std::vector<uint8_t>{0, 0, 1, 255, 0}));
   EXPECT_THROW(tensor_to_image(t, 2), Error);
+}
+
+// The display stretch of a low-contrast class model: bytes 85..155 (a uniform ramp, as the
+// simonyan models span) map onto 0..255, in order, with the `percent` tails clamped, each channel
+// on its own (a channel offset, the dataset mean's tint, is taken out); a flat image is left alone.
+TEST(Image, PercentileStretchSpreadsALowContrastImageOverTheBytes) {
+  Image img;
+  img.width = 71;
+  img.height = 10;
+  img.pixels.resize(size_t(71) * 10 * 3);
+  for (int y = 0; y < 10; ++y)
+    for (int x = 0; x < 71; ++x)
+      for (int c = 0; c < 3; ++c) img.at(x, y, c) = uint8_t(85 + x - 10 * c);  // channel 2: 65..135
+  const Image none = percentile_stretch(img, 0.0);
+  for (int x = 0; x < 71; ++x) EXPECT_EQ(none.at(x, 3, 1), uint8_t(std::lround(255.0 * x / 70.0))) << x;
+  // 2%: each byte value holds 1/71 = 1.4% of the pixels, so 85 (1.4% <= 2%) falls in the tail and
+  // lo = 86; likewise hi = 154.
+  const Image s = percentile_stretch(img, 2.0);
+  EXPECT_EQ(s.at(0, 0, 0), 0);
+  EXPECT_EQ(s.at(1, 0, 0), 0);
+  EXPECT_EQ(s.at(69, 0, 0), 255);
+  EXPECT_EQ(s.at(70, 0, 0), 255);
+  EXPECT_EQ(s.at(35, 0, 0), uint8_t(std::lround(255.0 * (120 - 86) / (154 - 86.0))));
+  for (int x = 0; x < 71; ++x) {
+    EXPECT_EQ(s.at(x, 4, 2), s.at(x, 4, 0)) << x;  // the offset channel stretches the same
+    if (x > 0) EXPECT_GE(s.at(x, 0, 0), s.at(x - 1, 0, 0));
+  }
+  Image flat = img;
+  std::fill(flat.pixels.begin(), flat.pixels.end(), uint8_t(128));
+  EXPECT_EQ(percentile_stretch(flat).pixels, flat.pixels);
+  EXPECT_THROW(percentile_stretch(img, 50.0), Error);
 }
 
 }  // namespace

@@ -148,5 +148,42 @@ TEST(ClassModel, UnknownOrAmbiguousClassesAreOneClearError) {
   EXPECT_NE(error_of("").find("empty"), std::string::npos);
 }
 
+// deepdraw's table as the loop's schedule: sizes 224 -> round(224 * 1.2) = 269 (scipy's zoom),
+// crops of 224, the blur and step-size ends moved so that linear_schedule's value at step i is
+// deepdraw's start + (end - start) i / n, and the learning rate scaled by crop^2 / side^2 so that
+// the whole image's mean |g| (zero outside the crop) divides as deepdraw's crop mean does.
+TEST(ClassModel, DeepdrawScheduleIsTheNotebooksTableInTheLoopsTerms) {
+  ClassModelSettings s;
+  s.class_name = "1";
+  s.method = "deepdraw";
+  const std::vector<ScheduledOctave> o = deepdraw_schedule(224, 1, s);
+  ASSERT_EQ(o.size(), deepdraw_octaves().size());
+  ASSERT_EQ(o.size(), 2u);
+  EXPECT_EQ(o[0].height, 224);
+  EXPECT_EQ(o[1].height, 269);
+  EXPECT_EQ(o[1].width, 269);
+  EXPECT_EQ(o[0].steps, 190);
+  EXPECT_EQ(o[1].steps, 450);
+  for (size_t k = 0; k < o.size(); ++k) {
+    const DeepdrawOctave& d = deepdraw_octaves()[k];
+    EXPECT_EQ(o[k].ops.crop, 224);
+    EXPECT_TRUE(o[k].ops.clip);
+    EXPECT_EQ(o[k].ops.grad_norm, GradNorm::mean_abs);
+    const double side = o[k].height, ratio = 224.0 * 224.0 / (side * side);
+    for (int i : {0, 1, d.iters / 2, d.iters - 1}) {
+      const double sigma = d.sigma_start + (d.sigma_end - d.sigma_start) * i / d.iters;
+      const double step = d.step_start + (d.step_end - d.step_start) * i / d.iters;
+      EXPECT_NEAR(linear_schedule(o[k].ops.blur_sigma_start, o[k].ops.blur_sigma_end, i, o[k].steps), sigma, 1e-5);
+      EXPECT_NEAR(o[k].lr * linear_schedule(1.f, o[k].ops.step_scale_end, i, o[k].steps), step * ratio,
+                  1e-5 * step);
+    }
+  }
+  EXPECT_NEAR(o[0].lr, 11.0, 1e-6);
+  s.size = 300;  // the first octave at 300, the second at 360
+  EXPECT_EQ(deepdraw_schedule(224, 1, s)[1].height, 360);
+  s.size = 200;
+  EXPECT_THROW(deepdraw_schedule(224, 1, s), Error);
+}
+
 }  // namespace
 }  // namespace cuviz

@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "../nn/reference_net.h"
 #include "io/npy.h"
@@ -164,6 +166,45 @@ TEST(MethodOpsCuda, OctavesOnTheGpuMatchTheCpu) {
   const OctaveResult b = render_octaves(cpu, obj, o, base, spec);
   EXPECT_EQ(a.sizes, b.sizes);
   EXPECT_TRUE(test::all_close(a.input, b.input, 1e-3));
+}
+
+// The image-space kernels added for deepdraw and the octaves, against the CPU: the crop and its
+// adjoint (moves floats: exact), the blur's adjoint (same taps and order: within float rounding),
+// the antialiased resize and its adjoint (double accumulation on both sides).
+TEST(MethodOpsCuda, CropBlurAdjointAndResizeMatchTheCpu) {
+  CUVIZ_REQUIRE_GPU();
+  OwnedTensor p(Shape{2, 3, 13, 17}), win(Shape{2, 3, 9, 9});
+  test::fill_uniform(p, 4, -2, 2);
+  test::fill_uniform(win, 5, -1, 1);
+  OwnedTensor dp = to_device(p), dwin = to_device(win);
+  for (const bool random : {true, false}) {
+    OwnedTensor c(win.shape()), dc(win.shape(), Device::cuda), b(p.shape()), db(p.shape(), Device::cuda);
+    crop_forward(random, 6, StepIndex(3), p, c);
+    crop_forward(random, 6, StepIndex(3), dp, dc);
+    EXPECT_TRUE(test::same_bits(test::host_copy(dc), c));
+    crop_backward(random, 6, StepIndex(3), win, b);
+    crop_backward(random, 6, StepIndex(3), dwin, db);
+    EXPECT_TRUE(test::same_bits(test::host_copy(db), b));
+  }
+  OwnedTensor tmp(p.shape()), dtmp(p.shape(), Device::cuda), pa = test::host_copy(p), dpa = to_device(p);
+  OwnedTensor pw = test::host_copy(p), dpw = to_device(p);
+  blur_scheduled_window(2.f, 0.5f, blur_radius(2.f), 3, StepIndex(1), 9, 6, pw, tmp);
+  blur_scheduled_window(2.f, 0.5f, blur_radius(2.f), 3, StepIndex(1), 9, 6, dpw, dtmp);
+  EXPECT_TRUE(test::all_close(test::host_copy(dpw), pw, 1e-6, 1e-6));
+  blur_scheduled_adjoint(0.8f, 2.5f, blur_radius(2.5f), 4, StepIndex(2), pa, tmp);
+  blur_scheduled_adjoint(0.8f, 2.5f, blur_radius(2.5f), 4, StepIndex(2), dpa, dtmp);
+  EXPECT_TRUE(test::all_close(test::host_copy(dpa), pa, 1e-6, 1e-6));
+  for (const auto& [h, w] : std::vector<std::pair<int, int>>{{5, 6}, {29, 40}, {7, 33}}) {
+    OwnedTensor r(Shape{2, 3, h, w}), dr(r.shape(), Device::cuda), ra(p.shape()), dra(p.shape(), Device::cuda);
+    resize_forward(p, r);
+    resize_forward(dp, dr);
+    EXPECT_TRUE(test::all_close(test::host_copy(dr), r, 1e-6, 1e-6)) << h << "x" << w;
+    OwnedTensor y(r.shape());
+    test::fill_uniform(y, 7, -1, 1);
+    resize_adjoint(y, ra);
+    resize_adjoint(to_device(y), dra);
+    EXPECT_TRUE(test::all_close(test::host_copy(dra), ra, 1e-6, 1e-6)) << h << "x" << w;
+  }
 }
 
 }  // namespace

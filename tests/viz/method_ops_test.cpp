@@ -13,6 +13,7 @@
 #include "nn/network.h"
 #include "test_util.h"
 #include "method_test_util.h"
+#include "resize_fixture.h"
 #include "viz/method_ops.h"
 #include "viz/render.h"
 
@@ -167,8 +168,8 @@ TEST(MethodRender, SgdUpdateWithNormalisationDecayAndScheduleMatchesTheFormula) 
   EXPECT_EQ(r.steps_done(), 3);
 }
 
-// Blur and clip act after the optimizer: the same loop without them, followed by blur_scheduled
-// (sigma of that update) and the clip to pre(0)..pre(1), gives the same bits.
+// Clip and blur act after the optimizer, in deepdraw's order: the same loop without them, followed
+// by the clip to pre(0)..pre(1) and blur_scheduled (sigma of that update), gives the same bits.
 TEST(MethodRender, BlurAndClipFollowTheUpdate) {
   Network net(test::unit_net(), Device::cpu);
   RenderOptions plain = deepdream_like();
@@ -186,9 +187,9 @@ TEST(MethodRender, BlurAndClipFollowTheUpdate) {
   for (int t = 0; t < 3; ++t) {
     a.step();
     b.step();
-    blur_scheduled(1.f, 0.5f, blur_radius(1.f), 3, StepIndex(t), a.params(), tmp);
     for (int64_t k = 0; k < a.params().numel(); ++k) clipped += std::abs(a.params().data()[k]) > 0.5f;
     clip_channels(lo, hi, a.params());
+    blur_scheduled(1.f, 0.5f, blur_radius(1.f), 3, StepIndex(t), a.params(), tmp);
     ASSERT_TRUE(test::same_bits(a.params(), b.params())) << "update " << t;
   }
   EXPECT_GT(clipped, 0) << "the clip was never exercised";
@@ -243,6 +244,166 @@ TEST(MethodRender, MisconfiguredOpsAreClearErrors) {
   o.size = 16;
   o.ops.roll = 16;
   EXPECT_NE(message(o).find("roll 16"), std::string::npos) << message(o);
+}
+
+// deepdraw's crop: the window at crop_offset, its adjoint <crop(x), y> = <x, crop^T(y)> with zeros
+// outside, the centre without randomness, and the offsets distributed as deepdraw draws them
+// (normal around the centre with sd 0.3 of the slack, clipped to the image).
+TEST(MethodOps, CropIsARandomWindowAndItsAdjointPutsItBack) {
+  OwnedTensor x(Shape{2, 3, 17, 23}), y(Shape{2, 3, 11, 11}), cx(y.shape()), aty(x.shape());
+  test::fill_uniform(x, 1, -1, 1);
+  test::fill_uniform(y, 2, -1, 1);
+  for (int step = 0; step < 4; ++step) {
+    crop_forward(true, 9, StepIndex(uint64_t(step)), x, cx);
+    crop_backward(true, 9, StepIndex(uint64_t(step)), y, aty);
+    double lhs = 0, rhs = 0;
+    for (int64_t k = 0; k < cx.numel(); ++k) lhs += double(cx.data()[k]) * y.data()[k];
+    for (int64_t k = 0; k < x.numel(); ++k) rhs += double(x.data()[k]) * aty.data()[k];
+    EXPECT_NEAR(lhs, rhs, 1e-9 * (1 + std::abs(lhs)));
+    for (int n = 0; n < 2; ++n) {
+      const int oy = crop_offset(9, uint64_t(step), n, 0, 6, true), ox = crop_offset(9, uint64_t(step), n, 1, 12, true);
+      ASSERT_TRUE(oy >= 0 && oy <= 6 && ox >= 0 && ox <= 12);
+      for (int c = 0; c < 3; ++c)
+        for (int i = 0; i < 11; ++i)
+          for (int j = 0; j < 11; ++j) ASSERT_EQ(cx.at(n, c, i, j), x.at(n, c, oy + i, ox + j));
+      double outside = 0;
+      for (int c = 0; c < 3; ++c)
+        for (int i = 0; i < 17; ++i)
+          for (int j = 0; j < 23; ++j)
+            if (i < oy || i >= oy + 11 || j < ox || j >= ox + 11) outside += std::abs(aty.at(n, c, i, j));
+      EXPECT_EQ(outside, 0.0);
+    }
+  }
+  crop_forward(false, 9, StepIndex(0), x, cx);
+  EXPECT_EQ(cx.at(1, 2, 0, 0), x.at(1, 2, 3, 6));
+  // 4000 draws of a 100 px slack: mean 50 (the clip is symmetric), sd 30 before the clip; P(|z| >
+  // 5/3) = 9.6% of the draws land on an edge.
+  double sum = 0;
+  int edges = 0;
+  for (uint64_t s = 0; s < 4000; ++s) {
+    const int o = crop_offset(3, s, 0, 0, 100, true);
+    sum += o;
+    edges += o == 0 || o == 100;
+  }
+  EXPECT_NEAR(sum / 4000, 50, 1.5);
+  EXPECT_NEAR(edges / 4000.0, 0.096, 0.015);
+  EXPECT_EQ(crop_offset(3, 0, 0, 0, 0, true), 0);
+}
+
+// The Renderer's crop stage: the network sees the step's window of P, and P's gradient is that
+// window's gradient in place (what a Renderer of the window's size gives), zero elsewhere.
+TEST(MethodRender, CropFeedsTheWindowAndPlacesItsGradient) {
+  Network net(test::unit_net(), Device::cpu);
+  const Objective obj = parse_objective("deepdream(inc/output)");
+  OwnedTensor start(Shape{1, 3, 21, 19});
+  test::fill_uniform(start, 4, -0.4, 0.4);
+  RenderOptions o = deepdream_like();
+  o.ops = StepOps{};
+  o.ops.crop = 12;
+  o.batch = 1;
+  o.height = 21;
+  o.width = 19;
+  o.source = ImageSource::from_input(start);
+  Renderer r(net, {obj}, o);
+  EXPECT_EQ(r.network_input().shape(), r.params().shape());  // before any pass
+  r.gradient(5);
+  EXPECT_EQ(r.network_input().shape(), (Shape{1, 3, 12, 12}));
+  OwnedTensor window(Shape{1, 3, 12, 12}), want(start.shape());
+  crop_forward(true, o.seed, StepIndex(5), start, window);
+  RenderOptions w = deepdream_like();
+  w.ops = StepOps{};
+  w.size = 12;
+  w.batch = 1;
+  w.source = ImageSource::from_input(window);
+  Renderer rw(net, {obj}, w);
+  rw.gradient(0);
+  crop_backward(true, o.seed, StepIndex(5), rw.param_grad(), want);
+  EXPECT_TRUE(test::same_bits(r.param_grad(), want));
+  o.ops.roll = 2;
+  EXPECT_THROW(Renderer(net, {obj}, o), Error);
+  o.ops.roll = 0;
+  o.ops.crop = 20;  // wider than the image
+  EXPECT_THROW(Renderer(net, {obj}, o), Error);
+}
+
+// ---- adjoints: <A x, y> = <x, A^T y> for the image-space ops -----------------------------------
+
+double dot(const Tensor& a, const Tensor& b) {
+  double s = 0;
+  for (int64_t k = 0; k < a.numel(); ++k) s += double(a.data()[k]) * b.data()[k];
+  return s;
+}
+
+// The dot-product test of each linear image op against its adjoint, on random x and y: the blur
+// (reflect boundary; sigma 2.5 has radius 8 > the 5-px side, so taps fold more than once), the
+// antialiased resize (shrinking, growing, mixed, same size), the roll and the crop.
+TEST(MethodOpsAdjoint, DotProductTestsOfBlurResizeRollAndCrop) {
+  OwnedTensor x(Shape{2, 3, 5, 11}), y(x.shape()), tmp(x.shape());
+  test::fill_uniform(x, 11, -1, 1);
+  test::fill_uniform(y, 12, -1, 1);
+  for (const float sigma : {0.44f, 1.f, 2.5f}) {
+    OwnedTensor bx = test::host_copy(x), bty = test::host_copy(y);
+    blur_scheduled(sigma, sigma, blur_radius(sigma), 1, StepIndex(0), bx, tmp);
+    blur_scheduled_adjoint(sigma, sigma, blur_radius(sigma), 1, StepIndex(0), bty, tmp);
+    const double lhs = dot(bx, y), rhs = dot(x, bty);
+    EXPECT_NEAR(lhs, rhs, 1e-5 * (1 + std::abs(lhs))) << "blur sigma " << sigma;
+    // Near the borders the adjoint is not the blur itself (reflection weighs edge samples twice).
+    OwnedTensor by = test::host_copy(y);
+    blur_scheduled(sigma, sigma, blur_radius(sigma), 1, StepIndex(0), by, tmp);
+    EXPECT_FALSE(test::same_bits(by, bty)) << "blur sigma " << sigma;
+  }
+  for (const auto& [h, w] : std::vector<std::pair<int, int>>{{2, 4}, {13, 29}, {3, 17}, {5, 11}, {1, 1}}) {
+    OwnedTensor rx(Shape{2, 3, h, w}), ry(rx.shape()), rty(x.shape());
+    test::fill_uniform(ry, 13, -1, 1);
+    resize_forward(x, rx);
+    resize_adjoint(ry, rty);
+    const double lhs = dot(rx, ry), rhs = dot(x, rty);
+    EXPECT_NEAR(lhs, rhs, 1e-5 * (1 + std::abs(lhs))) << "resize to " << h << "x" << w;
+  }
+  OwnedTensor r(x.shape()), rt(x.shape());
+  roll_forward(4, 5, StepIndex(2), x, r);
+  roll_backward(4, 5, StepIndex(2), y, rt);
+  EXPECT_NEAR(dot(r, y), dot(x, rt), 1e-9 * (1 + std::abs(dot(r, y))));
+}
+
+// The resize against torch's interpolate(bilinear, align_corners=False, antialias=True) on the
+// fixture's input (tests/viz/make_resize_fixture.py), and a constant stays that constant.
+TEST(MethodOpsAdjoint, ResizeIsTorchsAntialiasedBilinear) {
+  OwnedTensor x(Shape{1, 2, 7, 9});
+  for (int64_t k = 0; k < x.numel(); ++k) x.data()[k] = float(std::sin(0.7 * double(k)) + 0.1 * double(k % 5));
+  for (const auto& c : fixture::kResizeCases) {
+    OwnedTensor out(Shape{1, 2, c.h, c.w});
+    resize_forward(x, out);
+    for (int64_t k = 0; k < out.numel(); ++k)
+      ASSERT_NEAR(out.data()[k], c.values[k], 1e-6) << c.h << "x" << c.w << " element " << k;
+  }
+  OwnedTensor flat(Shape{1, 3, 9, 10}), small(Shape{1, 3, 4, 3});
+  for (int64_t k = 0; k < flat.numel(); ++k) flat.data()[k] = 0.375f;
+  resize_forward(flat, small);
+  for (int64_t k = 0; k < small.numel(); ++k) EXPECT_NEAR(small.data()[k], 0.375f, 1e-7);
+  EXPECT_THROW(resize_forward(x, OwnedTensor(Shape{1, 3, 4, 4})), Error);
+}
+
+// deepdraw blurs the crop it just updated: the window blur equals crop -> blur_scheduled -> put
+// back, and leaves every pixel outside the window as it was.
+TEST(MethodOps, WindowBlurIsTheBlurOfTheStepsCropPutBack) {
+  OwnedTensor p(Shape{2, 3, 19, 23}), tmp(p.shape());
+  test::fill_uniform(p, 31, -1, 1);
+  for (int step = 0; step < 3; ++step) {
+    OwnedTensor got = test::host_copy(p);
+    blur_scheduled_window(2.f, 0.5f, blur_radius(2.f), 3, StepIndex(uint64_t(step)), 12, 8, got, tmp);
+    OwnedTensor win(Shape{2, 3, 12, 12}), wtmp(win.shape()), want = test::host_copy(p);
+    crop_forward(true, 8, StepIndex(uint64_t(step)), p, win);
+    blur_scheduled(2.f, 0.5f, blur_radius(2.f), 3, StepIndex(uint64_t(step)), win, wtmp);
+    for (int n = 0; n < 2; ++n) {
+      const int oy = crop_offset(8, uint64_t(step), n, 0, 7, true), ox = crop_offset(8, uint64_t(step), n, 1, 11, true);
+      for (int c = 0; c < 3; ++c)
+        for (int y = 0; y < 12; ++y)
+          for (int x = 0; x < 12; ++x) want.at(n, c, oy + y, ox + x) = win.at(n, c, y, x);
+    }
+    EXPECT_TRUE(test::same_bits(got, want)) << "step " << step;
+    EXPECT_FALSE(test::same_bits(got, p));
+  }
 }
 
 }  // namespace

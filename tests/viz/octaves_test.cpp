@@ -261,5 +261,63 @@ TEST(Octaves, ANonSquareBaseShrinksEachSide) {
   for (size_t k = 0; k < 3; ++k) EXPECT_GT(r.objective[k][0], r.objective_start[k][0]) << "octave " << k;
 }
 
+// deepdraw's schedule by hand: octave 0 at 16 px, the result resized to 22 px, octave 1 there with
+// its own steps, ops (blur and step-size schedules, crop 16) and learning rate. render_schedule
+// must give exactly that, and octave 1's crops must have left pixels outside the centre window
+// moved (the gradient reached the whole image over the steps).
+TEST(OctaveSchedule, EachOctaveIsTheLoopFromThePreviousResultResized) {
+  Network net(test::unit_net(), Device::cpu);
+  const std::vector<Objective> obj = {parse_objective("deepdream(inc/output)")};
+  OwnedTensor start(Shape{1, 3, 16, 16});
+  test::fill_uniform(start, 5, -0.4, 0.4);
+  RenderOptions o = dream_options();
+  o.ops = StepOps{};
+  std::vector<ScheduledOctave> octs(2);
+  octs[0].height = octs[0].width = 16;
+  octs[0].steps = 4;
+  octs[0].objectives = obj;
+  octs[0].ops.grad_norm = GradNorm::mean_abs;
+  octs[0].ops.blur_sigma_start = 1.f;
+  octs[0].ops.blur_sigma_end = 0.5f;
+  octs[0].ops.clip = true;
+  octs[0].lr = 0.05f;
+  octs[1] = octs[0];
+  octs[1].height = octs[1].width = 22;
+  octs[1].steps = 6;
+  octs[1].ops.step_scale_end = 0.5f;
+  octs[1].ops.crop = 16;
+  octs[1].lr = 0.03f;
+  const OctaveResult got = render_schedule(net, o, start, octs);
+
+  RenderOptions a = o;
+  a.size = 16;
+  a.steps = 4;
+  a.ops = octs[0].ops;
+  a.sgd.lr = 0.05f;
+  a.source = ImageSource::from_input(start);
+  Renderer ra(net, obj, a);
+  render_loop(ra);
+  const OwnedTensor up = resize_tensor(test::host_copy(ra.params()), 22, 22);
+  RenderOptions b = o;
+  b.size = 22;
+  b.steps = 6;
+  b.ops = octs[1].ops;
+  b.sgd.lr = 0.03f;
+  b.source = ImageSource::from_input(up);
+  Renderer rb(net, obj, b);
+  const RenderResult want = render_loop(rb);
+  EXPECT_TRUE(test::same_bits(got.images, want.images));
+  EXPECT_TRUE(test::same_bits(got.input, rb.params()));
+  EXPECT_EQ(got.objective.back(), want.objective);
+  EXPECT_EQ(got.sizes, (std::vector<int>{16, 22}));
+  int moved_corner = 0;  // the top-left 3 x 3 lies outside the centre crop (offset 3)
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < 3; ++y)
+      for (int x = 0; x < 3; ++x) moved_corner += got.input.at(0, c, y, x) != up.at(0, c, y, x);
+  EXPECT_GT(moved_corner, 0);
+  octs[1].lr = 0.f;
+  EXPECT_THROW(render_schedule(net, o, start, octs), Error);
+}
+
 }  // namespace
 }  // namespace cuviz
