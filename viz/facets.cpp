@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <tuple>
 
 #include "core/error.h"
 #include "loaders/preprocess.h"
@@ -21,19 +22,28 @@ std::string default_facet_layer(const Graph& graph) {
   const LayerDesc* fc = graph.producer(logit);
   CUVIZ_CHECK(fc && fc->kind == LayerKind::linear, "facets: model ", graph.name, " has no linear classifier (its logit ",
               "blob ", logit, " is not made by a linear layer); name a layer with --layer");
+  // The last layer before layer index `before` writing `blob` (in-place layers, as Caffe's
+  // dropout, write the blob they read).
+  auto producer_before = [&](const std::string& blob, size_t before) -> std::pair<const LayerDesc*, size_t> {
+    for (size_t i = before; i-- > 0;)
+      if (graph.layers[i].output == blob) return {&graph.layers[i], i};
+    return {nullptr, 0};
+  };
+  size_t at = graph.layers.size();
+  for (size_t i = 0; i < graph.layers.size(); ++i)
+    if (&graph.layers[i] == fc) at = i;
   std::string blob = fc->inputs.at(0);
+  auto [p, i] = producer_before(blob, at);
   // Back through the layers that are the identity at inference or only reshape.
-  for (const LayerDesc* p = graph.producer(blob);
-       p && (p->kind == LayerKind::dropout || p->kind == LayerKind::flatten) && p->inputs.at(0) != blob;
-       p = graph.producer(blob))
+  while (p && (p->kind == LayerKind::dropout || p->kind == LayerKind::flatten)) {
     blob = p->inputs.at(0);
-  // A global / whole-map average pool: its input, whose spatial mean is the pool's output at the
-  // model's input size and which exists at any size.
-  const LayerDesc* p = graph.producer(blob);
-  if (p && p->kind == LayerKind::pool && p->pool.mode == PoolMode::average && p->inputs.at(0) != blob) {
-    const bool whole = p->pool.global || (p->pool.stride_h == 1 && p->pool.pad_top == 0 && p->pool.pad_left == 0);
-    if (whole) blob = p->inputs.at(0);
+    std::tie(p, i) = producer_before(blob, i);
   }
+  // An average pool to one position (global, or GoogLeNet's 7x7 pool over the 7x7 map): its input,
+  // whose spatial mean is the pool's output at the model's input size and which exists at any size.
+  if (p && p->kind == LayerKind::pool && p->pool.mode == PoolMode::average && p->pool.pad_top == 0 &&
+      p->pool.pad_left == 0)
+    blob = p->inputs.at(0);
   return blob;
 }
 
