@@ -60,6 +60,7 @@ void run_facets(FacetsCommand& o) {
   check_precision_backend(s.precision, o.run.backend);
   usage_check(!s.class_name.empty() || !s.layer.empty(), "facets: give --class N|NAME or --layer L");
   AtomicDirectory dir(o.out, "facets.json");  // fails here, before any work, on an unusable DIR
+  CUVIZ_CHECK(!facet_image_files(o.images).empty(), "facets: no PNG or JPEG file in ", o.images);
   Graph graph = load_model(o.model);
   const std::string model_name = graph.name;
   std::vector<Label> labels;
@@ -76,7 +77,8 @@ void run_facets(FacetsCommand& o) {
   const std::string layer = s.layer.empty() ? default_facet_layer(net.graph()) : s.layer;
   // The logit is the whole network's output: images smaller than the input size do not reach it.
   const bool use_logit = class_index >= 0 && s.size >= net.graph().meta.input_size;
-  std::fprintf(stderr, "facets: layer %s%s (channel means over its positions)%s\n", layer.c_str(),
+  if (!o.run.quiet)
+    std::fprintf(stderr, "facets: layer %s%s (channel means over its positions)%s\n", layer.c_str(),
                s.layer.empty() ? " (the classifier's features)" : "",
                class_index >= 0 && !use_logit ? "; the class logit needs the model's input size, so the "
                                                 "activation maximization uses the direction only"
@@ -86,12 +88,15 @@ void run_facets(FacetsCommand& o) {
   const FacetImages in = read_facet_images(net, o.images, layer, s.size, [&](int done, int total) {
     read_bar.update(double(done) / total, cat(done, "/", total, " images"), done == total);
   });
-  for (const auto& [file, why] : in.skipped) std::fprintf(stderr, "facets: skipped %s: %s\n", file.c_str(), why.c_str());
+  if (!o.run.quiet)
+    for (const auto& [file, why] : in.skipped) std::fprintf(stderr, "facets: skipped %s: %s\n", file.c_str(), why.c_str());
   const FacetClusters c = cluster_facets(in.features, s.k, s.components, s.seed);
-  std::fprintf(stderr, "facets: %d images x %d channels, PCA to %d components, k-means k=%d: sizes", in.features.rows,
-               in.features.cols, c.components, s.k);
-  for (int n : c.sizes) std::fprintf(stderr, " %d", n);
-  std::fprintf(stderr, "\n");
+  if (!o.run.quiet) {
+    std::fprintf(stderr, "facets: %d images x %d channels, PCA to %d components, k-means k=%d: sizes",
+                 in.features.rows, in.features.cols, c.components, s.k);
+    for (int n : c.sizes) std::fprintf(stderr, " %d", n);
+    std::fprintf(stderr, "\n");
+  }
 
   // Per facet: the mean image (also the start of the activation maximization), the inversion
   // and the activation maximization.
