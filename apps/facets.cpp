@@ -123,7 +123,7 @@ void run_facets(FacetsCommand& o) {
     const InvertResult inv = invert(net, inv_s, broadcast_feature(mu, in.layer_height, in.layer_width), report(0, "invert"));
     write_png(d + "/" + inv_file, inv.png);
 
-    const Objective objective = facet_objective(layer, mu, use_logit ? class_index : -1);
+    const Objective objective = resolve_objective(facet_objective(layer, mu, use_logit ? class_index : -1), net.graph());
     RenderOptions ro = render_options(static_cast<const OptimSettings&>(s), net.device());
     ro.source = ImageSource::parse(d + "/" + mean_file);
     const RenderResult am = render(net, {objective}, ro, report(1, "maximize"));
