@@ -89,7 +89,8 @@ void run_facets(FacetsCommand& o) {
     read_bar.update(double(done) / total, cat(done, "/", total, " images"), done == total);
   });
   if (!o.run.quiet)
-    for (const auto& [file, why] : in.skipped) std::fprintf(stderr, "facets: skipped %s: %s\n", file.c_str(), why.c_str());
+    for (const auto& [file, why] : in.skipped)
+      std::fprintf(stderr, "facets: skipped %s: %s\n", file.c_str(), why.c_str());
   const FacetClusters c = cluster_facets(in.features, s.k, s.components, s.seed);
   if (!o.run.quiet) {
     std::fprintf(stderr, "facets: %d images x %d channels, PCA to %d components, k-means k=%d: sizes",
@@ -110,20 +111,24 @@ void run_facets(FacetsCommand& o) {
   std::string cards;
   for (int f = 0; f < s.k; ++f) {
     const std::vector<float> mu = facet_mean_feature(in, c, f);
-    const std::string mean_file = cat("facets/facet_", f, "_mean.png"), inv_file = cat("facets/facet_", f, "_invert.png"),
-                      am_file = cat("facets/facet_", f, "_maximize.png");
+    const std::string mean_file = cat("facets/facet_", f, "_mean.png");
+    const std::string inv_file = cat("facets/facet_", f, "_invert.png");
+    const std::string am_file = cat("facets/facet_", f, "_maximize.png");
     write_png(d + "/" + mean_file, facet_mean_image(in, c, f));
     auto report = [&](int phase, const char* what) {
       return [&, phase, what](const RenderProgress& p) {
         const int done = (2 * f + phase) * s.steps + p.step;
-        bar.update(double(done) / total_steps, cat("facet ", f + 1, "/", s.k, " ", what, " step ", p.step, "/", p.steps),
+        bar.update(double(done) / total_steps,
+                   cat("facet ", f + 1, "/", s.k, " ", what, " step ", p.step, "/", p.steps),
                    done == total_steps);
       };
     };
-    const InvertResult inv = invert(net, inv_s, broadcast_feature(mu, in.layer_height, in.layer_width), report(0, "invert"));
+    const InvertResult inv =
+        invert(net, inv_s, broadcast_feature(mu, in.layer_height, in.layer_width), report(0, "invert"));
     write_png(d + "/" + inv_file, inv.png);
 
-    const Objective objective = resolve_objective(facet_objective(layer, mu, use_logit ? class_index : -1), net.graph());
+    const Objective objective =
+        resolve_objective(facet_objective(layer, mu, use_logit ? class_index : -1), net.graph());
     RenderOptions ro = render_options(static_cast<const OptimSettings&>(s), net.device());
     ro.source = ImageSource::parse(d + "/" + mean_file);
     const RenderResult am = render(net, {objective}, ro, report(1, "maximize"));
@@ -146,7 +151,8 @@ void run_facets(FacetsCommand& o) {
                       {"members", members},
                       {"mean_image", mean_file},
                       {"mean_feature_norm", std::sqrt(mu_norm)},
-                      {"invert", {{"png", inv_file}, {"relative_error", inv.relative_error}, {"objective", inv.objective_text}}},
+                      {"invert",
+                       {{"png", inv_file}, {"relative_error", inv.relative_error}, {"objective", inv.objective_text}}},
                       {"maximize", {{"png", am_file}, {"objective", objective.str()}, {"final", am.objective[0]}}}});
     cards += cat("<section><h2>facet ", f, " <span>", c.sizes[size_t(f)], " images</span></h2><div class=\"members\">",
                  thumbs, "</div><div class=\"viz\"><figure><img src=\"", mean_file,
@@ -193,7 +199,8 @@ void run_facets(FacetsCommand& o) {
                                " channel means · PCA to ", c.components, " components · k-means k = ", s.k,
                                " · each facet: its members, its mean image, the inversion of its mean feature, and "
                                "activation maximization of ",
-                               use_logit ? "the class logit plus " : "", "its mean feature's direction from its mean image");
+                               use_logit ? "the class logit plus " : "",
+                               "its mean feature's direction from its mean image");
   std::string page = cat("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>",
                          html_escape(title), "</title>\n<style>\n",
                          "body { font-family: system-ui, sans-serif; margin: 1.5em; background: #111; color: #ddd; }\n"

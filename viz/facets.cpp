@@ -20,7 +20,8 @@ namespace fs = std::filesystem;
 std::string default_facet_layer(const Graph& graph) {
   const std::string logit = class_logit_layer(graph);
   const LayerDesc* fc = graph.producer(logit);
-  CUVIZ_CHECK(fc && fc->kind == LayerKind::linear, "facets: model ", graph.name, " has no linear classifier (its logit ",
+  CUVIZ_CHECK(fc && fc->kind == LayerKind::linear, "facets: model ", graph.name,
+              " has no linear classifier (its logit ",
               "blob ", logit, " is not made by a linear layer); name a layer with --layer");
   // The last layer before layer index `before` writing `blob` (in-place layers, as Caffe's
   // dropout, write the blob they read).
@@ -131,7 +132,8 @@ FacetClusters cluster_facets(const Matrix& features, int k, int components, uint
   std::vector<int> order(static_cast<size_t>(k));
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](int a, int b) {
-    return count[size_t(a)] != count[size_t(b)] ? count[size_t(a)] > count[size_t(b)] : first[size_t(a)] < first[size_t(b)];
+    if (count[size_t(a)] != count[size_t(b)]) return count[size_t(a)] > count[size_t(b)];
+    return first[size_t(a)] < first[size_t(b)];
   });
   std::vector<int> rank(static_cast<size_t>(k));
   for (int r = 0; r < k; ++r) rank[size_t(order[size_t(r)])] = r;

@@ -98,7 +98,8 @@ TEST(Facets, TwoObviousGroupsAreRecoveredAndUnreadableFilesSkipped) {
   EXPECT_EQ(c.components, 3);  // min(10, images - 1, channels)
   ASSERT_EQ(c.labels.size(), 8u);
   std::set<int> a, b;
-  for (int i = 0; i < 8; ++i) (in.files[size_t(i)].find("_a.png") != std::string::npos ? a : b).insert(c.labels[size_t(i)]);
+  for (int i = 0; i < 8; ++i)
+    (in.files[size_t(i)].find("_a.png") != std::string::npos ? a : b).insert(c.labels[size_t(i)]);
   EXPECT_EQ(a.size(), 1u);
   EXPECT_EQ(b.size(), 1u);
   EXPECT_NE(*a.begin(), *b.begin());
