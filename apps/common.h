@@ -40,6 +40,7 @@ Command add_groups_command(CLI::App& app);   // apps/groups.cpp
 Command add_grid_command(CLI::App& app);     // apps/grid.cpp
 Command add_style_command(CLI::App& app);  // apps/style.cpp
 Command add_attribute_command(CLI::App& app);  // apps/attribute.cpp
+Command add_facets_command(CLI::App& app);   // apps/facets.cpp
 
 // Exit codes: a usage error (unknown flag, bad or out-of-range value, missing option, wrong count
 // of values, options that do not go together) is 2, as for most Unix tools; a failure while
