@@ -35,8 +35,11 @@ Image decode_image(const std::string& bytes, const std::string& what) {
                 " pixels is more than the limit of ", kMaxImagePixels);
   std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(data, int(bytes.size()), &w, &h, &c, 3),
                                                stbi_image_free);
-  CUVIZ_CHECK(px != nullptr, "cannot decode image ", what, ": ", stbi_failure_reason(),
-              " (PNG and JPEG are supported)");
+  if (px == nullptr) {
+    const char* reason = stbi_failure_reason();
+    throw Error(cat("cannot decode image ", what, ": ", reason && *reason ? reason : "corrupt or truncated data",
+                    " (PNG and JPEG are supported)"));
+  }
   Image img;
   img.width = w;
   img.height = h;
