@@ -466,9 +466,14 @@ class OnnxReader {
       if (out[i] == -1) {
         CUVIZ_CHECK(infer < 0, where(n), ": shape ", dims_str(target), " has two -1 entries");
         infer = int(i);
-      } else {
-        known *= out[i];
       }
+    }
+    {
+      // The known entries' product, checked for overflow and capped (found by onnx_fuzz).
+      std::vector<int64_t> known_dims;
+      for (int64_t v : out)
+        if (v != -1) known_dims.push_back(v);
+      known = checked_numel(known_dims, cat(where(n), ": shape ", dims_str(target)));
     }
     if (infer >= 0 && known > 0) out[size_t(infer)] = x.numel() / known;
     CUVIZ_CHECK(out.size() == 2 && out[0] == x.n && out[0] * out[1] == x.numel(), where(n), ": reshape of ",
