@@ -339,6 +339,9 @@ std::vector<Case> cases() {
       {"output-is-folder-npy", "render --npy naming an existing folder",
        [](const TempDir& d) { fs::create_directories(d.file("r.npy")); },
        with(with(render, small), {"--objective", kObjective, "-o", "r.png", "--npy", "r.npy"}), 1, "it is a directory"},
+      {"output-late-failure", "render --batch 2 whose second image's file is a folder (found after rendering)",
+       [](const TempDir& d) { fs::create_directories(d.file("r_1.png")); },
+       with(with(render, small), {"--objective", kObjective, "--batch", "2", "-o", "r.png"}), 1, "it is a directory"},
   };
 }
 
