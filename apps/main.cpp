@@ -49,10 +49,6 @@ int main(int argc, char** argv) {
                         kExitFailure);
   } catch (const std::length_error& e) {
     return report_error(std::string("a size is too large (") + e.what() + ")", kExitFailure);
-  } catch (const std::invalid_argument& e) {
-    return report_error(std::string("invalid number (") + e.what() + ")", kExitFailure);
-  } catch (const std::out_of_range& e) {
-    return report_error(std::string("a number is out of range (") + e.what() + ")", kExitFailure);
   } catch (const std::exception& e) {
     return report_error(e.what(), kExitFailure);
   }
