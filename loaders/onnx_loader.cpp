@@ -265,6 +265,10 @@ class OnnxReader {
     const std::string& op = n.op_type();
     CUVIZ_CHECK(n.domain().empty() || n.domain() == "ai.onnx", where(n), ": operator domain '", n.domain(),
                 "' is not supported");
+    // Every mapping below reads the first output and (but Constant) the first input: a node
+    // without them is refused here (reading them was undefined behaviour, found by onnx_fuzz).
+    CUVIZ_CHECK(n.output_size() >= 1 && !n.output(0).empty(), where(n), ": node has no output");
+    CUVIZ_CHECK(op == "Constant" || (n.input_size() >= 1 && !n.input(0).empty()), where(n), ": node has no input");
     if (op == "Constant") {
       const auto* v = attr(n, "value");
       CUVIZ_CHECK(v != nullptr && v->has_t(), where(n), ": only tensor-valued constants ('value') are supported");

@@ -380,5 +380,21 @@ TEST(OnnxLoader, ReshapeTargetProductOverflowIsAnError) {
   EXPECT_TRUE(throws_with([&] { load_onnx(b.save(dir)); }, {"'flat'", "more than 2147483648 elements"}));
 }
 
+// A node without inputs or outputs is one error (reading its first input was undefined
+// behaviour, found by onnx_fuzz).
+TEST(OnnxLoader, NodeWithoutInputOrOutputIsAnError) {
+  TempDir dir("onnx");
+  {
+    ModelBuilder b;
+    b.node("MaxPool", "pool", {}, {"y"});
+    EXPECT_TRUE(throws_with([&] { load_onnx(b.save(dir)); }, {"'pool'", "node has no input"}));
+  }
+  {
+    ModelBuilder b;
+    b.node("Relu", "relu", {"x"}, {});
+    EXPECT_TRUE(throws_with([&] { load_onnx(b.save(dir, "b.onnx")); }, {"'relu'", "node has no output"}));
+  }
+}
+
 }  // namespace
 }  // namespace cuviz
