@@ -129,6 +129,7 @@ void check_output_dir(const std::string& path) {
   std::error_code ec;
   CUVIZ_CHECK(dir.empty() || std::filesystem::is_directory(dir, ec), "cannot write ", path, ": directory ",
               dir.string(), " does not exist");
+  CUVIZ_CHECK(!std::filesystem::is_directory(path, ec), "cannot write ", path, ": it is a directory");
 }
 
 }  // namespace cuviz::app

@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <new>
+#include <stdexcept>
 #include <vector>
 
 #include "apps/common.h"
@@ -44,6 +46,12 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const UsageError& e) {
     return report_error(e.what() + see_help(), kExitUsage);
+  } catch (const std::bad_alloc&) {
+    // Sizes read from files are checked before allocation (core/limits.h); this is the rest.
+    return report_error("out of memory (is an input or an option, such as --size or --batch, too large?)",
+                        kExitFailure);
+  } catch (const std::length_error& e) {
+    return report_error(std::string("a size is too large (") + e.what() + ")", kExitFailure);
   } catch (const std::exception& e) {
     return report_error(e.what(), kExitFailure);
   }

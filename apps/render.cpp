@@ -59,14 +59,16 @@ Image strip(const Tensor& images) {
   return s;
 }
 
-void write_images(const std::string& png, const Tensor& images) {
-  if (images.n() == 1) {
-    write_png(png, tensor_to_image(images, 0));
-    return;
-  }
-  write_png(png, strip(images));
-  for (int i = 0; i < images.n(); ++i) write_png(with_suffix(png, cat("_", i, ".png")), tensor_to_image(images, i));
+// The PNG files of a result, (path, bytes): one image, or a strip plus one file per image.
+std::vector<std::pair<std::string, std::string>> image_files(const std::string& png, const Tensor& images) {
+  if (images.n() == 1) return {{png, encode_png(tensor_to_image(images, 0))}};
+  std::vector<std::pair<std::string, std::string>> files = {{png, encode_png(strip(images))}};
+  for (int i = 0; i < images.n(); ++i)
+    files.emplace_back(with_suffix(png, cat("_", i, ".png")), encode_png(tensor_to_image(images, i)));
+  return files;
 }
+
+void write_images(const std::string& png, const Tensor& images) { write_files_atomic(image_files(png, images)); }
 
 void run_render(const RenderCommand& o) {
   const RenderSettings& rs = o.settings;
@@ -107,8 +109,9 @@ void run_render(const RenderCommand& o) {
                p.step == p.steps);
     if (p.images) write_images(with_suffix(o.out, cat("_step", p.step, ".png")), *p.images);
   });
-  write_images(o.out, r.images);
-  if (!o.npy.empty()) write_npy(o.npy, r.images);
+  // The PNG(s), the .npy and the .json are written all or none (io/atomic_file.h).
+  auto files = image_files(o.out, r.images);
+  if (!o.npy.empty()) files.emplace_back(o.npy, encode_npy(o.npy, r.images));
 
   // Every setting under its key (viz/settings.h), then what this run was and measured.
   nlohmann::json j = settings_to_json(rs);
@@ -126,7 +129,8 @@ void run_render(const RenderCommand& o) {
   j["steps_per_second"] = r.seconds > 0 ? rs.steps / r.seconds : 0.0;
   j["png"] = o.out;
   if (!o.npy.empty()) j["npy"] = o.npy;
-  write_file_atomic(with_suffix(o.out, ".json"), j.dump(2) + "\n");
+  files.emplace_back(with_suffix(o.out, ".json"), j.dump(2) + "\n");
+  write_files_atomic(files);
   double mean = 0;
   for (double v : r.objective) mean += v;
   std::printf("%s: objective %.6g (mean of %d, without transforms), %d steps in %.2f s -> %s\n",

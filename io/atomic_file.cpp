@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -15,6 +16,8 @@
 namespace cuviz {
 
 void write_file_atomic(const std::string& path, std::string_view bytes) {
+  std::error_code ec;
+  CUVIZ_CHECK(!std::filesystem::is_directory(path, ec), "cannot write ", path, ": it is a directory");
   const std::string tmp = cat(path, ".tmp.", ::getpid());
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   CUVIZ_CHECK(f != nullptr, "cannot write ", path, ": ", std::strerror(errno));
@@ -30,6 +33,41 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
     std::remove(tmp.c_str());
     throw Error(cat("cannot rename ", tmp, " to ", path, ": ", std::strerror(rename_err)));
   }
+}
+
+void write_files_atomic(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<std::string> tmps;
+  auto remove_tmps = [&] {
+    for (const auto& t : tmps) std::remove(t.c_str());
+  };
+  for (const auto& [path, bytes] : files) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      remove_tmps();
+      throw Error(cat("cannot write ", path, ": it is a directory"));
+    }
+    const std::string tmp = cat(path, ".tmp.", ::getpid());
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (f == nullptr) {
+      const int err = errno;
+      remove_tmps();
+      throw Error(cat("cannot write ", path, ": ", std::strerror(err)));
+    }
+    tmps.push_back(tmp);
+    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0;
+    const int err = errno;
+    std::fclose(f);
+    if (!ok) {
+      remove_tmps();
+      throw Error(cat("writing ", path, " failed: ", std::strerror(err)));
+    }
+  }
+  for (size_t i = 0; i < files.size(); ++i)
+    if (std::rename(tmps[i].c_str(), files[i].first.c_str()) != 0) {
+      const int err = errno;
+      for (size_t j = i; j < tmps.size(); ++j) std::remove(tmps[j].c_str());
+      throw Error(cat("cannot rename ", tmps[i], " to ", files[i].first, ": ", std::strerror(err)));
+    }
 }
 
 std::string read_file(const std::string& path) {

@@ -15,16 +15,31 @@
 
 namespace cuviz {
 
+// 2^28 pixels (16384 x 16384), 768 MiB as RGB bytes: larger than any photo cuviz is meant for.
+constexpr int64_t kMaxImagePixels = int64_t(1) << 28;
+
 Image decode_image(const std::string& bytes, const std::string& what) {
   CUVIZ_CHECK(!bytes.empty(), "cannot decode image ", what, ": the file is empty");
   CUVIZ_CHECK(bytes.size() <= size_t(INT32_MAX), "cannot decode image ", what, ": file too large (", bytes.size(),
               " bytes)");
+  // Only the documented formats are decoded, chosen by their magic numbers: stb_image would also
+  // take TGA, which has none, and decode almost any garbage as a huge "TGA image".
+  const bool png = bytes.size() >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) == 0;
+  const bool jpeg = bytes.size() >= 3 && bytes.compare(0, 3, "\xff\xd8\xff", 3) == 0;
+  CUVIZ_CHECK(png || jpeg, "cannot decode image ", what, ": not a PNG or JPEG file (PNG and JPEG are supported)");
   int w = 0, h = 0, c = 0;
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  // The size in the header is checked before the pixels are allocated.
+  if (stbi_info_from_memory(data, int(bytes.size()), &w, &h, &c))
+    CUVIZ_CHECK(int64_t(w) * h <= kMaxImagePixels, "cannot decode image ", what, ": ", w, " x ", h,
+                " pixels is more than the limit of ", kMaxImagePixels);
   std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(data, int(bytes.size()), &w, &h, &c, 3),
                                                stbi_image_free);
-  CUVIZ_CHECK(px != nullptr, "cannot decode image ", what, ": ", stbi_failure_reason(),
-              " (PNG and JPEG are supported)");
+  if (px == nullptr) {
+    const char* reason = stbi_failure_reason();
+    throw Error(cat("cannot decode image ", what, ": ", reason && *reason ? reason : "corrupt or truncated data",
+                    " (PNG and JPEG are supported)"));
+  }
   Image img;
   img.width = w;
   img.height = h;

@@ -2,10 +2,15 @@
 // The header dict is parsed by key, so any key order and spacing NumPy writes is accepted.
 #include "io/npy.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+
+#include "core/limits.h"
+#include "io/atomic_file.h"
 
 namespace cuviz {
 namespace {
@@ -44,6 +49,8 @@ std::vector<int64_t> parse_shape(const std::string& text, const std::string& pat
     const char ch = text[i];
     if (ch >= '0' && ch <= '9') {
       num += ch;
+      // 18 digits always fit an int64_t: longer numbers are refused before std::stoll could throw.
+      CUVIZ_CHECK(num.size() <= 18, "npy: ", path, ": shape ", text, " has a dimension of more than 18 digits");
     } else if (ch == ',' || ch == ')') {
       if (!num.empty()) dims.push_back(std::stoll(num));
       num.clear();
@@ -52,12 +59,6 @@ std::vector<int64_t> parse_shape(const std::string& text, const std::string& pat
     }
   }
   return dims;
-}
-
-int64_t product(const std::vector<int64_t>& dims) {
-  int64_t n = 1;
-  for (int64_t d : dims) n *= d;
-  return n;
 }
 
 }  // namespace
@@ -97,17 +98,23 @@ NpyArray read_npy(const std::string& path) {
               " is not supported (only C order)");
   NpyArray a;
   a.dims = parse_shape(header_value(header, "shape", path), path);
-  const int64_t count = product(a.dims);
+  const int64_t count = checked_numel(a.dims, cat("npy: ", path, ": shape"));
+  // The data must be in the file before any of it is allocated: a 140-byte file claiming 2^32
+  // elements is refused here, not after reading gigabytes.
+  const int64_t want = count * int64_t(sizeof(float));
+  std::error_code ec;
+  const auto file_bytes = std::filesystem::file_size(path, ec);
+  const int64_t have = ec ? want : int64_t(file_bytes) - int64_t(in.tellg());
+  CUVIZ_CHECK(have >= want, "npy: ", path, ": truncated data: ", std::max<int64_t>(have, 0), " of ", want, " bytes");
   a.data.resize(size_t(count));
-  in.read(reinterpret_cast<char*>(a.data.data()), std::streamsize(count * sizeof(float)));
-  CUVIZ_CHECK(in.gcount() == std::streamsize(count * sizeof(float)), "npy: ", path, ": truncated data: ",
-              in.gcount(), " of ", count * int64_t(sizeof(float)), " bytes");
+  if (count > 0) in.read(reinterpret_cast<char*>(a.data.data()), std::streamsize(want));
+  CUVIZ_CHECK(count == 0 || in.gcount() == std::streamsize(want), "npy: ", path, ": truncated data: ", in.gcount(),
+              " of ", want, " bytes");
   return a;
 }
 
-void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& dims) {
-  int64_t count = 1;
-  for (int64_t d : dims) count *= d;
+std::string encode_npy(const std::string& path, const float* data, const std::vector<int64_t>& dims) {
+  const int64_t count = checked_numel(dims, cat("npy: ", path, ": shape"));
   for (int64_t k = 0; k < count; ++k)
     CUVIZ_CHECK(std::isfinite(data[k]), "npy: ", path, ": element ", k, " is ", data[k],
                 " (not finite); nothing is written");
@@ -122,45 +129,48 @@ void write_npy(const std::string& path, const float* data, const std::vector<int
   header += '\n';
   CUVIZ_CHECK(header.size() < 65536, "npy: ", path, ": shape too long for a version 1.0 header");
 
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    CUVIZ_CHECK(out, "npy: cannot write ", tmp);
-    out.write(kMagic, 6);
-    const char version[2] = {1, 0};
-    out.write(version, 2);
-    const unsigned char len[2] = {static_cast<unsigned char>(header.size() & 0xff),
-                                  static_cast<unsigned char>(header.size() >> 8)};
-    out.write(reinterpret_cast<const char*>(len), 2);
-    out.write(header.data(), std::streamsize(header.size()));
-    out.write(reinterpret_cast<const char*>(data), std::streamsize(product(dims) * sizeof(float)));
-    CUVIZ_CHECK(out.good(), "npy: write to ", tmp, " failed");
-  }
-  CUVIZ_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "npy: cannot rename ", tmp, " to ", path);
+  std::string bytes(kMagic, 6);
+  bytes += '\x01';
+  bytes += '\x00';
+  bytes += char(header.size() & 0xff);
+  bytes += char(header.size() >> 8);
+  bytes += header;
+  if (count > 0) bytes.append(reinterpret_cast<const char*>(data), size_t(count) * sizeof(float));
+  return bytes;
+}
+
+void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& dims) {
+  // Temporary file + rename: a failed write leaves neither a partial file nor the temporary.
+  write_file_atomic(path, encode_npy(path, data, dims));
 }
 
 OwnedTensor read_npy_tensor(const std::string& path) {
   NpyArray a = read_npy(path);
   const auto& d = a.dims;
+  auto dim = [&](size_t i) { return checked_dim(d[i], cat("npy: ", path, ": shape"), /*allow_zero=*/true); };
   Shape s;
   switch (d.size()) {
-    case 1: s = {1, int(d[0]), 1, 1}; break;
-    case 2: s = {int(d[0]), int(d[1]), 1, 1}; break;
-    case 3: s = {1, int(d[0]), int(d[1]), int(d[2])}; break;
-    case 4: s = {int(d[0]), int(d[1]), int(d[2]), int(d[3])}; break;
+    case 1: s = {1, dim(0), 1, 1}; break;
+    case 2: s = {dim(0), dim(1), 1, 1}; break;
+    case 3: s = {1, dim(0), dim(1), dim(2)}; break;
+    case 4: s = {dim(0), dim(1), dim(2), dim(3)}; break;
     default: throw Error(cat("npy: ", path, ": rank ", d.size(), " cannot be read as an NCHW tensor (rank 1 to 4)"));
   }
   OwnedTensor t(s);
-  std::memcpy(t.data(), a.data.data(), a.data.size() * sizeof(float));
+  if (!a.data.empty()) std::memcpy(t.data(), a.data.data(), a.data.size() * sizeof(float));  // no null memcpy
   return t;
 }
 
-void write_npy(const std::string& path, const Tensor& t) {
+std::string encode_npy(const std::string& path, const Tensor& t) {
   CUVIZ_CHECK(t.device() == Device::cpu, "npy: ", path, ": tensor must be on the CPU, got ", device_name(t.device()));
   std::vector<float> dense(size_t(t.numel()));
-  for (int i = 0; i < t.n(); ++i)
-    std::memcpy(dense.data() + int64_t(i) * t.shape().image_size(), t.image(i), t.shape().image_size() * sizeof(float));
-  write_npy(path, dense.data(), {t.n(), t.c(), t.h(), t.w()});
+  if (t.numel() > 0)
+    for (int i = 0; i < t.n(); ++i)
+      std::memcpy(dense.data() + int64_t(i) * t.shape().image_size(), t.image(i),
+                  t.shape().image_size() * sizeof(float));
+  return encode_npy(path, dense.data(), {t.n(), t.c(), t.h(), t.w()});
 }
+
+void write_npy(const std::string& path, const Tensor& t) { write_file_atomic(path, encode_npy(path, t)); }
 
 }  // namespace cuviz

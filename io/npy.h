@@ -23,6 +23,10 @@ struct NpyArray {
 NpyArray read_npy(const std::string& path);
 // Writes data (prod(dims) floats) as a version 1.0 float32 .npy file (temporary name + rename).
 void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& dims);
+// The bytes write_npy writes (for a group of files written together, io/atomic_file.h); `path`
+// only names the file in errors (a non-finite element, a shape over the element cap).
+std::string encode_npy(const std::string& path, const float* data, const std::vector<int64_t>& dims);
+std::string encode_npy(const std::string& path, const Tensor& t);
 
 // Reads an .npy of rank 1 to 4 as an NCHW tensor: (c) -> {1,c,1,1}, (n,c) -> {n,c,1,1},
 // (c,h,w) -> {1,c,h,w}, (n,c,h,w) as is.

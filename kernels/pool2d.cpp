@@ -309,7 +309,10 @@ void pool2d_backward_data(const Pool2dParams& p0, const Tensor& x, const Tensor&
   const bool is_max = p.mode == PoolMode::max;
   // Max: outputs [ja, jb) take the vectorised search (interior_outputs); the others search
   // window by window, stopping at the first match.
-  const auto [ja, jb] = interior_outputs(p, cols, OW);
+  // Plain variables, not a structured binding: clang (before C++20's P1091 support, clang 16)
+  // cannot capture structured bindings in the OpenMP region and lambdas below.
+  const auto interior = interior_outputs(p, cols, OW);
+  const int ja = interior.first, jb = interior.second;
   // Windows overlap, so each plane scatters into its own dx plane: planes are independent.
 #pragma omp parallel if (x.numel() > 32768)
   {
@@ -379,7 +382,8 @@ void pool2d_forward_winners(const Pool2dParams& p0, const Tensor& x, const Tenso
   const int H = x.h(), W = x.w(), OH = y.h(), OW = y.w(), C = x.c();
   const AxisPlan rows = plan_axis(OH, H, p.kernel_h, p.stride_h, p.pad_top, p.pad_bottom, p.dilation_h, true);
   const AxisPlan cols = plan_axis(OW, W, p.kernel_w, p.stride_w, p.pad_left, p.pad_right, p.dilation_w, true);
-  const auto [ja, jb] = interior_outputs(p, cols, OW);  // the vectorised search, as the backward's
+  const auto interior = interior_outputs(p, cols, OW);  // the vectorised search, as the backward's
+  const int ja = interior.first, jb = interior.second;     // (no structured binding: see above)
 #pragma omp parallel for collapse(2) schedule(static) if (x.numel() > 32768)
   for (int n = 0; n < x.n(); ++n)
     for (int c = 0; c < C; ++c) {

@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/limits.h"
 #include "loaders/caffe.pb.h"
 #include "loaders/graph_builder.h"
 
@@ -236,7 +237,9 @@ class CaffeReader {
     const auto& [name, d] = inputs[0];
     CUVIZ_CHECK(d.size() == 4 && d[0] > 0 && d[1] > 0 && d[2] > 0 && d[3] > 0, "caffe: ", prototxt_,
                 ": input '", name, "' has shape ", dims_str(d), "; expected 4 positive dims (N, C, H, W)");
-    builder_.set_input(name, Shape{int(d[0]), int(d[1]), int(d[2]), int(d[3])});
+    const std::string what = cat("caffe: ", prototxt_, ": input '", name, "'");
+    builder_.set_input(name, Shape{checked_dim(d[0], what), checked_dim(d[1], what), checked_dim(d[2], what),
+                                   checked_dim(d[3], what)});
   }
 
   // The layer's blobs from the .caffemodel, checked against the shapes the architecture implies.
@@ -272,6 +275,9 @@ class CaffeReader {
         std::transform(b.double_data().begin(), b.double_data().end(), t.data(),
                        [](double v) { return float(v); });
       }
+      for (int64_t k = 0; k < s.numel(); ++k)
+        CUVIZ_CHECK(std::isfinite(t.data()[k]), "caffe: ", caffemodel_, ": layer '", l.name(), "' blob ", i,
+                    " element ", k, " is ", t.data()[k], " (weights must be finite numbers)");
       out.push_back(std::move(t));
     }
     return out;
@@ -329,7 +335,7 @@ class CaffeReader {
       d.conv.groups = int(p.group());
       CUVIZ_CHECK(d.conv.groups >= 1 && x.c % d.conv.groups == 0, where, ": input ", x.str(),
                   " channels are not divisible by group = ", p.group());
-      const int o = int(p.num_output());
+      const int o = checked_dim(p.num_output(), cat(where, ": num_output"));
       std::vector<Want> want = {{{o, x.c / d.conv.groups, kh, kw}, {o, x.c / d.conv.groups, kh, kw}}};
       if (p.bias_term()) want.push_back(vec(o));
       d.weights = take_weights(l, want);
@@ -337,7 +343,7 @@ class CaffeReader {
       const auto& p = l.inner_product_param();
       CUVIZ_CHECK(p.axis() == 1, where, ": axis ", p.axis(), " is not supported (only 1)");
       d.kind = LayerKind::linear;
-      const int o = int(p.num_output());
+      const int o = checked_dim(p.num_output(), cat(where, ": num_output"));
       const int k = int(x.image_size());
       std::vector<Want> want = {p.transpose() ? Want{{k, o}, {k, o, 1, 1}} : Want{{o, k}, {o, k, 1, 1}}};
       if (p.bias_term()) want.push_back(vec(o));
@@ -408,7 +414,11 @@ class CaffeReader {
       const float f = b[2].data()[0] == 0.f ? 0.f : 1.f / b[2].data()[0];
       OwnedTensor a({1, x.c, 1, 1}), c({1, x.c, 1, 1});
       for (int i = 0; i < x.c; ++i) {
-        const double inv = 1.0 / std::sqrt(double(b[1].data()[i]) * f + l.batch_norm_param().eps());
+        const double var = double(b[1].data()[i]) * f + l.batch_norm_param().eps();
+      // A negative variance would make inv NaN and every output after this layer NaN.
+      CUVIZ_CHECK(var > 0, where, ": variance of channel ", i, " is ", double(b[1].data()[i]) * f, " (with eps ",
+                  l.batch_norm_param().eps(), "); a variance must not be negative");
+      const double inv = 1.0 / std::sqrt(var);
         a.data()[i] = float(inv);
         c.data()[i] = float(-double(b[0].data()[i]) * f * inv);
       }

@@ -3,6 +3,7 @@
 // what Network will compute.
 #include "loaders/graph_builder.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "nn/layer_ops.h"
@@ -66,6 +67,14 @@ void GraphBuilder::add(LayerDesc layer) {
     in.push_back(blob_shape(b, layer.name));
     rank = blob_rank(b);
   }
+  // Every loader's weights pass here: a NaN or Inf (a corrupt or bit-flipped file) is refused
+  // by layer name rather than turning every output NaN.
+  for (size_t i = 0; i < layer.weights.size(); ++i) {
+    const OwnedTensor& w = layer.weights[i];
+    for (int64_t k = 0; k < w.numel(); ++k)
+      CUVIZ_CHECK(std::isfinite(w.data()[k]), context_, ": layer '", layer.name, "' weight ", i, " element ", k,
+                  " is ", w.data()[k], " (weights must be finite numbers)");
+  }
   const Shape out = output_shape(layer, in);
   if (layer.kind == LayerKind::flatten || layer.kind == LayerKind::linear) rank = 2;
   shapes_[layer.output] = out;
@@ -81,8 +90,9 @@ int64_t graph_parameter_count(const Graph& g) {
 }
 
 OwnedTensor make_weight(Shape shape, const float* data) {
+  CUVIZ_CHECK(data != nullptr || shape.numel() == 0, "make_weight: no data for ", shape.str());
   OwnedTensor t(shape);
-  std::memcpy(t.data(), data, size_t(shape.numel()) * sizeof(float));
+  if (shape.numel() > 0) std::memcpy(t.data(), data, size_t(shape.numel()) * sizeof(float));
   return t;
 }
 

@@ -133,7 +133,9 @@ std::string home_dir() {
 // Files of an explicit path (a model file or a directory holding one).
 ModelFiles resolve_path(const fs::path& path, ModelFormat format) {
   ModelFiles f;
-  const fs::path dir = fs::is_directory(path) ? path : path.parent_path();
+  // A bare file name ("model.onnx", run in the model's own folder) has an empty parent: use ".",
+  // which fs::absolute and the directory listings below accept.
+  const fs::path dir = fs::is_directory(path) ? path : path.parent_path().empty() ? fs::path(".") : path.parent_path();
   const KnownModel* known = find_known(fs::absolute(dir).lexically_normal().filename().string());
   if (known) {
     f.name = known->name;

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <map>
 
+#include "core/limits.h"
 #include "loaders/graph_builder.h"
 
 namespace cuviz {
@@ -48,12 +49,6 @@ std::string dims_str(const std::vector<int64_t>& d) {
   return s + "]";
 }
 
-int64_t product(const std::vector<int64_t>& d) {
-  int64_t n = 1;
-  for (int64_t v : d) n *= v;
-  return n;
-}
-
 // A constant tensor (initializer or Constant node) decoded to floats or integers.
 struct Const {
   std::vector<int64_t> dims;
@@ -66,7 +61,8 @@ Const decode(const onnx::TensorProto& t, const std::string& where) {
               "' keeps its data in an external file, which is not supported");
   Const c;
   c.dims.assign(t.dims().begin(), t.dims().end());
-  const size_t n = size_t(product(c.dims));
+  // Checked for overflow and capped before anything is allocated (core/limits.h).
+  const size_t n = size_t(checked_numel(c.dims, cat(where, ": tensor '", t.name(), "'")));
   const std::string& raw = t.raw_data();
   switch (t.data_type()) {
     case onnx::TensorProto::FLOAT:
@@ -80,6 +76,10 @@ Const decode(const onnx::TensorProto& t, const std::string& where) {
       }
       CUVIZ_CHECK(c.f.size() == n, where, ": tensor '", t.name(), "' has ", c.f.size(), " values for dims ",
                   dims_str(c.dims));
+      // A bit-flipped or corrupt weight would make every output NaN: refuse it here, by name.
+      for (size_t k = 0; k < n; ++k)
+        CUVIZ_CHECK(std::isfinite(c.f[k]), where, ": tensor '", t.name(), "' element ", k, " is ", c.f[k],
+                    " (weights must be finite numbers)");
       break;
     case onnx::TensorProto::INT64:
       if (!raw.empty()) {
@@ -90,15 +90,21 @@ Const decode(const onnx::TensorProto& t, const std::string& where) {
       } else {
         c.i.assign(t.int64_data().begin(), t.int64_data().end());
       }
+      CUVIZ_CHECK(c.i.size() == n, where, ": tensor '", t.name(), "' has ", c.i.size(), " values for dims ",
+                  dims_str(c.dims));
       break;
     case onnx::TensorProto::INT32:
       if (!raw.empty()) {
-        std::vector<int32_t> v(raw.size() / 4);
-        std::memcpy(v.data(), raw.data(), v.size() * 4);
+        CUVIZ_CHECK(raw.size() == n * 4, where, ": tensor '", t.name(), "' has ", raw.size(), " bytes for dims ",
+                    dims_str(c.dims));
+        std::vector<int32_t> v(n);
+        std::memcpy(v.data(), raw.data(), raw.size());
         c.i.assign(v.begin(), v.end());
       } else {
         c.i.assign(t.int32_data().begin(), t.int32_data().end());
       }
+      CUVIZ_CHECK(c.i.size() == n, where, ": tensor '", t.name(), "' has ", c.i.size(), " values for dims ",
+                  dims_str(c.dims));
       break;
     default:
       throw Error(cat(where, ": tensor '", t.name(), "' has data type ",
@@ -149,7 +155,9 @@ class OnnxReader {
     for (int i = 0; i < 4; ++i) {
       const auto& dim = shape.dim(i);
       // A symbolic batch size ("N", "batch") is 1 here; Network plans the batch it runs.
-      d[i] = dim.has_dim_value() && dim.dim_value() > 0 ? int(dim.dim_value()) : 0;
+      d[i] = dim.has_dim_value() && dim.dim_value() > 0
+                 ? checked_dim(dim.dim_value(), cat("onnx: ", path_, ": input '", input->name(), "'"))
+                 : 0;
       if (i == 0 && d[0] == 0) d[0] = 1;
       CUVIZ_CHECK(d[i] > 0, "onnx: ", path_, ": input '", input->name(), "' dimension ", i,
                   " is not a fixed positive size");
@@ -190,6 +198,15 @@ class OnnxReader {
     CUVIZ_CHECK(input < n.input_size() && is_const(n.input(input)), where(n), ": input ", input, " ('",
                 input < n.input_size() ? n.input(input) : "", "') must be an initializer or Constant");
     return decode(*consts_.at(n.input(input)), where(n));
+  }
+  // A constant read as weights: it must hold FLOAT values (an INT32/INT64 tensor has none).
+  Const weights(const onnx::NodeProto& n, int input) const {
+    Const c = constant(n, input);
+    const onnx::TensorProto& t = *consts_.at(n.input(input));
+    CUVIZ_CHECK(t.data_type() == onnx::TensorProto::FLOAT, where(n), ": tensor '", t.name(), "' (input ", input,
+                ") has data type ", onnx::TensorProto::DataType_Name(onnx::TensorProto::DataType(t.data_type())),
+                "; weights must be FLOAT");
+    return c;
   }
   bool has_input(const onnx::NodeProto& n, int i) const { return i < n.input_size() && !n.input(i).empty(); }
 
@@ -248,6 +265,10 @@ class OnnxReader {
     const std::string& op = n.op_type();
     CUVIZ_CHECK(n.domain().empty() || n.domain() == "ai.onnx", where(n), ": operator domain '", n.domain(),
                 "' is not supported");
+    // Every mapping below reads the first output and (but Constant) the first input: a node
+    // without them is refused here (reading them was undefined behaviour, found by onnx_fuzz).
+    CUVIZ_CHECK(n.output_size() >= 1 && !n.output(0).empty(), where(n), ": node has no output");
+    CUVIZ_CHECK(op == "Constant" || (n.input_size() >= 1 && !n.input(0).empty()), where(n), ": node has no input");
     if (op == "Constant") {
       const auto* v = attr(n, "value");
       CUVIZ_CHECK(v != nullptr && v->has_t(), where(n), ": only tensor-valued constants ('value') are supported");
@@ -321,9 +342,10 @@ class OnnxReader {
     LayerDesc d = base(n, LayerKind::conv);
     d.inputs = {n.input(0)};
     const Shape x = builder_.blob_shape(n.input(0), d.name);
-    const Const w = constant(n, 1);
+    const Const w = weights(n, 1);
     CUVIZ_CHECK(w.dims.size() == 4, where(n), ": weights ", dims_str(w.dims), " are not 4-D (only 2-D convolution)");
-    const Shape ws{int(w.dims[0]), int(w.dims[1]), int(w.dims[2]), int(w.dims[3])};
+    auto wd = [&](int i) { return checked_dim(w.dims[size_t(i)], cat(where(n), ": weights")); };
+    const Shape ws{wd(0), wd(1), wd(2), wd(3)};
     const auto kernel = attr_ints(n, "kernel_shape", {ws.h, ws.w});
     CUVIZ_CHECK(kernel == (std::vector<int64_t>{ws.h, ws.w}), where(n), ": kernel_shape ", dims_str(kernel),
                 " does not match weights ", ws.str());
@@ -336,7 +358,7 @@ class OnnxReader {
     d.conv.groups = int(attr_int(n, "group", 1));
     d.weights.push_back(make_weight(ws, w.f.data()));
     if (has_input(n, 2)) {
-      const Const b = constant(n, 2);
+      const Const b = weights(n, 2);
       CUVIZ_CHECK(int64_t(b.f.size()) == ws.n, where(n), ": bias ", dims_str(b.dims), " does not match weights ",
                   ws.str());
       d.weights.push_back(make_weight({1, ws.n, 1, 1}, b.f.data()));
@@ -375,17 +397,17 @@ class OnnxReader {
     const bool trans_b = gemm && attr_int(n, "transB", 0) != 0;
     const float alpha = gemm ? attr_float(n, "alpha", 1.f) : 1.f;
     const float beta = gemm ? attr_float(n, "beta", 1.f) : 1.f;
-    const Const b = constant(n, 1);
+    const Const b = weights(n, 1);
     CUVIZ_CHECK(b.dims.size() == 2, where(n), ": weights ", dims_str(b.dims), " are not 2-D");
-    const int o = int(trans_b ? b.dims[0] : b.dims[1]);
-    const int k = int(trans_b ? b.dims[1] : b.dims[0]);
+    const int o = checked_dim(trans_b ? b.dims[0] : b.dims[1], cat(where(n), ": weights"));
+    const int k = checked_dim(trans_b ? b.dims[1] : b.dims[0], cat(where(n), ": weights"));
     OwnedTensor w({o, k, 1, 1});
     for (int i = 0; i < o; ++i)
       for (int j = 0; j < k; ++j)
         w.data()[int64_t(i) * k + j] = alpha * (trans_b ? b.f[size_t(i) * k + j] : b.f[size_t(j) * o + i]);
     d.weights.push_back(std::move(w));
     if (gemm && has_input(n, 2)) {
-      const Const c = constant(n, 2);
+      const Const c = weights(n, 2);
       CUVIZ_CHECK(int64_t(c.f.size()) == o || c.f.size() == 1, where(n), ": bias ", dims_str(c.dims),
                   " is not one value per output (", o, ")");
       OwnedTensor bias({1, o, 1, 1});
@@ -406,7 +428,7 @@ class OnnxReader {
     }
     const int ci = is_const(n.input(1)) ? 1 : 0;
     const std::string& x = n.input(1 - ci);
-    const Const c = constant(n, ci);
+    const Const c = weights(n, ci);
     const Shape xs = builder_.blob_shape(x, n.name());
     CUVIZ_CHECK(int64_t(c.f.size()) == xs.c || c.f.size() == 1, where(n), ": constant ", dims_str(c.dims),
                 " is not one value per channel of ", xs.str());
@@ -448,9 +470,14 @@ class OnnxReader {
       if (out[i] == -1) {
         CUVIZ_CHECK(infer < 0, where(n), ": shape ", dims_str(target), " has two -1 entries");
         infer = int(i);
-      } else {
-        known *= out[i];
       }
+    }
+    {
+      // The known entries' product, checked for overflow and capped (found by onnx_fuzz).
+      std::vector<int64_t> known_dims;
+      for (int64_t v : out)
+        if (v != -1) known_dims.push_back(v);
+      known = checked_numel(known_dims, cat(where(n), ": shape ", dims_str(target)));
     }
     if (infer >= 0 && known > 0) out[size_t(infer)] = x.numel() / known;
     CUVIZ_CHECK(out.size() == 2 && out[0] == x.n && out[0] * out[1] == x.numel(), where(n), ": reshape of ",
@@ -466,11 +493,15 @@ class OnnxReader {
     CUVIZ_CHECK(attr_int(n, "spatial", 1) == 1, where(n), ": spatial = 0 is not supported");
     const std::string& x = n.input(0);
     const Shape xs = builder_.blob_shape(x, n.name());
-    const Const scale = constant(n, 1), bias = constant(n, 2), mean = constant(n, 3), var = constant(n, 4);
+    const Const scale = weights(n, 1), bias = weights(n, 2), mean = weights(n, 3), var = weights(n, 4);
     for (const Const* c : {&scale, &bias, &mean, &var})
       CUVIZ_CHECK(int64_t(c->f.size()) == xs.c, where(n), ": parameter ", dims_str(c->dims),
                   " is not one value per channel of ", xs.str());
     const double eps = attr_float(n, "epsilon", 1e-5f);
+    // var + eps must be positive: a negative variance would give a = scale / sqrt(negative) = NaN.
+    for (size_t i = 0; i < var.f.size(); ++i)
+      CUVIZ_CHECK(double(var.f[i]) + eps > 0, where(n), ": variance of channel ", i, " is ", var.f[i],
+                  " (with epsilon ", eps, "); a variance must not be negative");
     // y = a x + b with a = scale / sqrt(var + eps), b = bias - a mean, computed in double.
     std::vector<double> a(size_t(xs.c)), b(size_t(xs.c));
     for (size_t i = 0; i < a.size(); ++i) {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -193,7 +194,7 @@ std::vector<float> SafetensorsFile::read_floats(const std::string& name) const {
   CUVIZ_CHECK(*file_, what, ": reading ", raw.size(), " bytes failed");
   std::vector<float> out(size_t(t.numel()));
   if (t.dtype == "F32") {
-    std::memcpy(out.data(), raw.data(), raw.size());
+    if (!raw.empty()) std::memcpy(out.data(), raw.data(), raw.size());  // a zero-element tensor has no buffer
   } else {
     const bool half = t.dtype == "F16";
     for (size_t i = 0; i < out.size(); ++i) {
@@ -213,8 +214,11 @@ OwnedTensor SafetensorsFile::read_tensor(const std::string& name, const std::vec
   CUVIZ_CHECK(shape.numel() == t.numel(), "safetensors: ", path_, ": tensor '", name, "' ", dims_string(dims),
               " cannot be viewed as ", shape.str());
   const std::vector<float> v = read_floats(name);
+  for (size_t k = 0; k < v.size(); ++k)
+    CUVIZ_CHECK(std::isfinite(v[k]), "safetensors: ", path_, ": tensor '", name, "' element ", k, " is ", v[k],
+                " (weights must be finite numbers)");
   OwnedTensor out(shape);
-  std::memcpy(out.data(), v.data(), v.size() * sizeof(float));
+  if (!v.empty()) std::memcpy(out.data(), v.data(), v.size() * sizeof(float));
   return out;
 }
 

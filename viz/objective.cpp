@@ -10,6 +10,7 @@
 #include "viz/objective.h"
 
 #include <cctype>
+#include <cstring>
 #include <algorithm>
 #include <cstdlib>
 
@@ -92,7 +93,14 @@ class Parser {
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    throw Error(cat("objective '", s_, "': ", what, " at column ", pos_ + 1));
+    // A very long expression is shown by its first 60 characters, so the error stays one line.
+    const std::string shown = s_.size() <= 100 ? s_ : s_.substr(0, 60) + "...";
+    throw Error(cat("objective '", shown, "': ", what, " at column ", pos_ + 1));
+  }
+  // Whether the next non-space character is one of `ops` (without consuming it).
+  bool peek_operator(const char* ops) {
+    skip();
+    return pos_ < s_.size() && std::strchr(ops, s_[pos_]) != nullptr;
   }
   void skip() {
     while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
@@ -155,9 +163,16 @@ class Parser {
     return n;
   }
 
+  // Each + - * makes the tree one level deeper (left-leaning): their number is limited too, so
+  // that evaluating or freeing the tree cannot recurse without bound either.
+  static constexpr int kMaxOperators = 4096;
+  void count_operator() {
+    if (++operators_ > kMaxOperators) fail(cat("more than ", kMaxOperators, " operators"));
+  }
   Objective expr() {
     Objective e = term();
     for (;;) {
+      if (peek_operator("+-")) count_operator();
       if (eat('+'))
         e = e + term();
       else if (eat('-'))
@@ -168,10 +183,24 @@ class Parser {
   }
   Objective term() {
     Objective e = unary();
-    while (eat('*')) e = e * unary();
+    while (eat('*')) {
+      count_operator();
+      e = e * unary();
+    }
     return e;
   }
+  // Nesting (parentheses and unary signs) is limited: the parser recurses once per level, and
+  // 10,000 '(' or 120,000 '-' would otherwise overflow the stack instead of giving an error.
+  static constexpr int kMaxDepth = 256;
+  struct Nest {
+    explicit Nest(Parser& p) : p_(p) {
+      if (++p_.depth_ > kMaxDepth) p_.fail(cat("nested more than ", kMaxDepth, " levels deep (parentheses and signs)"));
+    }
+    ~Nest() { --p_.depth_; }
+    Parser& p_;
+  };
   Objective unary() {
+    const Nest nest(*this);
     if (eat('-')) return -unary();
     if (eat('+')) return unary();
     return primary();
@@ -267,6 +296,8 @@ class Parser {
 
   const std::string& s_;
   size_t pos_ = 0;
+  int depth_ = 0;      // current nesting, see Nest
+  int operators_ = 0;  // binary operators read so far
 };
 
 }  // namespace

@@ -118,5 +118,47 @@ TEST(Npy, BadFilesAreClearErrors) {
   EXPECT_TRUE(throws_with([&] { read_npy(dir.file("missing.npy")); }, {"cannot open"}));
 }
 
+// Sizes from the header are checked before anything is allocated: a 16-byte body claiming
+// 2^32 + 3 elements, dims whose product overflows int64 and a 23-digit dim are one error each
+// (they used to allocate 16.9 GB, wrap to 0 elements, or throw a bare "stoll").
+TEST(Npy, HeaderSizesAreCheckedBeforeAllocation) {
+  TempDir dir("npy");
+  const std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': ";
+  struct Bad {
+    std::string shape, payload, fragment;
+  };
+  for (const Bad& b : {Bad{"(1, 4294967299, 1, 1)", std::string(16, '\0'), "more than 2147483648 elements"},
+                       Bad{"(999999999999999999, 999999999999999999)", "", "more than 2147483648 elements"},
+                       Bad{"(99999999999999999999999,)", "", "more than 18 digits"},
+                       Bad{"(1000, 1000)", std::string(16, '\0'), "truncated data: 16 of 4000000 bytes"}}) {
+    write_text(dir.file("x.npy"), npy_bytes(dict + b.shape + ", }", b.payload));
+    EXPECT_TRUE(throws_with([&] { read_npy(dir.file("x.npy")); }, {"x.npy", b.fragment})) << b.shape;
+  }
+}
+
+// A zero-element array round-trips (no memcpy from a null pointer: the UBSan report).
+TEST(Npy, ZeroElementArrayRoundTrips) {
+  TempDir dir("npy");
+  write_npy(dir.file("e.npy"), nullptr, {0, 4});
+  const NpyArray a = read_npy(dir.file("e.npy"));
+  EXPECT_EQ(a.dims, (std::vector<int64_t>{0, 4}));
+  EXPECT_TRUE(a.data.empty());
+  const OwnedTensor t = read_npy_tensor(dir.file("e.npy"));
+  EXPECT_EQ(t.shape(), (Shape{0, 4, 1, 1}));
+}
+
+// Writing over a folder fails before anything is written and leaves no temporary file (forward
+// --out DIR used to leave DIR.tmp).
+TEST(Npy, WritingOverAFolderLeavesNoTemporaryFile) {
+  TempDir dir("npy");
+  std::filesystem::create_directories(dir.file("out"));
+  OwnedTensor t({1, 1, 2, 2});
+  fill_uniform(t.view(), 3);
+  EXPECT_TRUE(throws_with([&] { write_npy(dir.file("out"), t); }, {"out", "it is a directory"}));
+  size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) entries += e.path().filename() != "out";
+  EXPECT_EQ(entries, 0u);
+}
+
 }  // namespace
 }  // namespace cuviz

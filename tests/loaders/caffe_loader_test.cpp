@@ -301,5 +301,52 @@ layer { name: "sc" type: "Scale" bottom: "data" top: "data" scale_param { bias_t
   EXPECT_EQ(g.layers[1].weights[1].data()[1], 1.f);
 }
 
+// A BatchNorm whose variance is negative, and a NaN or Inf weight, are refused by layer (they
+// used to load and turn every output after the layer NaN: `classify` printed -nan and exit 0).
+TEST(CaffeLoader, NegativeVarianceAndNonFiniteWeightsAreErrors) {
+  TempDir dir("caffe");
+  write_text(dir.file("deploy.prototxt"), R"(
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 2 dim: 4 dim: 4 } } }
+layer { name: "bn" type: "BatchNorm" bottom: "data" top: "data" batch_norm_param { eps: 0.5 } }
+layer { name: "sc" type: "Scale" bottom: "data" top: "data" scale_param { bias_term: true } }
+)");
+  auto weights = [&](std::vector<float> var, float scale0) {
+    caffe::NetParameter w;
+    auto* bn = w.add_layer();
+    bn->set_name("bn");
+    for (std::vector<float> v : {std::vector<float>{2.f, 4.f}, var, {2.f}}) {
+      auto* b = bn->add_blobs();
+      b->mutable_shape()->add_dim(int64_t(v.size()));
+      for (float x : v) b->add_data(x);
+    }
+    add_weights(w, "sc", {{2}, {2}});
+    w.mutable_layer(1)->mutable_blobs(0)->set_data(0, scale0);
+    save(w, dir.file("w.caffemodel"));
+    return dir.file("w.caffemodel");
+  };
+  const std::string proto = dir.file("deploy.prototxt");
+  // Running sums / factor 2: variance -3 for channel 1.
+  EXPECT_TRUE(throws_with([&] { load_caffe(proto, weights({6.f, -6.f}, 1.f)); },
+                          {"layer 'bn'", "variance of channel 1 is -3", "must not be negative"}));
+  EXPECT_TRUE(throws_with([&] { load_caffe(proto, weights({6.f, 14.f}, std::nanf(""))); },
+                          {"layer 'sc'", "blob 0 element 0 is nan", "finite"}));
+  EXPECT_TRUE(throws_with([&] { load_caffe(proto, weights({6.f, 14.f}, -HUGE_VALF)); },
+                          {"layer 'sc'", "blob 0 element 0 is -inf"}));
+  EXPECT_NO_THROW(load_caffe(proto, weights({6.f, 14.f}, 1.f)));
+}
+
+// Dims of 2^31 and more in the prototxt (they used to wrap: 2^32 + 224 read as 224).
+TEST(CaffeLoader, DimsBeyondIntAreErrors) {
+  TempDir dir("caffe");
+  for (const char* dim : {"4294967520", "2147483648"}) {
+    write_text(dir.file("deploy.prototxt"),
+               std::string(R"(layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 2 dim: )") +
+                   dim + " dim: 4 } } }\n");
+    save(caffe::NetParameter(), dir.file("w.caffemodel"));
+    EXPECT_TRUE(throws_with([&] { load_caffe(dir.file("deploy.prototxt"), dir.file("w.caffemodel")); },
+                            {"input 'data' has dimension", dim}));
+  }
+}
+
 }  // namespace
 }  // namespace cuviz

@@ -370,5 +370,31 @@ TEST(OnnxLoader, ConstantNodeWeightsAndIdentity) {
   EXPECT_EQ(g.layers[1].kind, LayerKind::dropout);  // identity at inference
 }
 
+// A Reshape target whose entries multiply past int64 (signed overflow, found by onnx_fuzz) is
+// one error naming the node.
+TEST(OnnxLoader, ReshapeTargetProductOverflowIsAnError) {
+  TempDir dir("onnx");
+  ModelBuilder b;
+  b.init_ints("shape", {984036518580453377, -246, 1});
+  b.node("Reshape", "flat", {"x", "shape"}, {"y"});
+  EXPECT_TRUE(throws_with([&] { load_onnx(b.save(dir)); }, {"'flat'", "more than 2147483648 elements"}));
+}
+
+// A node without inputs or outputs is one error (reading its first input was undefined
+// behaviour, found by onnx_fuzz).
+TEST(OnnxLoader, NodeWithoutInputOrOutputIsAnError) {
+  TempDir dir("onnx");
+  {
+    ModelBuilder b;
+    b.node("MaxPool", "pool", {}, {"y"});
+    EXPECT_TRUE(throws_with([&] { load_onnx(b.save(dir)); }, {"'pool'", "node has no input"}));
+  }
+  {
+    ModelBuilder b;
+    b.node("Relu", "relu", {"x"}, {});
+    EXPECT_TRUE(throws_with([&] { load_onnx(b.save(dir, "b.onnx")); }, {"'relu'", "node has no output"}));
+  }
+}
+
 }  // namespace
 }  // namespace cuviz

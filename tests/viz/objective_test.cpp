@@ -75,6 +75,28 @@ TEST(ObjectiveParser, SyntaxErrorsNameTheColumn) {
   expect_error_at("l2_to(conv1)", 7, "l2_to takes a target tensor");
 }
 
+// Nesting and length are bounded (the parser recurses once per level): 10,000 parentheses or
+// 120,000 '-' signs used to overflow the stack; now they are one error naming the limit, and a
+// long error shows only the start of the expression.
+TEST(ObjectiveParser, NestingAndOperatorCountAreLimited) {
+  const std::string x = "inception_4a/output:1";
+  EXPECT_EQ(parse_objective(std::string(200, '(') + x + std::string(200, ')')).str(), parse_objective(x).str());
+  EXPECT_EQ(parse_objective(std::string(200, '-') + x).str(), parse_objective("--" + x).str());  // an even count
+  expect_error_at(std::string(10000, '(') + x + std::string(10000, ')'), 257, "nested more than 256 levels deep");
+  expect_error_at(std::string(120000, '-') + x, 257, "nested more than 256 levels deep");
+  std::string sum = x;
+  for (int i = 0; i < 4096; ++i) sum += (i % 2 ? "-" : "+") + x;
+  EXPECT_NO_THROW(parse_objective(sum));  // 4096 operators: the limit itself
+  try {
+    parse_objective(sum + "*2");
+    FAIL() << "no error for 4097 operators";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("more than 4096 operators"), std::string::npos) << m;
+    EXPECT_LT(m.size(), 200u) << "the message quotes the whole expression";
+  }
+}
+
 // Every parseable term, written as the printer writes it, parses back to the same text; lookups
 // find every name and alias, and no two terms share a name.
 TEST(ObjectiveTerms, EveryParseableTermRoundTrips) {
