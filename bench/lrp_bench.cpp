@@ -1,6 +1,6 @@
 // LRP relevance maps per second (viz/lrp.h Lrp: one plan, one rule set, reused), on GoogLeNet
 // (ONNX) at 224 px, for each composite; and, with --figure, the heat-map panel of
-// docs/attribution_lrp.md (the photo, then each composite's map summed over colour, blue-white-red
+// docs/attribution.md ("Layer-wise relevance propagation") (the photo, then each composite's map summed over colour, blue-white-red
 // for negative-zero-positive, symmetric scale at the 99.5th percentile of |R|).
 //   maps/s = batch / seconds of one Lrp::relevance call (forward + relevance backward + copies),
 //   best and median over --repeats calls after one warm-up call, and the median process CPU time

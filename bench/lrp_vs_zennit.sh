@@ -1,6 +1,6 @@
 #!/bin/bash
 # LRP maps per second, cuviz (bench/lrp_bench.cpp) and zennit (bench/zennit_lrp_baseline.py) side by
-# side on the CPU, each at 1 and 2 threads, alternating, N rounds (docs/attribution_lrp.md, "Speed").
+# side on the CPU, each at 1 and 2 threads, alternating, N rounds (docs/performance.md, "LRP against zennit").
 #   bench/lrp_vs_zennit.sh [build dir, default build] [rounds, default 2] [repeats per round, default 5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
