@@ -54,7 +54,9 @@ struct StyleSettings {
   int iters = 1000;                 // per scale
   int size = 512;                   // the output's longer side
   double style_scale = 1.0;         // style images resized to style_scale * size (longer side)
-  std::string init = "noise";       // noise, content, or an image file
+  // neural-style starts from noise (-init random); cuviz starts from the content photo by default: on
+  // GoogLeNet at 256 px a noise start leaves the cat faint (docs/visualization.md, "Style transfer").
+  std::string init = "content";     // noise, content, or an image file
   bool original_colors = false;
   std::string multiscale;           // sizes, comma-separated and increasing; "" = size alone
   uint64_t seed = settings_defaults::seed;
