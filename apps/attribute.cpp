@@ -24,6 +24,7 @@
 #include "apps/progress.h"
 #include "apps/settings_cli.h"
 #include "io/atomic_file.h"
+#include "io/html.h"
 #include "io/image.h"
 #include "io/labels.h"
 #include "io/npy.h"
@@ -57,23 +58,6 @@ std::string stem_with(const std::string& path, const std::string& suffix) {
 std::string base_name(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-std::string html_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '<')
-      o += "&lt;";
-    else if (c == '>')
-      o += "&gt;";
-    else if (c == '&')
-      o += "&amp;";
-    else if (c == '"')
-      o += "&quot;";
-    else
-      o += c;
-  }
-  return o;
 }
 
 // The methods of `text` ("all", or names separated by commas), each once, in the order given.

@@ -17,6 +17,7 @@
 #include "apps/settings_cli.h"
 #include "io/atomic_dir.h"
 #include "io/atomic_file.h"
+#include "io/html.h"
 #include "io/image.h"
 #include "io/labels.h"
 #include "loaders/preprocess.h"
@@ -37,20 +38,6 @@ struct FacetsCommand {
   RunOptions run;
   std::string images, out;
 };
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 constexpr int kThumb = 64;  // member thumbnails on the page, pixels
 

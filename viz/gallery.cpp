@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "io/atomic_file.h"
+#include "io/html.h"
 #include "io/image.h"
 #include "core/error.h"
 
@@ -64,21 +65,6 @@ std::string channel_file(const std::string& layer, int channel) {
 }
 
 namespace {
-
-// Escapes a string for inclusion in HTML text.
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 constexpr const char* kPage = R"HTML(<!doctype html>
 <html lang="en">

@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "io/atomic_file.h"
+#include "io/html.h"
 #include "io/npy.h"
 #include "loaders/preprocess.h"
 #include "viz/objective.h"
@@ -154,20 +155,6 @@ Image blend(const Image& photo, const std::vector<std::array<float, 3>>& colour,
         out.at(x, y, c) = byte(base + alpha[p] * (colour[p][size_t(c)] - base));
       }
     }
-  return out;
-}
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
   return out;
 }
 

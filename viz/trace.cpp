@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/html.h"
 #include "viz/method_ops.h"
 #include "viz/objective_eval.h"
 #include "viz/transform.h"
@@ -226,20 +227,6 @@ Image diverging_image(const Tensor& map, int height, int width) {
 }
 
 namespace {
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string fmt(const char* f, double v) {
   char b[64];
