@@ -8,32 +8,13 @@
 
 #include "viz/objective.h"
 #include "viz/term_l2_to.h"
+#include "viz/term_target.h"
 
 namespace cuviz {
 
 extern const ObjectiveTerm kL2ToTerm, kDotToTerm;
 
 namespace {
-// One task per image of the node, reading the node's target from the batch's table.
-template <class Maths>
-void compile_to_target(const ObjectiveNode& n, TermCompiler& c) {
-  const Tensor& target = *n.data;
-  const Shape s = target.shape();
-  auto& batch = c.batch<ItemBatch<Maths>>(n.layers[0]);
-  const int at = batch.add_aux(target.data(), size_t(s.image_size()));
-  for (int i = c.first(); i < c.last(); ++i) {
-    LeafTask t;
-    t.image = i;
-    t.channel = s.c;  // the target's shape, checked against the blob at bind
-    t.x1 = s.w;
-    t.y1 = s.h;
-    t.slot = c.slot(i);
-    t.aux = at;
-    t.aux_norm = float(n.args[0]);
-    batch.add(t, n.term->print(n));
-  }
-}
-
 ObjectiveNode target_node(const ObjectiveTerm& term, const std::string& layer, OwnedTensor target) {
   const Shape s = target.shape();
   CUVIZ_CHECK(target.device() == Device::cpu && s.n == 1, "objective ", term.name, "(", layer,

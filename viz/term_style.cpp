@@ -12,6 +12,7 @@
 #include "viz/objective_items.h"
 #include "viz/objective_term.h"
 #include "viz/term_l2_to.h"
+#include "viz/term_target.h"
 
 namespace cuviz {
 
@@ -98,23 +99,7 @@ const ObjectiveTerm kContentTerm{
       const Shape s = n.data->shape();
       return cat("content(", n.layers[0], ",[target ", s.c, "x", s.h, "x", s.w, "])");
     },
-    .compile = [](const ObjectiveNode& n, TermCompiler& c) {
-      const Tensor& target = *n.data;
-      const Shape s = target.shape();
-      auto& batch = c.batch<ItemBatch<L2ToMaths>>(n.layers[0]);
-      const int at = batch.add_aux(target.data(), size_t(s.image_size()));
-      for (int i = c.first(); i < c.last(); ++i) {
-        LeafTask t;
-        t.image = i;
-        t.channel = s.c;  // the target's shape, checked against the blob at bind
-        t.x1 = s.w;
-        t.y1 = s.h;
-        t.slot = c.slot(i);
-        t.aux = at;
-        t.aux_norm = float(n.args[0]);  // |P|: the mean of the squared differences
-        batch.add(t, n.term->print(n));
-      }
-    },
+    .compile = compile_to_target<L2ToMaths>,  // aux_norm = args[0] = |P|: the mean of the squared differences
 };
 
 const ObjectiveTerm kStyleTerm{
