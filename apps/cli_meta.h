@@ -24,15 +24,17 @@ Command add_completion_command(CLI::App& app);
 std::string completion_script(const CLI::App& root, const std::string& shell);
 
 // Sets the footer of every subcommand of `root` to its "Examples:" block (apps/cli_meta.cpp holds
-// the examples, one table for all commands). Throws when a subcommand has none or the table names
-// a subcommand that does not exist, so that a new command cannot ship without examples.
-void add_examples(CLI::App& root);
+// the examples, one table for all commands). Returns the subcommands that have none and the table
+// entries that name no subcommand: check_examples reports them too, so that a new command cannot
+// pass the tests without examples (the binary itself runs without them).
+std::vector<std::string> add_examples(CLI::App& root);
 // The example command lines in the footer of `cmd` (lines "  cuviz ..." after "Examples:"),
 // without their trailing "  # comment".
 std::vector<std::string> examples_of(const CLI::App& cmd);
 // Parses every example of every visible subcommand of `root` with `root` itself (CLI11 checks
 // the subcommand, each flag, the values' types and validators, required options; nothing runs)
-// and returns one line per problem; `checked` counts the examples. `root` is left cleared.
+// and returns one line per problem (add_examples' problems first); `checked` counts the examples.
+// `root` is left cleared.
 std::vector<std::string> check_examples(CLI::App& root, int* checked = nullptr);
 
 // The hidden `cuviz help-markdown [--check-examples]`: prints the reference part of docs/cli.md

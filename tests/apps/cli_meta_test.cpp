@@ -166,7 +166,12 @@ TEST(CliMeta, CheckExamplesReportsUnknownFlagsBadValuesMissingOptionsAndStrayLin
   run->add_option("--size", size);
   run->add_option("-o,--out", out)->required();
   CLI::App* other = root.add_subcommand("other", "toy other");
-  EXPECT_THROW(app::add_examples(root), Error);  // no examples in the table for "run"
+  // The real table has examples for neither, and for subcommands this tree lacks.
+  const auto missing = app::add_examples(root);
+  auto has = [&](const std::string& line) { return std::find(missing.begin(), missing.end(), line) != missing.end(); };
+  EXPECT_TRUE(has("run: no examples in apps/cli_meta.cpp's example_table")) << ::testing::PrintToString(missing);
+  EXPECT_TRUE(has("other: no examples in apps/cli_meta.cpp's example_table"));
+  EXPECT_TRUE(has("info: example_table has examples for it, but it is not a subcommand"));
   run->footer(
       "Examples:\n  cuviz run -o a.png --device cuda  # fine\n  cuviz run -o a.png --bogus\n  cuviz run --size big -o "
       "a.png\n  cuviz run --device gpu -o a.png\n  cuviz run --size 3\n  cuviz other\n");
@@ -174,9 +179,10 @@ TEST(CliMeta, CheckExamplesReportsUnknownFlagsBadValuesMissingOptionsAndStrayLin
   EXPECT_EQ(app::examples_of(*run).size(), 6u);
   EXPECT_EQ(app::examples_of(*run)[0], "cuviz run -o a.png --device cuda");
   int checked = 0;
-  const auto problems = app::check_examples(root, &checked);
+  auto problems = app::check_examples(root, &checked);
   EXPECT_EQ(checked, 7);
-  ASSERT_EQ(problems.size(), 5u) << ::testing::PrintToString(problems);
+  ASSERT_EQ(problems.size(), missing.size() + 5) << ::testing::PrintToString(problems);
+  problems.erase(problems.begin(), problems.begin() + long(missing.size()));
   EXPECT_NE(problems[0].find("--bogus"), std::string::npos) << problems[0];
   EXPECT_NE(problems[1].find("--size big"), std::string::npos) << problems[1];
   EXPECT_NE(problems[2].find("gpu"), std::string::npos) << problems[2];
