@@ -131,6 +131,31 @@ TEST(CliMeta, ZshCompletionIsTheBashOneThroughBashcompinit) {
   EXPECT_TRUE(test::usage_error(run_cli({"completion", "fish"}, dir), "fish"));
 }
 
+// In zsh (when installed; CI has none): the script registers _cuviz through bashcompinit, and the
+// function, called as zsh's compgen -F calls it (sh emulation; zsh's own $PREFIX is the word being
+// completed, and zsh filters the candidates by it afterwards), offers the same candidates.
+TEST(CliMeta, ZshCompletionRegistersAndCompletesWhereZshIsInstalled) {
+  if (std::system("command -v zsh >/dev/null 2>&1") != 0) GTEST_SKIP() << "zsh is not installed";
+  TempDir dir("cli_meta");
+  const auto gen = run_cli({"completion", "zsh"}, dir);
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  test::write_text(dir.file("cuviz.zsh"), gen.out);
+  test::write_text(dir.file("cat.png"), "x");
+  std::filesystem::create_directory(dir.path() / "cats");
+  test::write_text(dir.file("t.zsh"),
+                   "autoload -U compinit && compinit -u -D\n"
+                   "source ./cuviz.zsh\n"
+                   "print -r -- \"${_comps[cuviz]}\"\n"
+                   "t() { local PREFIX=$1; shift; emulate -L sh; COMP_WORDS=(\"$@\");\n"
+                   "  COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMPREPLY=(); _cuviz; print -r -- \"${COMPREPLY[*]}\"; }\n"
+                   "t '' cuviz render --device ''\n"
+                   "t ca cuviz render -o ca\n"
+                   "t ca cuviz render --model-dir ca\n");
+  const std::string cmd = "cd " + test::shell_quote(dir.path().string()) + " && zsh -f t.zsh >out.txt 2>err.txt";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << test::read_text(dir.file("err.txt"));
+  EXPECT_EQ(test::read_text(dir.file("out.txt")), "_bash_complete -F _cuviz\nauto cpu cuda\ncat.png cats\ncats\n");
+}
+
 TEST(CliMeta, EverySubcommandHelpEndsWithExamplesThatParse) {
   TempDir dir("cli_meta");
   int total = 0;
