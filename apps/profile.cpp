@@ -285,7 +285,7 @@ std::string xml_escape(const std::string& s) {
 std::string roofline_svg(const ProfileReport& rep) {
   // Axes: arithmetic intensity (FLOP/byte) from 1/16 to 1024, performance (GFLOP/s) over six
   // decades below the FLOP roof, both log10.
-  const double W = 760, H = 520, L = 70, R = 20, T = 40, B = 60;
+  const double W = 760, H = 530, L = 70, R = 20, T = 40, B = 70;
   const double x0 = std::log10(1.0 / 16), x1 = std::log10(1024.0);
   const double peak_g = std::max(rep.peak.flops / 1e9, 1e-3);
   const double y1 = std::ceil(std::log10(peak_g) + 0.3), y0 = y1 - 6;
@@ -324,7 +324,7 @@ std::string roofline_svg(const ProfileReport& rep) {
                 "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"black\"/>\n"
                 "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">arithmetic intensity (FLOP/byte, nominal)</text>\n"
                 "<text transform=\"translate(18 %.0f) rotate(-90)\" text-anchor=\"middle\">achieved GFLOP/s</text>\n",
-                L, T, W - L - R, H - T - B, (L + W - R) / 2, H - 20, (T + H - B) / 2);
+                L, T, W - L - R, H - T - B, (L + W - R) / 2, H - B + 32, (T + H - B) / 2);
   s += buf;
   // The roofs: bandwidth x intensity up to the ridge, then the FLOP peak.
   const double bw_g = rep.peak.bytes_per_s / 1e9, ridge = rep.peak.ridge();
@@ -343,6 +343,7 @@ std::string roofline_svg(const ProfileReport& rep) {
   // The rows with FLOPs: one point each (area ~ share of the step), the 8 largest labelled.
   std::vector<size_t> order = by_share(rep);
   int labelled = 0;
+  std::vector<std::pair<double, double>> placed;  // the labels' positions
   for (size_t i : order) {
     const ProfileTableRow& t = rep.rows[i];
     const Derived d = derive(rep, t);
@@ -356,16 +357,28 @@ std::string roofline_svg(const ProfileReport& rep) {
                   x, y, 2.5 + 12 * std::sqrt(d.share), colour, colour, xml_escape(t.name).c_str(), t.kind.c_str(),
                   d.intensity, d.gflops, 100 * d.share);
     s += buf;
-    if (labelled++ < 8) {
-      std::snprintf(buf, sizeof buf, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%s</text>\n", x + 6, y - 4,
+    if (labelled < 8) {
+      // Below the previous labels it would overlap (same place, about a label's width), move down.
+      double ly = y - 4;
+      for (int tries = 0; tries < 6; ++tries) {
+        const bool clash = std::any_of(placed.begin(), placed.end(), [&](const std::pair<double, double>& q) {
+          return std::abs(q.first - (x + 6)) < 110 && std::abs(q.second - ly) < 11;
+        });
+        if (!clash) break;
+        ly += 12;
+      }
+      placed.emplace_back(x + 6, ly);
+      ++labelled;
+      std::snprintf(buf, sizeof buf, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%s</text>\n", x + 6, ly,
                     xml_escape(t.name).c_str());
       s += buf;
     }
   }
   std::snprintf(buf, sizeof buf,
                 "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">blue: conv, green: linear, orange: "
-                "other layers; area: share of the step; roofs: %s</text>\n</svg>\n",
-                L, H - 5, xml_escape(rep.peak.source).c_str());
+                "other layers; area: share of the step</text>\n"
+                "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">roofs: %s</text>\n</svg>\n",
+                L, H - 17, L, H - 5, xml_escape(rep.peak.source).c_str());
   s += buf;
   return s;
 }

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "apps/run_cli.h"
+#include "core/tensor.h"
 #include "io/atomic_file.h"
 #include "io/image.h"
 #include "loaders/preprocess.h"
@@ -116,6 +117,27 @@ TEST(Profile, RenderJsonRowsAddUpAndConvFlopsMatchInfo) {
   // The table on stdout, its sum line included.
   EXPECT_NE(r.out.find("unattributed"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("inception_3a/3x3"), std::string::npos) << r.out;
+}
+
+// The GPU path: per-op CUDA events on eager launches, the roofs from the device's attributes.
+TEST(Profile, CudaRowsAddUpAndPeaksComeFromTheDevice) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
+  TempDir dir("profile_cuda");
+  const auto r = run_cli(with_model_dir({"render", "googlenet", "--objective", "inception_4a/output:97", "--size",
+                                         "224", "--batch", "4", "--device", "cuda", "--profile", "5",
+                                         "--profile-json", dir.file("p.json")}),
+                         dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(read_file(dir.file("p.json")));
+  EXPECT_EQ(j.at("device"), "cuda");
+  EXPECT_NE(j.at("peak").at("source").get<std::string>().find("device attributes"), std::string::npos);
+  EXPECT_GT(j.at("peak").at("gflops").get<double>(), 1000.0);
+  const double step_ms = j.at("step_ms"), rows_ms = j.at("rows_ms");
+  // Event time excludes the launch gaps between ops: the rows may fall short of the step, never exceed it.
+  EXPECT_LE(rows_ms, 1.02 * step_ms);
+  EXPECT_GT(rows_ms, 0.5 * step_ms);
+  for (const auto& row : j.at("rows"))
+    if (row.at("kind") == "conv") EXPECT_GT(row.at("forward_ms").get<double>(), 0) << row.at("name");
 }
 
 TEST(Profile, EveryRenderLoopMethodProfilesAndWritesNothing) {
