@@ -28,7 +28,8 @@ def main():
     a = ap.parse_args()
     b, c = load(a.before), load(a.after)
     for name, j in (("before", b), ("after", c)):
-        print(f"{name}: {j['command']} on the {j['device']} {j.get('device_name', '')}, batch {j['batch']}, "
+        dev = " ".join(x for x in (j["device"], j.get("device_name", "")) if x)
+        print(f"{name}: {j['command']} on the {dev}, batch {j['batch']}, "
               f"{j['height']}x{j['width']}: {j['step_ms']:.3f} ms/step "
               f"(unattributed {j['unattributed_ms']:.3f} ms)")
     print(f"step ratio after/before: {c['step_ms'] / b['step_ms']:.3f}\n")
