@@ -22,6 +22,7 @@ if [ -f "$shared/weights/bvlc_googlenet/bvlc_googlenet.caffemodel" ] && command 
     OMP_NUM_THREADS=1 "$build/cuviz" render googlenet --model-dir "$shared/weights" --objective inception_3a/output:5 --size 64 \
       --batch "$b" --device cpu --profile 2 --profile-json "$prof/b$b.json" > /dev/null 2>&1
   done
-  python3 bench/compare_profiles.py "$prof/b1.json" "$prof/b2.json" --top 5 | grep -q "step ratio after/before"
+  compared=$(python3 bench/compare_profiles.py "$prof/b1.json" "$prof/b2.json" --top 5)
+  grep -q "step ratio after/before" <<< "$compared"
   rm -rf "$prof"
 fi
