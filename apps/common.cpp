@@ -79,7 +79,7 @@ void check_precision_backend(const std::string& precision, const std::string& ba
 void add_run_options(CLI::App* cmd, RunOptions& o) {
   add_device_option(cmd, o.device);
   add_backend_option(cmd, o.backend);
-  add_profile_option(cmd, o.profile);
+  add_profile_option(cmd, o);
   cmd->add_flag("--no-cuda-graph", o.no_cuda_graph,
                 "GPU: launch every kernel of every step instead of replaying one CUDA graph per step (profiling)");
   cmd->add_flag("-q,--quiet", o.quiet, "No progress bar");

@@ -11,6 +11,7 @@
 
 #include "apps/cli_meta.h"
 #include "apps/common.h"
+#include "viz/render.h"
 
 int main(int argc, char** argv) {
   using namespace cuviz::app;
@@ -47,6 +48,8 @@ int main(int argc, char** argv) {
       }
     std::fputs(app.help().c_str(), stdout);
     return 0;
+  } catch (const cuviz::ProfileFinished&) {
+    return 0;  // --profile ran the steps and printed its table; the command writes nothing (apps/profile.h)
   } catch (const UsageError& e) {
     return report_error(e.what() + see_help(), kExitUsage);
   } catch (const std::bad_alloc&) {

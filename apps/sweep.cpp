@@ -41,7 +41,7 @@ int parse_batch(const std::string& text) {
 
 // --profile: the first batch of the sweep (the requested channels, --batch of them), as run_sweep
 // would render it, without touching the output directory.
-void profile_sweep(const Network& net, const SweepSettings& s, const SweepOptions& so, int steps) {
+void profile_sweep(const Network& net, const SweepSettings& s, const SweepOptions& so, const RunOptions& run) {
   std::vector<int> channels = so.channels;
   if (channels.empty()) {
     const Plan plan = net.plan(Shape{1, 3, s.size, s.size}, {s.layer});
@@ -55,7 +55,7 @@ void profile_sweep(const Network& net, const SweepSettings& s, const SweepOption
   RenderOptions ro = render_options(s, net.device());
   ro.batch = int(objectives.size());
   ro.cuda_graph = so.cuda_graph;
-  profile_render(net, objectives, ro, steps);
+  profile_render(net, objectives, ro, profile_request("sweep", run));
 }
 
 void run_sweep_command(SweepCommand& o) {
@@ -74,7 +74,7 @@ void run_sweep_command(SweepCommand& o) {
   so.dir = o.out;
   const Network net = make_network(std::move(graph), o.run.device, o.run.backend);
   print_device_notice();
-  if (o.run.profile > 0) return profile_sweep(net, o.settings, so, o.run.profile);
+  if (o.run.profile > 0) return profile_sweep(net, o.settings, so, o.run);
   ProgressBar bar(o.run.quiet);
   const SweepManifest m = run_sweep(net, so, [&](const SweepProgress& p) {
     // Fraction of the requested channels, counting the batch in flight by its steps.

@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "core/nvtx.h"
+#include "core/profiler.h"
 #include "viz/objective_eval.h"
 #include "viz/octaves.h"
 
@@ -206,19 +206,21 @@ int64_t Renderer::steps_done() const {
   return t;
 }
 
-// Each stage is an NVTX range (docs/profiling.md); forward and backward name their layers inside.
+// Each stage is a ProfileRange (core/profiler.h): an NVTX range in the stage's category ("fwd
+// param", "bwd transform", ...) and, under --profile, a row of the profile table; forward and
+// backward name their layers inside (docs/profiling.md).
 // Every stage runs on the plan's stream (the ExecScope of the caller), so nothing between them
 // waits for the host.
 const Tensor& Renderer::make_input(StepIndex t, bool transforms) {
   const Tensor* x = &x_;
   {
-    CUVIZ_NVTX_RANGE("param");
+    CUVIZ_PROFILE_RANGE(ProfileStage::parameterization, ProfilePhase::forward, "param");
     if (input_space())
       input_to_image(pre_, params_, image_);  // the [0, 1] image, for image terms and outputs
     else
       param_.forward(params_, image_);
   }
-  CUVIZ_NVTX_RANGE("transform");
+  CUVIZ_PROFILE_RANGE(ProfileStage::transforms, ProfilePhase::forward, "transform");
   const TransformSpec& spec = transforms ? o_.transforms : TransformSpec::none();
   if (!input_space())
     transform_forward(spec, pre_, o_.seed, t, image_, x_);
@@ -259,7 +261,7 @@ void Renderer::gradient_at(StepIndex t, bool relu_override) {
   plan_.set_relu_gradient_override(relu_override);
   net_.forward(plan_, x);
   {
-    CUVIZ_NVTX_RANGE("objective");
+    CUVIZ_PROFILE_RANGE(ProfileStage::objective, ProfilePhase::forward, "objective");
     eval_->compute_values(image_);
     eval_->seed();
   }
@@ -270,10 +272,10 @@ void Renderer::gradient_at(StepIndex t, bool relu_override) {
   net_.backward_to_input(plan_, dnet);
   plan_.set_relu_gradient_override(false);
   if (crops()) {  // the window's gradient in place, zero elsewhere (direct: no transform, no roll)
-    CUVIZ_NVTX_RANGE("crop_backward");
+    CUVIZ_PROFILE_RANGE(ProfileStage::transforms, ProfilePhase::backward, "transform");
     crop_backward(true, o_.seed, t, crop_dx_, dparams_);
   } else {
-    CUVIZ_NVTX_RANGE("transform_backward");
+    CUVIZ_PROFILE_RANGE(ProfileStage::transforms, ProfilePhase::backward, "transform");
     const Tensor* d = &dnet;
     if (roll) {
       const Tensor& back = direct ? dparams_ : drolled_;
@@ -285,15 +287,16 @@ void Renderer::gradient_at(StepIndex t, bool relu_override) {
     else if (!direct)
       transform_backward(input_transforms_, Preprocess{}, o_.seed, t, *d, dparams_);
   }
-  CUVIZ_NVTX_RANGE("param_backward");
-  if (input_space()) {
-    fill(dimage_, 0.f);
+  {  // image terms (total variation, ...) add their gradients to d(image)
+    CUVIZ_PROFILE_RANGE(ProfileStage::objective, ProfilePhase::backward, "objective");
+    if (input_space()) fill(dimage_, 0.f);
     eval_->add_image_gradients(image_, dimage_);
-    input_to_image_backward_add(pre_, dimage_, dparams_);
-    return;
   }
-  eval_->add_image_gradients(image_, dimage_);
-  param_.backward(image_, dimage_, dparams_);
+  CUVIZ_PROFILE_RANGE(ProfileStage::parameterization, ProfilePhase::backward, "param");
+  if (input_space())
+    input_to_image_backward_add(pre_, dimage_, dparams_);
+  else
+    param_.backward(image_, dimage_, dparams_);
 }
 
 void Renderer::gradient(int t, bool relu_override) {
@@ -304,7 +307,7 @@ void Renderer::gradient(int t, bool relu_override) {
 void Renderer::update() {
   CUVIZ_CHECK(!lbfgs_, "render: update() is the first-order optimizers' step; L-BFGS steps through step()");
   const ExecScope scope(net_.context_of(plan_));
-  CUVIZ_NVTX_RANGE("update");
+  CUVIZ_PROFILE_RANGE(ProfileStage::optimizer, ProfilePhase::forward, "update");
   const StepOps& ops = o_.ops;
   const StepIndex t = StepIndex::at(counter());  // this update's number, counted from 0
   if (ops.grad_norm != GradNorm::none) normalize_gradient(ops.grad_norm, o_.batch, dparams_);
@@ -398,10 +401,11 @@ void Renderer::step_lbfgs() {
 void Renderer::step(bool relu_override) {
   const ExecScope scope(net_.context_of(plan_));
   if (lbfgs_) return step_lbfgs();
-  if (relu_override || !graph_allowed()) return step_eager(relu_override);
+  // Under --profile every step runs eagerly: per-op CUDA events need the launches outside a replay.
+  if (relu_override || !graph_allowed() || active_profiler()) return step_eager(relu_override);
   if (!graph_.ready()) capture_step();
   if (!graph_.ready()) return step_eager(false);
-  CUVIZ_NVTX_RANGE("step (graph)");
+  CUVIZ_PROFILE_RANGE(ProfileStage::step, ProfilePhase::none, "step (graph)");
   graph_.launch(net_.context_of(plan_).stream);
 }
 
@@ -441,7 +445,25 @@ void Renderer::images(const Tensor& out) {
   copy(image_, out);
 }
 
+namespace {
+RenderProfileHook& profile_hook() {
+  static RenderProfileHook hook;
+  return hook;
+}
+}  // namespace
+
+void set_render_profile_hook(RenderProfileHook hook) { profile_hook() = std::move(hook); }
+
+std::vector<LayerInfo> Renderer::layer_info() const {
+  if (tiles_) return {};
+  return net_.describe(plan_);
+}
+
 RenderResult render_loop(Renderer& r, const std::function<void(const RenderProgress&)>& progress) {
+  if (profile_hook()) {
+    profile_hook()(r);
+    throw ProfileFinished{};
+  }
   const RenderOptions& o = r.options();
   RenderResult result;
   result.images = OwnedTensor(Shape{o.batch, 3, o.h(), o.w()});

@@ -180,6 +180,9 @@ class Renderer {
   const Lbfgs* lbfgs() const { return lbfgs_.get(); }
   // The current images, copied into the CPU tensor `out` {N, 3, H, W}.
   void images(const Tensor& out);
+  // Name, kind, shapes and nominal FLOPs/bytes of every layer the render's plan runs
+  // (Network::describe; empty for a tiled render, whose plans belong to its tiles), for --profile.
+  std::vector<LayerInfo> layer_info() const;
   // The network input of the last gradient() or evaluate() pass (on the render's device): with
   // param input and no transforms or roll it is params() itself, so a start from an .npy feeds the
   // network exactly the file's floats.
@@ -224,6 +227,13 @@ class Renderer {
   cuda_rt::CudaGraph graph_;     // one step, captured by the first step() that may use it
   bool graph_failed_ = false;    // capture failed once: stay eager
 };
+
+// --profile N for every method (apps/profile.h): while a hook is set, render_loop hands its
+// Renderer to the hook instead of running its steps, then throws ProfileFinished, which the
+// command line catches (exit 0, nothing written). One hook per process, set before the command runs.
+using RenderProfileHook = std::function<void(Renderer&)>;
+void set_render_profile_hook(RenderProfileHook hook);
+struct ProfileFinished {};
 
 // Runs options.steps steps of the loop on `r` (fresh, or restarted) and returns its images and
 // objectives; setup_seconds is left 0 (the caller planned). render() and sweeps call it.
