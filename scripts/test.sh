@@ -11,3 +11,8 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCUVIZ_CUDA="${CUVIZ
       -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90}"
 cmake --build "$build" -j"$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 900
+
+# ---- the installed package (issue 17): `cmake --install` into a temporary prefix, a separate
+# consumer project through find_package(cuviz) and through pkg-config, and no linked-but-unused
+# library (scripts/package-check.sh). About 15 s on 2 cores (one small compile + link each way).
+bash scripts/package-check.sh "$build"
