@@ -13,7 +13,7 @@
 #      b. `ldd -u -r` (the direct dependencies no symbol is taken from; what a library linked
 #         with --no-as-needed and never used looks like) prints nothing, for the built and the
 #         installed binary.
-#      Both halves are first shown to fail on a program linked to libpng, which it does not use.
+#      Both halves are first shown to fail on a program linked to libstb, which it does not use.
 #
 #   bash scripts/package-check.sh [BUILD_DIR]        # default: $BUILD_DIR or build
 #   bash scripts/package-check.sh --deb BUILD_DIR    # also: cpack -G DEB in BUILD_DIR, extract the
@@ -68,13 +68,13 @@ unused() {
   ldd -u -r "$bin" 2>&1 | grep -v '^Unused direct dependencies:$' | sed '/^\s*$/d; s/$/ (NEEDED, no symbol used)/' || true
 }
 
-# 5a/b can fail: a program that uses nothing of libpng, linked to it the default way and with
-# --no-as-needed.
+# 5a/b can fail: a program that uses nothing of libstb (one of our own dependencies, so always
+# installed), linked to it the default way and with --no-as-needed.
 printf 'int main() { return 0; }\n' > "$tmp/unused.c"
-cc -o "$tmp/unused-default" "$tmp/unused.c" -lpng16
-cc -o "$tmp/unused-noasneeded" "$tmp/unused.c" -Wl,--no-as-needed -lpng16
-unused "$tmp/unused-default" -lpng16 | grep -q libpng || fail "the link-line check misses an unused libpng"
-unused "$tmp/unused-noasneeded" -lpng16 | grep -q libpng || fail "the ldd -u check misses an unused libpng"
+cc -o "$tmp/unused-default" "$tmp/unused.c" -lstb
+cc -o "$tmp/unused-noasneeded" "$tmp/unused.c" -Wl,--no-as-needed -lstb
+unused "$tmp/unused-default" -lstb | grep -q libstb || fail "the link-line check misses an unused libstb"
+unused "$tmp/unused-noasneeded" -lstb | grep -q libstb || fail "the ldd -u check misses an unused libstb"
 
 # The built binary, against the link command CMake generated for it.
 [[ -x $build/cuviz ]] || cmake --build "$build" --target cuviz
