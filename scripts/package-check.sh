@@ -84,7 +84,7 @@ unused "$tmp/unused-noasneeded" -lstb | grep -q libstb || fail "the ldd -u check
 # the libraries' public usage requirements it does not call itself (OpenMP, for the pragmas in
 # kernels/ and viz/ headers), which --as-needed drops at no cost: there the libcuviz_*.so files
 # and the binary get the ldd -u half only.
-[[ -x $build/cuviz ]] || cmake --build "$build" --target cuviz
+cmake --build "$build" --target cuviz > /dev/null  # up to date (reconfigures when CMakeLists.txt changed)
 checked=("$build/cuviz")
 if grep -q '^BUILD_SHARED_LIBS:BOOL=ON' "$build/CMakeCache.txt"; then
   for l in core io kernels nn viz; do checked+=("$build/libcuviz_$l.so"); done
