@@ -52,6 +52,11 @@ T lrn_scale(const LrnParams& p, const BasicTensor<T>& x, int n, int c, int h, in
 constexpr int kTile = 64;
 
 // s for channels [0, C) of pixels [j0, j0 + len) of one image, into s[c * kTile + j].
+// Compiled twice, for x86-64-v3 (AVX2 + FMA) and for the -march of the build, and chosen at load
+// time (an ifunc): the sums of squares run 8 wide on AVX2 CPUs whatever CUVIZ_CPU_ARCH says.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
 void tile_scales(const LrnParams& p, const float* x, int C, int64_t HW, int len, float* s) {
   const int before = (p.size - 1) / 2, after = p.size / 2;
   const float coef = p.alpha / float(p.size);
