@@ -63,10 +63,16 @@ link_line_sonames() {
     [[ -f $f ]] && soname "$f"
   done | sort -u
 }
-# unused BINARY LINK-COMMAND...: prints every library linked but not used, by either half.
+# Every library the loader maps for BINARY (NEEDED and theirs), as sonames.
+loaded() { ldd "$1" | awk '$2 == "=>" { print $1 }' | sort -u; }
+# unused BINARY LINK-COMMAND...: prints every library linked but not used, by either half. A
+# library on the link line that the binary does not need but one of its NEEDED libraries does is
+# not counted: an imported target brought it (CUDA::cublas names libcublasLt, which libcublas
+# loads anyway), and it costs nothing.
 unused() {
   local bin=$1; shift
-  comm -23 <(link_line_sonames "$@") <(needed "$bin" | sort -u) | sed 's/$/ (on the link line, not NEEDED)/'
+  comm -23 <(link_line_sonames "$@") <(needed "$bin" | sort -u) | comm -23 - <(loaded "$bin") \
+    | sed 's/$/ (on the link line, not NEEDED)/'
   ldd -u -r "$bin" 2>&1 | grep -v '^Unused direct dependencies:$' | sed '/^\s*$/d; s/$/ (NEEDED, no symbol used)/' || true
 }
 
