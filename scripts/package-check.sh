@@ -14,7 +14,8 @@
 #         with --no-as-needed and never used looks like) prints nothing, for the built and the
 #         installed binary (and, with BUILD_SHARED_LIBS=ON, each libcuviz_*.so).
 #      a. is what CI runs (static libraries: the binary's link line is the union of them all).
-#      Both halves are first shown to fail on a program linked to libstb, which it does not use.
+#      Both halves are first shown to fail on a program linked to libstb, which it does not use;
+#   6. `-DBUILD_TESTING=OFF` configures with GoogleTest and Google Benchmark made unfindable.
 #
 #   bash scripts/package-check.sh [BUILD_DIR]        # default: $BUILD_DIR or build
 #   bash scripts/package-check.sh --deb BUILD_DIR    # also: cpack -G DEB in BUILD_DIR, extract the
@@ -149,6 +150,16 @@ c++ -std=c++20 -O1 -o "$tmp/consumer-pc" tests/package/consumer/main.cpp "${pcfl
   -Wl,-rpath,"$(dirname "$(dirname "$pc")")" || fail "building the consumer with pkg-config --cflags --libs cuviz"
 CUVIZ_MODEL_PATH=$weights "$tmp/consumer-pc" "${consumer_args[@]}" > /dev/null || fail "the pkg-config consumer failed"
 step "consumer through pkg-config: built and ran"
+
+# 6. A library-only configure needs neither GoogleTest nor Google Benchmark: CMake is told they
+# are absent, and no test or benchmark target may appear.
+cmake -S . -B "$tmp/no-tests" -G Ninja -DCUVIZ_CUDA=OFF -DBUILD_TESTING=OFF -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON \
+      -DCMAKE_DISABLE_FIND_PACKAGE_benchmark=ON > "$tmp/no-tests.log" 2>&1 \
+  || { cat "$tmp/no-tests.log"; fail "configuring with BUILD_TESTING=OFF and no GoogleTest/Google Benchmark"; }
+if ninja -C "$tmp/no-tests" -t targets all | grep -qE '(_test|_bench):'; then
+  fail "BUILD_TESTING=OFF still defines test or benchmark targets"
+fi
+step "BUILD_TESTING=OFF configures without GoogleTest and Google Benchmark"
 
 # The .deb (not in CI: it wants a build configured for packaging, see docs/install.md).
 if ((deb)); then

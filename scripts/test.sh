@@ -14,5 +14,6 @@ ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 900
 
 # ---- the installed package (issue 17): `cmake --install` into a temporary prefix, a separate
 # consumer project through find_package(cuviz) and through pkg-config, and no linked-but-unused
-# library (scripts/package-check.sh). About 15 s on 2 cores (one small compile + link each way).
+# library, a BUILD_TESTING=OFF configure without GoogleTest (scripts/package-check.sh). About
+# 15 s on 2 cores (one small compile + link each way; measured 11-14 s under a load average of 12).
 bash scripts/package-check.sh "$build"
