@@ -9,12 +9,13 @@
 #include <stdexcept>
 #include <vector>
 
+#include "apps/cli_meta.h"
 #include "apps/common.h"
 
 int main(int argc, char** argv) {
   using namespace cuviz::app;
   CLI::App app{"cuviz: feature visualization for convolutional networks, on the CPU and CUDA GPUs"};
-  app.set_version_flag("--version", std::string("cuviz ") + CUVIZ_VERSION);
+  app.set_version_flag("--version", version_text);
   app.require_subcommand(0, 1);
   const std::vector<Command> commands = {add_info_command(app), add_classify_command(app),
                                          add_forward_command(app), add_sweep_command(app),
@@ -23,7 +24,9 @@ int main(int argc, char** argv) {
                                          add_invert_command(app), add_trace_command(app),
                                          add_groups_command(app), add_grid_command(app),
                                          add_facets_command(app), add_style_command(app),
-                                         add_attribute_command(app)};
+                                         add_attribute_command(app),
+                                         add_completion_command(app), add_help_markdown_command(app)};
+  (void)add_examples(app);  // each --help ends with its examples (missing ones fail tests/apps/cli_meta_test)
   // Where a usage error points for help: the subcommand's own page when one was named.
   auto see_help = [&] {
     for (const auto& c : commands)
