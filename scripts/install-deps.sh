@@ -10,7 +10,7 @@ packages=(
   libopenblas-dev                     # SGEMM for the fast CPU conv/linear paths
   libprotobuf-dev protobuf-compiler   # Caffe model files (our own caffe.proto)
   libonnx-dev libonnx-testdata        # ONNX protobuf types and the ONNX node conformance vectors
-  libstb-dev libpng-dev               # image I/O (stb_image / stb_image_write)
+  libstb-dev                          # image I/O: PNG and JPEG (stb_image / stb_image_write)
   libcli11-dev nlohmann-json3-dev     # command line, JSON sidecars and manifests
   libgtest-dev libgmock-dev libbenchmark-dev
   libomp-dev

@@ -26,3 +26,8 @@ if [ -f "$shared/weights/bvlc_googlenet/bvlc_googlenet.caffemodel" ] && command 
   grep -q "step ratio after/before" <<< "$compared"
   rm -rf "$prof"
 fi
+# ---- the installed package (issue 17): `cmake --install` into a temporary prefix, a separate
+# consumer project through find_package(cuviz) and through pkg-config, and no linked-but-unused
+# library, a BUILD_TESTING=OFF configure without GoogleTest (scripts/package-check.sh). About
+# 15 s on 2 cores (one small compile + link each way; measured 11-14 s under a load average of 12).
+bash scripts/package-check.sh "$build"
