@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
                                          add_invert_command(app), add_trace_command(app),
                                          add_groups_command(app), add_grid_command(app),
                                          add_facets_command(app), add_style_command(app),
-                                         add_attribute_command(app)};
+                                         add_attribute_command(app),
+                                         add_gallery_command(app)};
   // Where a usage error points for help: the subcommand's own page when one was named.
   auto see_help = [&] {
     for (const auto& c : commands)

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "apps/common.h"
 #include "apps/profile.h"
@@ -14,6 +15,7 @@
 #include "loaders/model.h"
 #include "nn/network.h"
 #include "viz/sweep.h"
+#include "viz/sweep_shard.h"
 
 namespace cuviz::app {
 
@@ -26,6 +28,7 @@ struct SweepCommand {
   SweepSettings settings;
   RunOptions run;
   std::string channels, batch = "auto", out;
+  std::string shard;  // --shard i/N (docs/sweep.md "Sharded sweeps"); empty: from Slurm's environment, if any
   bool overwrite = false;
 };
 
@@ -58,6 +61,34 @@ void profile_sweep(const Network& net, const SweepSettings& s, const SweepOption
   profile_render(net, objectives, ro, steps);
 }
 
+// The shard to render: --shard i/N, else the one Slurm's environment gives (said on stderr),
+// else none (the single-process sweep).
+std::optional<ShardSpec> sweep_shard(const std::string& flag) {
+  if (!flag.empty()) return parse_shard(flag);
+  std::string source;
+  const auto s = shard_from_environment([](const char* name) { return std::getenv(name); }, &source);
+  if (s) std::fprintf(stderr, "sweep: shard %s from the Slurm environment (%s)\n", s->label().c_str(), source.c_str());
+  return s;
+}
+
+// `--shard`: this shard's batches into DIR (channels/ and shards/); the gallery is `gallery merge`'s.
+void run_shard_command(const Network& net, const SweepOptions& so, const ShardSpec& shard, bool quiet) {
+  ProgressBar bar(quiet);
+  const ShardManifest m = run_shard_sweep(net, so, shard, [&](const SweepProgress& p) {
+    const double in_flight = double(p.batch_size) * p.batch_step / std::max(1, p.batch_steps);
+    bar.update(p.total ? (p.done + in_flight) / p.total : 1.0,
+               cat("shard ", shard.label(), "  ", p.done, "/", p.total, " channels  ",
+                   std::round(p.channels_per_s * 100) / 100, " ch/s  ETA ", format_seconds(p.eta_seconds)),
+               p.done == p.total && p.batch_step == 0);
+  });
+  std::fprintf(stderr, "shard %s: %zu channels of %s in %s (%s); when every shard is done: cuviz gallery merge %s\n",
+               shard.label().c_str(), m.sweep.channels.size(), so.settings.layer.c_str(), so.dir.c_str(),
+               m.sweep.device.c_str(), so.dir.c_str());
+  std::printf("%s\n", std::filesystem::absolute(std::filesystem::path(so.dir) / shard_manifest_file(shard))
+                          .lexically_normal()
+                          .c_str());
+}
+
 void run_sweep_command(SweepCommand& o) {
   usage_check(!o.out.empty() || o.run.profile > 0, "sweep: -o DIR is required (unless --profile)");
   check_precision_backend(o.settings.precision, o.run.backend);
@@ -75,6 +106,7 @@ void run_sweep_command(SweepCommand& o) {
   const Network net = make_network(std::move(graph), o.run.device, o.run.backend);
   print_device_notice();
   if (o.run.profile > 0) return profile_sweep(net, o.settings, so, o.run.profile);
+  if (const auto shard = sweep_shard(o.shard)) return run_shard_command(net, so, *shard, o.run.quiet);
   ProgressBar bar(o.run.quiet);
   const SweepManifest m = run_sweep(net, so, [&](const SweepProgress& p) {
     // Fraction of the requested channels, counting the batch in flight by its steps.
@@ -103,6 +135,10 @@ Command add_sweep_command(CLI::App& app) {
       ->check(parses_with(parse_batch));
   cmd->add_option("-o,--out", o->out, "Output directory; required unless --profile");
   cmd->add_flag("--overwrite", o->overwrite, "Start afresh when DIR holds a sweep with other settings");
+  cmd->add_option("--shard", o->shard,
+                  "Render shard i of N (0-based: 0/4 .. 3/4) into DIR, then `cuviz gallery merge DIR`; "
+                  "default: from SLURM_ARRAY_TASK_* or SLURM_PROCID/SLURM_NTASKS when set")
+      ->check(parses_with([](const std::string& t) { parse_shard(t); }));
   add_run_options(cmd, o->run);
   return {cmd, [o] { run_sweep_command(*o); }};
 }

@@ -1,0 +1,62 @@
+// `cuviz gallery merge DIR`: the one gallery (manifest.json, index.html, contact_sheet.png) of a
+// sweep rendered in shards (`cuviz sweep --shard i/N -o DIR`), from every shard manifest in
+// DIR/shards. Idempotent; channels no shard has finished are listed, with the shard whose share
+// they are, and make the exit code 1 (the gallery of the finished ones is written all the same).
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "apps/common.h"
+#include "viz/sweep_shard.h"
+
+namespace cuviz::app {
+
+namespace {
+
+struct GalleryCommand {
+  std::string dir;
+  int thumb = 96;
+};
+
+void run_gallery_merge(const GalleryCommand& o) {
+  const MergeResult r = merge_sweep_shards(o.dir, o.thumb);
+  const SweepManifest& m = r.manifest;
+  std::fprintf(stderr, "gallery merge: %zu of %d channels of %s from %d shard manifest%s in %s\n", m.channels.size(),
+               m.total_channels, m.settings.layer.c_str(), r.shards, r.shards == 1 ? "" : "s", o.dir.c_str());
+  std::printf("%s\n", std::filesystem::absolute(std::filesystem::path(o.dir) / "index.html").lexically_normal().c_str());
+  if (r.missing.empty()) return;
+  // Which shards to rerun: the owners of the missing channels, each once.
+  std::map<std::string, std::vector<int>> by_owner;
+  for (int c : r.missing) {
+    const auto it = r.missing_owner.find(c);
+    by_owner[it == r.missing_owner.end() ? "?" : it->second].push_back(c);
+  }
+  std::string owners;
+  for (const auto& [owner, cs] : by_owner)
+    owners += cat(owners.empty() ? "" : "; ", "shard ", owner, ": ", format_channel_list(cs));
+  throw Error(cat("gallery merge: ", r.missing.size(), " of ", m.total_channels, " channels missing (", owners,
+                  "); the gallery shows the ", m.channels.size(),
+                  " finished; rerun those shards (they resume) and merge again"));
+}
+
+}  // namespace
+
+Command add_gallery_command(CLI::App& app) {
+  auto o = std::make_shared<GalleryCommand>();
+  CLI::App* cmd = app.add_subcommand("gallery", "Galleries of sharded sweeps: gallery merge DIR");
+  cmd->require_subcommand(1);
+  CLI::App* merge = cmd->add_subcommand(
+      "merge", "Build DIR's gallery, contact sheet and manifest from the shards of `cuviz sweep --shard i/N -o DIR`");
+  merge->add_option("dir", o->dir, "The sweep directory the shards wrote into")->required();
+  merge->add_option("--thumb", o->thumb, "Contact sheet cell size in pixels")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 1024));
+  return {cmd, [o, merge] {
+            usage_check(merge->parsed(), "gallery: give a subcommand (merge)");
+            run_gallery_merge(*o);
+          }};
+}
+
+}  // namespace cuviz::app

@@ -1,0 +1,356 @@
+// Sharded sweeps: the layout (global batches, balanced contiguous shares), the Slurm
+// environment, the shard loop (one Renderer per shard, the batches of its share, PNGs then the
+// shard manifest after every batch) and the merge into one gallery.
+#include "viz/sweep_shard.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <set>
+
+#include "core/cuda_runtime.h"
+#include "io/atomic_file.h"
+#include "io/image.h"
+#include "viz/objective.h"
+
+namespace cuviz {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string ShardSpec::label() const { return cat(index, "/", count); }
+
+namespace {
+
+// A whole non-negative decimal number below 2^31, or nullopt.
+std::optional<long> parse_count(const char* text) {
+  if (text == nullptr || *text == '\0') return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(text, &end, 10);
+  if (*end != '\0' || errno != 0 || v < 0 || v > 0x7fffffffL) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+ShardSpec parse_shard(const std::string& text) {
+  const size_t slash = text.find('/');
+  const auto i = slash == std::string::npos ? std::nullopt : parse_count(text.substr(0, slash).c_str());
+  const auto n = slash == std::string::npos ? std::nullopt : parse_count(text.substr(slash + 1).c_str());
+  CUVIZ_CHECK(i && n, "shard '", text, "': expected i/N with whole numbers, e.g. 0/4 (shards are numbered from 0)");
+  CUVIZ_CHECK(*n >= 1 && *n <= 65536, "shard '", text, "': N must be 1-65536");
+  CUVIZ_CHECK(*i < *n, "shard '", text, "': i must be 0-", *n - 1, " (shards are numbered from 0)");
+  return {int(*i), int(*n)};
+}
+
+std::optional<ShardSpec> shard_from_environment(const std::function<const char*(const char*)>& getenv_fn,
+                                                std::string* source) {
+  auto number = [&](const char* name) -> std::optional<long> {
+    const char* v = getenv_fn(name);
+    if (v == nullptr) return std::nullopt;
+    const auto n = parse_count(v);
+    CUVIZ_CHECK(n.has_value(), "$", name, "='", v, "' is not a whole number");
+    return n;
+  };
+  if (const auto count = number("SLURM_ARRAY_TASK_COUNT"); count && *count > 1) {
+    const auto id = number("SLURM_ARRAY_TASK_ID"), min = number("SLURM_ARRAY_TASK_MIN");
+    const auto step = number("SLURM_ARRAY_TASK_STEP");
+    CUVIZ_CHECK(id && min, "Slurm array job without SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_MIN: give --shard i/N");
+    const long st = step ? *step : 1;
+    CUVIZ_CHECK(st >= 1 && *id >= *min && (*id - *min) % st == 0 && (*id - *min) / st < *count,
+                "Slurm array task ", *id, " (min ", *min, ", step ", st, ", count ", *count,
+                ") does not map onto shards 0-", *count - 1, " (an array like --array=1,5,6?): give --shard i/N");
+    CUVIZ_CHECK(*count <= 65536, "SLURM_ARRAY_TASK_COUNT=", *count, ": at most 65536 shards");
+    if (source)
+      *source = cat("SLURM_ARRAY_TASK_ID=", *id, " SLURM_ARRAY_TASK_MIN=", *min, step ? cat(" SLURM_ARRAY_TASK_STEP=", st) : "",
+                    " SLURM_ARRAY_TASK_COUNT=", *count);
+    return ShardSpec{int((*id - *min) / st), int(*count)};
+  }
+  if (const auto ntasks = number("SLURM_NTASKS"); ntasks && *ntasks > 1) {
+    const auto procid = number("SLURM_PROCID");
+    CUVIZ_CHECK(procid && *procid < *ntasks, "SLURM_NTASKS=", *ntasks, " without a SLURM_PROCID below it: give --shard i/N");
+    CUVIZ_CHECK(*ntasks <= 65536, "SLURM_NTASKS=", *ntasks, ": at most 65536 shards");
+    if (source) *source = cat("SLURM_PROCID=", *procid, " SLURM_NTASKS=", *ntasks);
+    return ShardSpec{int(*procid), int(*ntasks)};
+  }
+  return std::nullopt;
+}
+
+std::vector<std::vector<int>> sweep_batches(const std::vector<int>& channels, int batch) {
+  CUVIZ_CHECK(batch >= 1, "sweep: batch must be at least 1");
+  std::vector<std::vector<int>> out;
+  for (size_t first = 0; first < channels.size(); first += size_t(batch))
+    out.emplace_back(channels.begin() + long(first),
+                     channels.begin() + long(std::min(channels.size(), first + size_t(batch))));
+  return out;
+}
+
+std::pair<size_t, size_t> shard_batch_range(size_t batches, const ShardSpec& s) {
+  // floor(i K / N) in 64 bits: K < 2^24 channels, N <= 65536.
+  const auto edge = [&](int i) { return size_t(uint64_t(i) * batches / uint64_t(s.count)); };
+  return {edge(s.index), edge(s.index + 1)};
+}
+
+std::string shard_manifest_file(const ShardSpec& s) { return cat("shards/shard-", s.index, "-of-", s.count, ".json"); }
+
+std::string format_channel_list(const std::vector<int>& channels) {
+  std::string out;
+  for (size_t i = 0; i < channels.size();) {
+    size_t j = i;
+    while (j + 1 < channels.size() && channels[j + 1] == channels[j] + 1) ++j;
+    if (!out.empty()) out += ',';
+    out += std::to_string(channels[i]);
+    if (j > i) out += cat("-", channels[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+json ShardManifest::to_json() const {
+  json j = sweep.to_json();
+  j["shard"] = json{{"index", shard.index}, {"count", shard.count}, {"batch", batch},
+                    {"requested", format_channel_list(requested)}};
+  return j;
+}
+
+ShardManifest ShardManifest::from_json(const json& j) {
+  ShardManifest m;
+  m.sweep = SweepManifest::from_json(j);
+  const json& s = j.at("shard");
+  m.shard = {s.at("index").get<int>(), s.at("count").get<int>()};
+  CUVIZ_CHECK(m.shard.count >= 1 && m.shard.index >= 0 && m.shard.index < m.shard.count, "bad shard ", m.shard.label());
+  m.batch = s.at("batch");
+  m.requested = parse_channel_list(s.at("requested").get<std::string>());
+  return m;
+}
+
+std::vector<ShardManifest> load_shard_manifests(const std::string& dir) {
+  std::vector<fs::path> files;
+  if (fs::is_directory(fs::path(dir) / "shards"))
+    for (const auto& e : fs::directory_iterator(fs::path(dir) / "shards")) {
+      const std::string name = e.path().filename().string();
+      if (e.is_regular_file() && name.rfind("shard-", 0) == 0 && e.path().extension() == ".json") files.push_back(e.path());
+    }
+  std::sort(files.begin(), files.end());
+  std::vector<ShardManifest> out;
+  for (const auto& f : files) {
+    try {
+      out.push_back(ShardManifest::from_json(json::parse(read_file(f.string()))));
+    } catch (const json::exception& e) {
+      throw Error(cat(f.string(), ": unreadable shard manifest (", e.what(), "); remove it and rerun that shard"));
+    } catch (const Error& e) {
+      throw Error(cat(f.string(), ": ", e.what(), "; remove it and rerun that shard"));
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::string device_description(const Network& net) {
+  if (net.device() == Device::cuda) return cuda_rt::device_name();
+  return cat("cpu (", omp_get_max_threads(), " threads)");
+}
+
+void save_shard(const std::string& dir, const ShardManifest& m) {
+  write_file_atomic((fs::path(dir) / shard_manifest_file(m.shard)).string(), m.to_json().dump(2) + "\n");
+}
+
+}  // namespace
+
+ShardManifest run_shard_sweep(const Network& net, const SweepOptions& o, const ShardSpec& shard,
+                              const std::function<void(const SweepProgress&)>& progress) {
+  const SweepSettings& s = o.settings;
+  check_settings(s);
+  CUVIZ_CHECK(shard.count >= 1 && shard.index >= 0 && shard.index < shard.count, "sweep: bad shard ", shard.label());
+  const Plan plan = net.plan(Shape{1, 3, s.size, s.size}, {s.layer});
+  const int layer_c = net.activation(plan, s.layer).c();
+  std::vector<int> channels = o.channels;
+  if (channels.empty())
+    for (int c = 0; c < layer_c; ++c) channels.push_back(c);
+  for (int c : channels)
+    CUVIZ_CHECK(c >= 0 && c < layer_c, "sweep: channel ", c, " out of range: ", s.layer, " has ", layer_c,
+                " channels (0-", layer_c - 1, ")");
+
+  // The layout: the batches of a single-process sweep of the whole list.
+  const int batch = std::min<int>(o.batch > 0 ? o.batch : auto_sweep_batch(net, s, int(channels.size())),
+                                  std::max<int>(1, int(channels.size())));
+  const std::vector<std::vector<int>> batches = sweep_batches(channels, batch);
+  const auto [first_batch, last_batch] = shard_batch_range(batches.size(), shard);
+
+  // What the directory holds: every shard's manifest must be of this sweep; this shard's own one
+  // (if any) of this layout. A channel another shard manifest lists with its PNG is done.
+  fs::create_directories(fs::path(o.dir) / "channels");
+  fs::create_directories(fs::path(o.dir) / "shards");
+  ShardManifest mine{.sweep = {}, .shard = shard, .batch = batch, .requested = channels};
+  std::map<int, std::string> done_elsewhere;  // channel -> the shard that lists it
+  for (ShardManifest& other : load_shard_manifests(o.dir)) {
+    const bool own = other.shard.index == shard.index && other.shard.count == shard.count;
+    if (o.overwrite) {
+      if (own) continue;  // this shard starts afresh; other shards' files are theirs
+      CUVIZ_CHECK(s.differences(other.sweep.settings).empty(), "sweep: ", o.dir, " holds shard ", other.shard.label(),
+                  " of a sweep with other settings (", s.differences(other.sweep.settings),
+                  "); --overwrite replaces only this shard's manifest: use another directory");
+    }
+    const std::string diff = s.differences(other.sweep.settings);
+    CUVIZ_CHECK(diff.empty(), "sweep: ", o.dir, " holds shard ", other.shard.label(), " of a sweep with other settings (",
+                diff, "); use another directory or --overwrite");
+    if (own) {
+      CUVIZ_CHECK(other.batch == batch && other.requested == channels, "sweep: shard ", shard.label(), " in ", o.dir,
+                  " was started with another layout (batch ", other.batch, ", channels ",
+                  format_channel_list(other.requested), "; now batch ", batch, ", channels ",
+                  format_channel_list(channels), "); give the same --batch and --channels, or --overwrite");
+      for (const auto& [c, r] : other.sweep.channels)
+        if (fs::exists(fs::path(o.dir) / r.file)) mine.sweep.channels[c] = r;
+      mine.sweep.render_seconds = other.sweep.render_seconds;
+    } else {
+      for (const auto& [c, r] : other.sweep.channels)
+        if (fs::exists(fs::path(o.dir) / r.file)) done_elsewhere.emplace(c, other.shard.label());
+    }
+  }
+  mine.sweep.settings = s;
+  mine.sweep.device = device_description(net);
+  mine.sweep.total_channels = int(channels.size());
+
+  // The batches of this share with a channel not done anywhere.
+  auto done = [&](int c) { return mine.sweep.channels.count(c) > 0 || done_elsewhere.count(c) > 0; };
+  std::vector<size_t> todo;
+  int share_channels = 0, skipped = 0;
+  for (size_t b = first_batch; b < last_batch; ++b) {
+    share_channels += int(batches[b].size());
+    const int finished = int(std::count_if(batches[b].begin(), batches[b].end(), done));
+    if (finished == int(batches[b].size()))
+      skipped += finished;
+    else
+      todo.push_back(b);
+  }
+  save_shard(o.dir, mine);  // the shard is known (and its share requested) from the start
+
+  RenderOptions ro = render_options(s, net.device());
+  ro.cuda_graph = o.cuda_graph;
+  ro.batch = batch;
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  int done_this_run = 0;
+  auto report = [&](int bsize, int step, int steps) {
+    if (!progress) return;
+    SweepProgress p;
+    p.total = share_channels;
+    p.skipped = skipped;
+    p.done = skipped + done_this_run;
+    p.batch_size = bsize;
+    p.batch_step = step;
+    p.batch_steps = steps;
+    p.seconds = elapsed();
+    const double steps_done = double(done_this_run) * s.steps + double(bsize) * step;
+    if (p.seconds > 0) {
+      p.image_steps_per_s = steps_done / p.seconds;
+      p.channels_per_s = p.image_steps_per_s / s.steps;
+      const double left = double(share_channels - skipped - done_this_run) * s.steps - double(bsize) * step;
+      p.eta_seconds = p.image_steps_per_s > 0 ? std::max(0.0, left) / p.image_steps_per_s : 0;
+    }
+    progress(p);
+  };
+  report(0, 0, s.steps);
+
+  // A batch's objectives exactly as run_sweep forms them: its channels, the last repeated up to
+  // `batch` (the padded images are discarded).
+  auto batch_objectives = [&](size_t b) {
+    std::vector<Objective> objectives;
+    for (int i = 0; i < batch; ++i) {
+      const int c = batches[b][std::min(size_t(i), batches[b].size() - 1)];
+      objectives.push_back(s.objective == "channel" ? channel(s.layer, c) : neuron(s.layer, c));
+    }
+    return objectives;
+  };
+  std::unique_ptr<Renderer> renderer;
+  double setup_seconds = 0;
+  for (size_t b : todo) {
+    if (!renderer) {
+      const auto t_setup = std::chrono::steady_clock::now();
+      renderer = std::make_unique<Renderer>(net, batch_objectives(b), ro);
+      setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_setup).count();
+    } else {
+      renderer->restart(batch_objectives(b));
+    }
+    const int n = int(batches[b].size());
+    const RenderResult r = render_loop(*renderer, [&](const RenderProgress& rp) { report(n, rp.step, rp.steps); });
+    // PNGs first, then the manifest that lists them: a crash in between leaves PNGs no manifest
+    // lists, which the rerun renders (to the same bytes) again.
+    for (int i = 0; i < n; ++i) {
+      const int c = batches[b][size_t(i)];
+      if (done_elsewhere.count(c)) continue;  // another shard's (after a rerun with another N)
+      ChannelResult cr{c, r.objective[size_t(i)], channel_file(s.layer, c)};
+      write_png((fs::path(o.dir) / cr.file).string(), tensor_to_image(r.images, i));
+      mine.sweep.channels[c] = cr;
+    }
+    mine.sweep.render_seconds += r.seconds + std::exchange(setup_seconds, 0.0);
+    save_shard(o.dir, mine);
+    done_this_run += n;
+    report(0, 0, s.steps);
+  }
+  return mine;
+}
+
+MergeResult merge_sweep_shards(const std::string& dir, int thumb) {
+  CUVIZ_CHECK(fs::is_directory(dir), "gallery merge: ", dir, " is not a directory");
+  const std::vector<ShardManifest> shards = load_shard_manifests(dir);
+  CUVIZ_CHECK(!shards.empty(), "gallery merge: no shard manifests in ", (fs::path(dir) / "shards").string(),
+              " (written by cuviz sweep --shard i/N -o ", dir, ")");
+  MergeResult out;
+  out.shards = int(shards.size());
+  SweepManifest& m = out.manifest;
+  m.settings = shards.front().sweep.settings;
+  std::set<int> requested;
+  std::set<std::string> devices;
+  for (const ShardManifest& sh : shards) {
+    const std::string diff = m.settings.differences(sh.sweep.settings);
+    CUVIZ_CHECK(diff.empty(), "gallery merge: shard ", sh.shard.label(), " in ", dir,
+                " is of a sweep with other settings than shard ", shards.front().shard.label(), " (", diff, ")");
+    requested.insert(sh.requested.begin(), sh.requested.end());
+    for (const auto& [c, r] : sh.sweep.channels) {
+      CUVIZ_CHECK(fs::exists(fs::path(dir) / r.file), "gallery merge: shard ", sh.shard.label(), " lists ", r.file,
+                  ", which is missing; rerun that shard");
+      m.channels.emplace(c, r);  // the first shard (by file name) that lists c
+    }
+    m.render_seconds += sh.sweep.render_seconds;
+    if (!sh.sweep.channels.empty()) devices.insert(sh.sweep.device);
+  }
+  for (const auto& [c, r] : m.channels) requested.insert(c);
+  m.total_channels = int(requested.size());
+  for (const std::string& d : devices) m.device += (m.device.empty() ? "" : ", ") + d;
+  for (int c : requested)
+    if (!m.channels.count(c)) out.missing.push_back(c);
+
+  // Whose share each missing channel is, in the layout of the first shard that requested it
+  // (the shard whose batch range holds the channel's batch, whether or not it ever ran).
+  for (int c : out.missing)
+    for (const ShardManifest& sh : shards) {
+      const auto batches = sweep_batches(sh.requested, sh.batch);
+      const auto it = std::find_if(batches.begin(), batches.end(), [&](const std::vector<int>& bt) {
+        return std::find(bt.begin(), bt.end(), c) != bt.end();
+      });
+      if (it == batches.end()) continue;
+      const size_t b = size_t(it - batches.begin());
+      for (int i = 0; i < sh.shard.count; ++i) {
+        const auto [b0, b1] = shard_batch_range(batches.size(), ShardSpec{i, sh.shard.count});
+        if (b >= b0 && b < b1) {
+          out.missing_owner[c] = ShardSpec{i, sh.shard.count}.label();
+          break;
+        }
+      }
+      break;
+    }
+
+  write_contact_sheet(dir, m, thumb);
+  write_gallery_html(dir, m);
+  m.save(dir);
+  return out;
+}
+
+}  // namespace cuviz
