@@ -23,10 +23,12 @@ struct GalleryCommand {
 void run_gallery_merge(const GalleryCommand& o) {
   const MergeResult r = merge_sweep_shards(o.dir, o.thumb);
   const SweepManifest& m = r.manifest;
-  std::fprintf(stderr, "gallery merge: %zu of %d channels of %s from %d shard manifest%s in %s\n", m.channels.size(),
-               m.total_channels, m.settings.layer.c_str(), r.shards, r.shards == 1 ? "" : "s", o.dir.c_str());
-  std::printf("%s\n", std::filesystem::absolute(std::filesystem::path(o.dir) / "index.html").lexically_normal().c_str());
-  if (r.missing.empty()) return;
+  if (r.missing.empty()) {
+    std::fprintf(stderr, "gallery merge: %zu channels of %s from %d shard manifest%s in %s\n", m.channels.size(),
+                 m.settings.layer.c_str(), r.shards, r.shards == 1 ? "" : "s", o.dir.c_str());
+    std::printf("%s\n", std::filesystem::absolute(std::filesystem::path(o.dir) / "index.html").lexically_normal().c_str());
+    return;
+  }
   // Which shards to rerun: the owners of the missing channels, each once.
   std::map<std::string, std::vector<int>> by_owner;
   for (int c : r.missing) {
