@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "apps/common.h"
+#include "apps/mpi_world.h"
 #include "apps/profile.h"
 #include "apps/progress.h"
 #include "apps/settings_cli.h"
@@ -61,10 +62,16 @@ void profile_sweep(const Network& net, const SweepSettings& s, const SweepOption
   profile_render(net, objectives, ro, steps);
 }
 
-// The shard to render: --shard i/N, else the one Slurm's environment gives (said on stderr),
-// else none (the single-process sweep).
-std::optional<ShardSpec> sweep_shard(const std::string& flag) {
+// The shard to render: --shard i/N, else rank r of N under an MPI launcher, else the one
+// Slurm's environment gives (both said on stderr), else none (the single-process sweep).
+std::optional<ShardSpec> sweep_shard(const std::string& flag, std::optional<MpiWorld>& mpi) {
   if (!flag.empty()) return parse_shard(flag);
+  mpi = mpi_world();
+  if (mpi && mpi->size > 1) {
+    std::fprintf(stderr, "sweep: shard %d/%d from the MPI rank\n", mpi->rank, mpi->size);
+    return ShardSpec{mpi->rank, mpi->size};
+  }
+  mpi.reset();
   std::string source;
   const auto s = shard_from_environment([](const char* name) { return std::getenv(name); }, &source);
   if (s) std::fprintf(stderr, "sweep: shard %s from the Slurm environment (%s)\n", s->label().c_str(), source.c_str());
@@ -72,7 +79,8 @@ std::optional<ShardSpec> sweep_shard(const std::string& flag) {
 }
 
 // `--shard`: this shard's batches into DIR (channels/ and shards/); the gallery is `gallery merge`'s.
-void run_shard_command(const Network& net, const SweepOptions& so, const ShardSpec& shard, bool quiet) {
+void run_shard_command(const Network& net, const SweepOptions& so, const ShardSpec& shard, bool quiet,
+                       bool print_path) {
   ProgressBar bar(quiet);
   const ShardManifest m = run_shard_sweep(net, so, shard, [&](const SweepProgress& p) {
     const double in_flight = double(p.batch_size) * p.batch_step / std::max(1, p.batch_steps);
@@ -81,12 +89,33 @@ void run_shard_command(const Network& net, const SweepOptions& so, const ShardSp
                    std::round(p.channels_per_s * 100) / 100, " ch/s  ETA ", format_seconds(p.eta_seconds)),
                p.done == p.total && p.batch_step == 0);
   });
-  std::fprintf(stderr, "shard %s: %zu channels of %s in %s (%s); when every shard is done: cuviz gallery merge %s\n",
-               shard.label().c_str(), m.sweep.channels.size(), so.settings.layer.c_str(), so.dir.c_str(),
-               m.sweep.device.c_str(), so.dir.c_str());
-  std::printf("%s\n", std::filesystem::absolute(std::filesystem::path(so.dir) / shard_manifest_file(shard))
-                          .lexically_normal()
-                          .c_str());
+  std::fprintf(stderr, "shard %s: %zu channels of %s in %s (%s)%s\n", shard.label().c_str(), m.sweep.channels.size(),
+               so.settings.layer.c_str(), so.dir.c_str(), m.sweep.device.c_str(),
+               print_path ? cat("; when every shard is done: cuviz gallery merge ", so.dir).c_str() : "");
+  if (print_path)
+    std::printf("%s\n", std::filesystem::absolute(std::filesystem::path(so.dir) / shard_manifest_file(shard))
+                            .lexically_normal()
+                            .c_str());
+}
+
+// Under MPI: every rank renders its shard; rank 0 merges once all have (MPI_Barrier). An error on
+// any rank is reported there and ends the whole job (MPI_Abort), so none waits for ever; a rerun
+// of the same mpirun resumes every shard.
+void run_mpi_sweep(const Network& net, const SweepOptions& so, const ShardSpec& shard, bool quiet) {
+  try {
+    run_shard_command(net, so, shard, quiet, false);
+    mpi_barrier();
+    if (shard.index != 0) return;
+    const MergeResult r = merge_sweep_shards(so.dir, so.thumb);
+    CUVIZ_CHECK(r.missing.empty(), "sweep: ", r.missing.size(), " channels missing after every rank finished: ",
+                format_channel_list(r.missing));
+    std::fprintf(stderr, "sweep: merged %zu channels from %d shard manifests into %s\n", r.manifest.channels.size(),
+                 r.shards, so.dir.c_str());
+    std::printf("%s\n", std::filesystem::absolute(std::filesystem::path(so.dir) / "index.html").lexically_normal().c_str());
+  } catch (const std::exception& e) {
+    report_error(cat("rank ", shard.index, ": ", e.what()), kExitFailure);
+    mpi_abort(kExitFailure);
+  }
 }
 
 void run_sweep_command(SweepCommand& o) {
@@ -106,7 +135,9 @@ void run_sweep_command(SweepCommand& o) {
   const Network net = make_network(std::move(graph), o.run.device, o.run.backend);
   print_device_notice();
   if (o.run.profile > 0) return profile_sweep(net, o.settings, so, o.run.profile);
-  if (const auto shard = sweep_shard(o.shard)) return run_shard_command(net, so, *shard, o.run.quiet);
+  std::optional<MpiWorld> mpi;
+  if (const auto shard = sweep_shard(o.shard, mpi))
+    return mpi ? run_mpi_sweep(net, so, *shard, o.run.quiet) : run_shard_command(net, so, *shard, o.run.quiet, true);
   ProgressBar bar(o.run.quiet);
   const SweepManifest m = run_sweep(net, so, [&](const SweepProgress& p) {
     // Fraction of the requested channels, counting the batch in flight by its steps.
@@ -137,7 +168,7 @@ Command add_sweep_command(CLI::App& app) {
   cmd->add_flag("--overwrite", o->overwrite, "Start afresh when DIR holds a sweep with other settings");
   cmd->add_option("--shard", o->shard,
                   "Render shard i of N (0-based: 0/4 .. 3/4) into DIR, then `cuviz gallery merge DIR`; "
-                  "default: from SLURM_ARRAY_TASK_* or SLURM_PROCID/SLURM_NTASKS when set")
+                  "default: the MPI rank under mpirun, else SLURM_ARRAY_TASK_* or SLURM_PROCID/SLURM_NTASKS when set")
       ->check(parses_with([](const std::string& t) { parse_shard(t); }));
   add_run_options(cmd, o->run);
   return {cmd, [o] { run_sweep_command(*o); }};
