@@ -33,11 +33,12 @@ void run_gallery_merge(const GalleryCommand& o) {
   std::map<std::string, std::vector<int>> by_owner;
   for (int c : r.missing) {
     const auto it = r.missing_owner.find(c);
-    by_owner[it == r.missing_owner.end() ? "?" : it->second].push_back(c);
+    by_owner[it == r.missing_owner.end() ? "" : it->second].push_back(c);
   }
   std::string owners;
   for (const auto& [owner, cs] : by_owner)
-    owners += cat(owners.empty() ? "" : "; ", "shard ", owner, ": ", format_channel_list(cs));
+    owners += cat(owners.empty() ? "" : "; ", owner.empty() ? "the --devices run" : "shard " + owner, ": ",
+                  format_channel_list(cs));
   throw Error(cat("gallery merge: ", r.missing.size(), " of ", m.total_channels, " channels missing (", owners,
                   "); the gallery shows the ", m.channels.size(),
                   " finished; rerun those shards (they resume) and merge again"));

@@ -13,6 +13,8 @@
 #include "apps/profile.h"
 #include "apps/progress.h"
 #include "apps/settings_cli.h"
+#include "apps/sweep_devices.h"
+#include "core/cuda_runtime.h"
 #include "loaders/model.h"
 #include "nn/network.h"
 #include "viz/sweep.h"
@@ -29,7 +31,9 @@ struct SweepCommand {
   SweepSettings settings;
   RunOptions run;
   std::string channels, batch = "auto", out;
-  std::string shard;  // --shard i/N (docs/sweep.md "Sharded sweeps"); empty: from Slurm's environment, if any
+  std::string shard;  // --shard i/N (docs/sweep.md "Beyond one process"); empty: from MPI or Slurm, if any
+  std::string devices;           // --devices 0,1|all|cpu,cpu: one worker process per device
+  std::string worker, claims;    // hidden: what --devices gives each worker process
   bool overwrite = false;
 };
 
@@ -118,6 +122,30 @@ void run_mpi_sweep(const Network& net, const SweepOptions& so, const ShardSpec& 
   }
 }
 
+// --devices: the workers, then the merge (as rank 0 does under MPI).
+void run_devices_command(const Network& net, const SweepOptions& so, const SweepCommand& o) {
+  usage_check(o.shard.empty(), "sweep: --devices and --shard do not go together (a shard runs on one device)");
+  std::string notice;
+  const std::vector<DeviceWorker> workers = parse_devices(o.devices, cuda_rt::device_count(), &notice);
+  if (!notice.empty()) std::fprintf(stderr, "cuviz: %s\n", notice.c_str());
+  check_settings(so.settings);
+  std::vector<int> channels = so.channels;
+  const Plan plan = net.plan(Shape{1, 3, so.settings.size, so.settings.size}, {so.settings.layer});
+  const int layer_c = net.activation(plan, so.settings.layer).c();
+  if (channels.empty())
+    for (int c = 0; c < layer_c; ++c) channels.push_back(c);
+  for (int c : channels)
+    CUVIZ_CHECK(c >= 0 && c < layer_c, "sweep: channel ", c, " out of range: ", so.settings.layer, " has ", layer_c,
+                " channels (0-", layer_c - 1, ")");
+  run_device_workers(workers, own_arguments(), so, channels, o.run.quiet);
+  const MergeResult r = merge_sweep_shards(so.dir, so.thumb);
+  CUVIZ_CHECK(r.missing.empty(), "sweep: ", r.missing.size(), " channels missing after every worker finished: ",
+              format_channel_list(r.missing));
+  std::fprintf(stderr, "sweep: %zu channels of %s in %s (%s, %.1f s rendering in all)\n", r.manifest.channels.size(),
+               so.settings.layer.c_str(), so.dir.c_str(), r.manifest.device.c_str(), r.manifest.render_seconds);
+  std::printf("%s\n", std::filesystem::absolute(std::filesystem::path(so.dir) / "index.html").lexically_normal().c_str());
+}
+
 void run_sweep_command(SweepCommand& o) {
   usage_check(!o.out.empty() || o.run.profile > 0, "sweep: -o DIR is required (unless --profile)");
   check_precision_backend(o.settings.precision, o.run.backend);
@@ -135,6 +163,12 @@ void run_sweep_command(SweepCommand& o) {
   const Network net = make_network(std::move(graph), o.run.device, o.run.backend);
   print_device_notice();
   if (o.run.profile > 0) return profile_sweep(net, o.settings, so, o.run.profile);
+  if (!o.worker.empty()) {  // one of --devices' workers
+    usage_check(!o.claims.empty(), "sweep: --worker needs --claims");
+    run_worker_sweep(net, so, parse_shard(o.worker), o.claims);
+    return;
+  }
+  if (!o.devices.empty()) return run_devices_command(net, so, o);
   std::optional<MpiWorld> mpi;
   if (const auto shard = sweep_shard(o.shard, mpi))
     return mpi ? run_mpi_sweep(net, so, *shard, o.run.quiet) : run_shard_command(net, so, *shard, o.run.quiet, true);
@@ -170,6 +204,12 @@ Command add_sweep_command(CLI::App& app) {
                   "Render shard i of N (0-based: 0/4 .. 3/4) into DIR, then `cuviz gallery merge DIR`; "
                   "default: the MPI rank under mpirun, else SLURM_ARRAY_TASK_* or SLURM_PROCID/SLURM_NTASKS when set")
       ->check(parses_with([](const std::string& t) { parse_shard(t); }));
+  cmd->add_option("--devices", o->devices,
+                  "One worker process per device, handing out batches dynamically: GPU numbers (0,1,2), all, or "
+                  "cpu entries (cpu,cpu); then the gallery as a single-process sweep's; without a GPU, one CPU worker")
+      ->check(parses_with([](const std::string& t) { parse_devices(t, 0); }));
+  cmd->add_option("--worker", o->worker)->group("");  // set by --devices for its workers
+  cmd->add_option("--claims", o->claims)->group("");
   add_run_options(cmd, o->run);
   return {cmd, [o] { run_sweep_command(*o); }};
 }

@@ -3,11 +3,15 @@
 // shard manifest after every batch) and the merge into one gallery.
 #include "viz/sweep_shard.h"
 
+#include <fcntl.h>
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -96,7 +100,9 @@ std::pair<size_t, size_t> shard_batch_range(size_t batches, const ShardSpec& s) 
   return {edge(s.index), edge(s.index + 1)};
 }
 
-std::string shard_manifest_file(const ShardSpec& s) { return cat("shards/shard-", s.index, "-of-", s.count, ".json"); }
+std::string shard_manifest_file(const ShardSpec& s, bool dynamic) {
+  return cat("shards/", dynamic ? "device-" : "shard-", s.index, "-of-", s.count, ".json");
+}
 
 std::string format_channel_list(const std::vector<int>& channels) {
   std::string out;
@@ -114,7 +120,7 @@ std::string format_channel_list(const std::vector<int>& channels) {
 json ShardManifest::to_json() const {
   json j = sweep.to_json();
   j["shard"] = json{{"index", shard.index}, {"count", shard.count}, {"batch", batch},
-                    {"requested", format_channel_list(requested)}};
+                    {"requested", format_channel_list(requested)}, {"dynamic", dynamic}};
   return j;
 }
 
@@ -126,6 +132,7 @@ ShardManifest ShardManifest::from_json(const json& j) {
   CUVIZ_CHECK(m.shard.count >= 1 && m.shard.index >= 0 && m.shard.index < m.shard.count, "bad shard ", m.shard.label());
   m.batch = s.at("batch");
   m.requested = parse_channel_list(s.at("requested").get<std::string>());
+  m.dynamic = s.value("dynamic", false);
   return m;
 }
 
@@ -134,7 +141,9 @@ std::vector<ShardManifest> load_shard_manifests(const std::string& dir) {
   if (fs::is_directory(fs::path(dir) / "shards"))
     for (const auto& e : fs::directory_iterator(fs::path(dir) / "shards")) {
       const std::string name = e.path().filename().string();
-      if (e.is_regular_file() && name.rfind("shard-", 0) == 0 && e.path().extension() == ".json") files.push_back(e.path());
+      if (e.is_regular_file() && (name.rfind("shard-", 0) == 0 || name.rfind("device-", 0) == 0) &&
+          e.path().extension() == ".json")
+        files.push_back(e.path());
     }
   std::sort(files.begin(), files.end());
   std::vector<ShardManifest> out;
@@ -158,13 +167,15 @@ std::string device_description(const Network& net) {
 }
 
 void save_shard(const std::string& dir, const ShardManifest& m) {
-  write_file_atomic((fs::path(dir) / shard_manifest_file(m.shard)).string(), m.to_json().dump(2) + "\n");
+  write_file_atomic((fs::path(dir) / shard_manifest_file(m.shard, m.dynamic)).string(), m.to_json().dump(2) + "\n");
 }
 
-}  // namespace
-
-ShardManifest run_shard_sweep(const Network& net, const SweepOptions& o, const ShardSpec& shard,
-                              const std::function<void(const SweepProgress&)>& progress) {
+// The one loop of both kinds of share. Static (`claim` empty): the batches of shard_batch_range.
+// Dynamic (--devices): every batch of the layout, each rendered only if claim(b) wins it.
+ShardManifest run_share(const Network& net, const SweepOptions& o, const ShardSpec& shard,
+                        const std::function<bool(size_t)>& claim,
+                        const std::function<void(const SweepProgress&)>& progress) {
+  const bool dynamic = bool(claim);
   const SweepSettings& s = o.settings;
   check_settings(s);
   CUVIZ_CHECK(shard.count >= 1 && shard.index >= 0 && shard.index < shard.count, "sweep: bad shard ", shard.label());
@@ -181,16 +192,17 @@ ShardManifest run_shard_sweep(const Network& net, const SweepOptions& o, const S
   const int batch = std::min<int>(o.batch > 0 ? o.batch : auto_sweep_batch(net, s, int(channels.size())),
                                   std::max<int>(1, int(channels.size())));
   const std::vector<std::vector<int>> batches = sweep_batches(channels, batch);
-  const auto [first_batch, last_batch] = shard_batch_range(batches.size(), shard);
+  const auto [first_batch, last_batch] =
+      dynamic ? std::pair<size_t, size_t>{0, batches.size()} : shard_batch_range(batches.size(), shard);
 
   // What the directory holds: every shard's manifest must be of this sweep; this shard's own one
   // (if any) of this layout. A channel another shard manifest lists with its PNG is done.
   fs::create_directories(fs::path(o.dir) / "channels");
   fs::create_directories(fs::path(o.dir) / "shards");
-  ShardManifest mine{.sweep = {}, .shard = shard, .batch = batch, .requested = channels};
+  ShardManifest mine{.sweep = {}, .shard = shard, .batch = batch, .requested = channels, .dynamic = dynamic};
   std::map<int, std::string> done_elsewhere;  // channel -> the shard that lists it
   for (ShardManifest& other : load_shard_manifests(o.dir)) {
-    const bool own = other.shard.index == shard.index && other.shard.count == shard.count;
+    const bool own = other.shard.index == shard.index && other.shard.count == shard.count && other.dynamic == dynamic;
     if (o.overwrite) {
       if (own) continue;  // this shard starts afresh; other shards' files are theirs
       CUVIZ_CHECK(s.differences(other.sweep.settings).empty(), "sweep: ", o.dir, " holds shard ", other.shard.label(),
@@ -271,6 +283,10 @@ ShardManifest run_shard_sweep(const Network& net, const SweepOptions& o, const S
   std::unique_ptr<Renderer> renderer;
   double setup_seconds = 0;
   for (size_t b : todo) {
+    if (dynamic && !claim(b)) {  // another worker has it
+      share_channels -= int(batches[b].size());
+      continue;
+    }
     if (!renderer) {
       const auto t_setup = std::chrono::steady_clock::now();
       renderer = std::make_unique<Renderer>(net, batch_objectives(b), ro);
@@ -295,6 +311,32 @@ ShardManifest run_shard_sweep(const Network& net, const SweepOptions& o, const S
     report(0, 0, s.steps);
   }
   return mine;
+}
+
+}  // namespace
+
+ShardManifest run_shard_sweep(const Network& net, const SweepOptions& o, const ShardSpec& shard,
+                              const std::function<void(const SweepProgress&)>& progress) {
+  return run_share(net, o, shard, {}, progress);
+}
+
+ShardManifest run_worker_sweep(const Network& net, const SweepOptions& o, const ShardSpec& worker,
+                               const std::string& claims_dir,
+                               const std::function<void(const SweepProgress&)>& progress) {
+  CUVIZ_CHECK(fs::is_directory(claims_dir), "sweep: claims directory ", claims_dir, " does not exist");
+  // A claim is a file created with O_EXCL: of all the workers trying batch b, exactly one
+  // creates claims_dir/b (atomic on POSIX file systems, NFS v3+ included).
+  auto claim = [&](size_t b) {
+    const std::string path = (fs::path(claims_dir) / std::to_string(b)).string();
+    const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644);
+    if (fd < 0) {
+      CUVIZ_CHECK(errno == EEXIST, "sweep: cannot create the claim ", path, ": ", std::strerror(errno));
+      return false;
+    }
+    ::close(fd);
+    return true;
+  };
+  return run_share(net, o, worker, claim, progress);
 }
 
 MergeResult merge_sweep_shards(const std::string& dir, int thumb) {
@@ -331,6 +373,7 @@ MergeResult merge_sweep_shards(const std::string& dir, int thumb) {
   // (the shard whose batch range holds the channel's batch, whether or not it ever ran).
   for (int c : out.missing)
     for (const ShardManifest& sh : shards) {
+      if (sh.dynamic) continue;  // a --devices worker owns no fixed share
       const auto batches = sweep_batches(sh.requested, sh.batch);
       const auto it = std::find_if(batches.begin(), batches.end(), [&](const std::vector<int>& bt) {
         return std::find(bt.begin(), bt.end(), c) != bt.end();

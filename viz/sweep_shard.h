@@ -62,8 +62,8 @@ std::vector<std::vector<int>> sweep_batches(const std::vector<int>& channels, in
 // Shard `s`'s batches: the half-open range [first, last) of batch indices out of `batches`.
 std::pair<size_t, size_t> shard_batch_range(size_t batches, const ShardSpec& s);
 
-// "shards/shard-<i>-of-<N>.json".
-std::string shard_manifest_file(const ShardSpec& s);
+// "shards/shard-<i>-of-<N>.json"; dynamic (a --devices worker): "shards/device-<i>-of-<N>.json".
+std::string shard_manifest_file(const ShardSpec& s, bool dynamic = false);
 
 // A shard's manifest: a SweepManifest (the channels it finished) plus the layout.
 struct ShardManifest {
@@ -71,12 +71,13 @@ struct ShardManifest {
   ShardSpec shard;
   int batch = 0;              // the layout's batch size (min(--batch, channels))
   std::vector<int> requested; // the whole sweep's channel list (every shard's)
+  bool dynamic = false;       // a --devices worker (claims batches) rather than a fixed share
 
   nlohmann::json to_json() const;
   static ShardManifest from_json(const nlohmann::json& j);
 };
 
-// Reads every DIR/shards/shard-*-of-*.json, sorted by file name; throws naming a file that is
+// Reads every DIR/shards/shard-*-of-*.json and device-*-of-*.json, sorted by file name; throws naming a file that is
 // unreadable.
 std::vector<ShardManifest> load_shard_manifests(const std::string& dir);
 
@@ -90,12 +91,23 @@ std::vector<ShardManifest> load_shard_manifests(const std::string& dir);
 ShardManifest run_shard_sweep(const Network& net, const SweepOptions& o, const ShardSpec& shard,
                               const std::function<void(const SweepProgress&)>& progress = {});
 
+// `--devices`: worker `worker.index` of `worker.count` in one run. Instead of a fixed share it
+// goes through every batch of the layout in order and renders those it claims: a batch is
+// claimed by creating claims_dir/<batch> exclusively (O_EXCL), so each is rendered by exactly one
+// worker and a fast worker simply claims more (dynamic hand-out: a slow GPU holds up no one). The
+// claims directory belongs to one run (a rerun makes a new one and skips what is done); the
+// worker's manifest is shards/device-<i>-of-<N>.json, merged like a shard's.
+ShardManifest run_worker_sweep(const Network& net, const SweepOptions& o, const ShardSpec& worker,
+                               const std::string& claims_dir,
+                               const std::function<void(const SweepProgress&)>& progress = {});
+
 // What `cuviz gallery merge` found.
 struct MergeResult {
   SweepManifest manifest;                 // the merged manifest (also written to DIR/manifest.json)
   int shards = 0;                         // shard manifests read
   std::vector<int> missing;               // requested channels that no shard has finished
-  std::map<int, std::string> missing_owner;  // channel -> "i/N" of the shard whose share it is
+  std::map<int, std::string> missing_owner;  // channel -> "i/N" of the shard whose share it is (none
+                                             // when only --devices workers requested it)
 };
 
 // Builds DIR/manifest.json, DIR/index.html and DIR/contact_sheet.png from every shard manifest

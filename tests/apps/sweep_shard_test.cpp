@@ -17,6 +17,7 @@
 #include "apps/run_cli.h"
 #include "io/atomic_file.h"
 #include "test_util.h"
+#include "apps/sweep_devices.h"
 #include "viz/sweep_shard.h"
 
 namespace cuviz {
@@ -197,10 +198,80 @@ TEST(SweepShardCommand, SlurmArrayEnvironmentPicksTheShard) {
   EXPECT_EQ(shards[0].sweep.channels.begin()->first, 1);
 }
 
+TEST(SweepShardCommand, DevicesListParses) {
+  using app::parse_devices;
+  std::string notice;
+  auto w = parse_devices("all", 3, &notice);
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_EQ(w[2].label(), "cuda:2");
+  EXPECT_TRUE(notice.empty());
+  w = parse_devices("2,0,cpu", 3);
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_EQ(w[0].label(), "cuda:2");
+  EXPECT_EQ(w[2].label(), "cpu");
+  w = parse_devices("all", 0, &notice);  // no GPU: one CPU worker, said
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_FALSE(w[0].cuda);
+  EXPECT_NE(notice.find("no usable CUDA device"), std::string::npos);
+  w = parse_devices("0,1,cpu", 0, &notice);  // no GPU: the CPU workers only
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_FALSE(w[0].cuda);
+  for (const char* bad : {"", "0,,1", "x", "all,0", "1,1", "-1", "0.5"}) EXPECT_THROW(parse_devices(bad, 2), Error) << bad;
+  EXPECT_THROW(parse_devices("2", 2), Error);  // GPU 2 of 0-1
+}
+
+// --devices cpu,cpu: two worker processes claim the 3 batches dynamically; the gallery is the
+// single-process one, and every channel is listed by exactly one worker.
+TEST(SweepShardCommand, DevicesCpuWorkersEqualTheSingleProcessSweep) {
+  TempDir tmp("shard_devices");
+  const std::string out = tmp.file("g");
+  auto args = sweep_args(out);
+  args.insert(args.end(), {"--devices", "cpu,cpu"});
+  std::string cmd = shell_command(args, tmp) + " >" + shell_quote(tmp.file("out")) + " 2>" + shell_quote(tmp.file("err"));
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << test::read_text(tmp.file("err"));
+  EXPECT_NE(test::read_text(tmp.file("err")).find("2 workers (cpu, cpu)"), std::string::npos) << test::read_text(tmp.file("err"));
+  EXPECT_NE(test::read_text(tmp.file("out")).find("index.html"), std::string::npos);
+  expect_equal_to_reference(out);
+  std::map<int, int> listed;
+  const auto manifests = load_shard_manifests(out);
+  ASSERT_EQ(manifests.size(), 2u);
+  for (const ShardManifest& m : manifests) {
+    EXPECT_TRUE(m.dynamic);
+    for (const auto& [c, r] : m.sweep.channels) ++listed[c];
+  }
+  EXPECT_EQ(int(listed.size()), kChannels);
+  for (const auto& [c, k] : listed) EXPECT_EQ(k, 1) << "channel " << c;
+  for (const auto& e : fs::directory_iterator(fs::path(out) / "shards"))
+    EXPECT_EQ(e.path().extension(), ".json") << "leftover " << e.path() << " (claims or a worker log)";
+  // A rerun finds everything done: no worker renders, the files stay the same.
+  const std::string manifest = slurp(fs::path(out) / "manifest.json");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << test::read_text(tmp.file("err"));
+  EXPECT_EQ(slurp(fs::path(out) / "manifest.json"), manifest);
+}
+
+// Without a GPU, --devices all falls back to one CPU worker and says so.
+TEST(SweepShardCommand, DevicesAllWithoutAGpuFallsBackToTheCpu) {
+  if (cuda_available()) GTEST_SKIP() << "a GPU is present: no fallback to check";
+  TempDir tmp("shard_devices_all");
+  std::vector<std::string> args = {"sweep", "googlenet", "--layer", kLayer, "--channels", "0-1", "--size", "48",
+                                   "--steps", "2", "--devices", "all", "-q", "-o", tmp.file("g")};
+  for (const auto& d : test::shared_model_dir()) args.push_back(d);
+  const auto r = run_cli(args, tmp);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("--devices all: no usable CUDA device, one CPU worker"), std::string::npos) << r.err;
+  EXPECT_EQ(SweepManifest::load(tmp.file("g"))->channels.size(), 2u);
+}
+
 TEST(SweepShardCommand, BadArgumentsAreOneErrorLine) {
   TempDir tmp("shard_bad");
   EXPECT_TRUE(test::usage_error(run_cli(sweep_args(tmp.file("g"), "3/3"), tmp), "i must be 0-2"));
   EXPECT_TRUE(test::usage_error(run_cli(sweep_args(tmp.file("g"), "1"), tmp), "expected i/N"));
+  auto devices = sweep_args(tmp.file("g"));
+  devices.insert(devices.end(), {"--devices", "0,x"});
+  EXPECT_TRUE(test::usage_error(run_cli(devices, tmp), "expected all, cpu or GPU numbers"));
+  devices = sweep_args(tmp.file("g"), "0/2");
+  devices.insert(devices.end(), {"--devices", "cpu"});
+  EXPECT_TRUE(test::usage_error(run_cli(devices, tmp), "--devices and --shard do not go together"));
   EXPECT_TRUE(test::usage_error(run_cli({"gallery"}, tmp)));
   EXPECT_TRUE(test::usage_error(run_cli({"gallery", "merge"}, tmp)));
   EXPECT_TRUE(test::failed_with_one_line(run_cli({"gallery", "merge", tmp.path().string()}, tmp), "no shard manifests"));

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "../nn/reference_net.h"
@@ -168,6 +169,37 @@ TEST(SweepShard, MergedShardsEqualTheSingleProcessSweepByteForByte) {
     EXPECT_EQ(read_file(dir + "/manifest.json"), manifest);
     (void)again;
   }
+  fs::remove_all(root);
+}
+
+// --devices' workers: a batch goes to the worker that claims it first, exactly once; a second
+// run with a fresh claims directory renders only what is not done.
+TEST(SweepShard, WorkersClaimEachBatchOnce) {
+  const Network net(sweep_net(), Device::cpu);
+  const fs::path root = fs::path(::testing::TempDir()) / cat("cuviz_shard_claims_", ::getpid());
+  fs::remove_all(root);
+  const SweepManifest one = run_sweep(net, small_sweep((root / "one").string()));
+  const std::string dir = (root / "w").string();
+  fs::create_directories(root / "claims1");
+  // Worker 1 has already claimed batch 2 (channels 7-9): worker 0 renders batches 0, 1 and 3.
+  fs::create_directories(root / "claims1");
+  { std::ofstream((root / "claims1" / "2").string()); }
+  const ShardManifest w0 = run_worker_sweep(net, small_sweep(dir), ShardSpec{0, 2}, (root / "claims1").string());
+  EXPECT_TRUE(w0.dynamic);
+  EXPECT_EQ(w0.sweep.channels.size(), 8u);
+  EXPECT_EQ(w0.sweep.channels.count(7), 0u);
+  EXPECT_TRUE(merge_sweep_shards(dir).missing == (std::vector<int>{7, 8, 9}));
+  // The next run (fresh claims): worker 1 picks up batch 2 alone; the gallery is the single-process one.
+  fs::create_directories(root / "claims2");
+  const ShardManifest w1 = run_worker_sweep(net, small_sweep(dir), ShardSpec{1, 2}, (root / "claims2").string());
+  EXPECT_EQ(w1.sweep.channels.size(), 3u);
+  const ShardManifest again = run_worker_sweep(net, small_sweep(dir), ShardSpec{0, 2}, (root / "claims2").string());
+  EXPECT_EQ(again.sweep.channels.size(), 8u) << "nothing new for worker 0";
+  const MergeResult r = merge_sweep_shards(dir);
+  ASSERT_TRUE(r.missing.empty());
+  for (const auto& [c, want] : one.channels)
+    EXPECT_EQ(read_file((fs::path(dir) / want.file).string()), read_file((root / "one" / want.file).string())) << c;
+  EXPECT_THROW(run_worker_sweep(net, small_sweep(dir), ShardSpec{0, 2}, (root / "absent").string()), Error);
   fs::remove_all(root);
 }
 
