@@ -20,7 +20,23 @@ struct GalleryCommand {
   int thumb = 96;
 };
 
+// A multi-layer sweep (DIR/layers.json): every layer's merge, then the index of layers.
+void run_layers_merge(const GalleryCommand& o) {
+  const MultiMergeResult r = merge_multi_layer(o.dir, o.thumb);
+  if (r.missing.empty()) {
+    std::fprintf(stderr, "gallery merge: %d channels of %zu layers from %d shard manifests in %s\n", r.channels,
+                 read_layers_file(o.dir).size(), r.shards, o.dir.c_str());
+    std::printf("%s\n", std::filesystem::absolute(std::filesystem::path(o.dir) / "index.html").lexically_normal().c_str());
+    return;
+  }
+  std::string which;
+  for (const auto& [layer, cs] : r.missing) which += cat(which.empty() ? "" : "; ", layer, ": ", format_channel_list(cs));
+  throw Error(cat("gallery merge: ", r.total - r.channels, " of ", r.total, " channels missing (", which,
+                  "); the galleries show the ", r.channels, " finished; rerun the shards (they resume) and merge again"));
+}
+
 void run_gallery_merge(const GalleryCommand& o) {
+  if (std::filesystem::exists(std::filesystem::path(o.dir) / "layers.json")) return run_layers_merge(o);
   const MergeResult r = merge_sweep_shards(o.dir, o.thumb);
   const SweepManifest& m = r.manifest;
   if (r.missing.empty()) {

@@ -146,6 +146,49 @@ void run_devices_command(const Network& net, const SweepOptions& so, const Sweep
   std::printf("%s\n", std::filesystem::absolute(std::filesystem::path(so.dir) / "index.html").lexically_normal().c_str());
 }
 
+// --layer a,b,c | all: one sweep per layer in DIR/<layer>/, sharded over the layers' batches
+// together when a shard is given (or comes from MPI or Slurm).
+void run_layers_command(const Network& net, const SweepOptions& so, const SweepCommand& o) {
+  usage_check(o.devices.empty() && o.worker.empty(), "sweep: --devices sweeps one layer at a time");
+  const std::vector<LayerLayout> layout = multi_layer_layout(net, so, sweep_layer_names(net, so.settings.layer));
+  size_t total = 0;
+  for (const auto& l : layout) total += l.channels.size();
+  std::fprintf(stderr, "sweep: %zu layers, %zu channels\n", layout.size(), total);
+  ProgressBar bar(o.run.quiet);
+  auto show = [&](const std::string& what, const SweepProgress& p) {
+    const double in_flight = double(p.batch_size) * p.batch_step / std::max(1, p.batch_steps);
+    bar.update(p.total ? (p.done + in_flight) / p.total : 1.0, cat(what, "  ", p.done, "/", p.total, " channels"));
+  };
+  std::optional<MpiWorld> mpi;
+  const auto shard = sweep_shard(o.shard, mpi);
+  if (!shard) {
+    run_multi_layer_sweep(net, so, layout, [&](size_t i, const SweepProgress& p) {
+      show(cat("layer ", i + 1, "/", layout.size(), " ", layout[i].layer), p);
+    });
+    bar.update(1.0, cat(total, " channels of ", layout.size(), " layers"), true);
+    std::printf("%s\n", std::filesystem::absolute(std::filesystem::path(so.dir) / "index.html").lexically_normal().c_str());
+    return;
+  }
+  try {
+    const int n = run_multi_layer_shard(net, so, layout, *shard, [&](const SweepProgress& p) { show(cat("shard ", shard->label()), p); });
+    bar.update(1.0, cat("shard ", shard->label(), ": ", n, " channels"), true);
+    if (!mpi) {
+      std::fprintf(stderr, "shard %s: %d channels of %zu layers in %s; when every shard is done: cuviz gallery merge %s\n",
+                   shard->label().c_str(), n, layout.size(), so.dir.c_str(), so.dir.c_str());
+      return;
+    }
+    mpi_barrier();
+    if (shard->index != 0) return;
+    const MultiMergeResult r = merge_multi_layer(so.dir, so.thumb);
+    CUVIZ_CHECK(r.missing.empty(), "sweep: channels of ", r.missing.size(), " layers missing after every rank finished");
+    std::printf("%s\n", std::filesystem::absolute(std::filesystem::path(so.dir) / "index.html").lexically_normal().c_str());
+  } catch (const std::exception& e) {
+    if (!mpi) throw;
+    report_error(cat("rank ", shard->index, ": ", e.what()), kExitFailure);
+    mpi_abort(kExitFailure);
+  }
+}
+
 void run_sweep_command(SweepCommand& o) {
   usage_check(!o.out.empty() || o.run.profile > 0, "sweep: -o DIR is required (unless --profile)");
   check_precision_backend(o.settings.precision, o.run.backend);
@@ -163,6 +206,8 @@ void run_sweep_command(SweepCommand& o) {
   const Network net = make_network(std::move(graph), o.run.device, o.run.backend);
   print_device_notice();
   if (o.run.profile > 0) return profile_sweep(net, o.settings, so, o.run.profile);
+  if (o.settings.layer == "all" || o.settings.layer.find(',') != std::string::npos)
+    return run_layers_command(net, so, o);
   if (!o.worker.empty()) {  // one of --devices' workers
     usage_check(!o.claims.empty(), "sweep: --worker needs --claims");
     run_worker_sweep(net, so, parse_shard(o.worker), o.claims);

@@ -18,6 +18,7 @@
 
 #include "core/cuda_runtime.h"
 #include "io/atomic_file.h"
+#include "io/html.h"
 #include "io/image.h"
 #include "viz/objective.h"
 
@@ -173,7 +174,7 @@ void save_shard(const std::string& dir, const ShardManifest& m) {
 // The one loop of both kinds of share. Static (`claim` empty): the batches of shard_batch_range.
 // Dynamic (--devices): every batch of the layout, each rendered only if claim(b) wins it.
 ShardManifest run_share(const Network& net, const SweepOptions& o, const ShardSpec& shard,
-                        const std::function<bool(size_t)>& claim,
+                        const std::function<bool(size_t)>& claim, std::optional<std::pair<size_t, size_t>> range,
                         const std::function<void(const SweepProgress&)>& progress) {
   const bool dynamic = bool(claim);
   const SweepSettings& s = o.settings;
@@ -193,7 +194,7 @@ ShardManifest run_share(const Network& net, const SweepOptions& o, const ShardSp
                                   std::max<int>(1, int(channels.size())));
   const std::vector<std::vector<int>> batches = sweep_batches(channels, batch);
   const auto [first_batch, last_batch] =
-      dynamic ? std::pair<size_t, size_t>{0, batches.size()} : shard_batch_range(batches.size(), shard);
+      range ? *range : dynamic ? std::pair<size_t, size_t>{0, batches.size()} : shard_batch_range(batches.size(), shard);
 
   // What the directory holds: every shard's manifest must be of this sweep; this shard's own one
   // (if any) of this layout. A channel another shard manifest lists with its PNG is done.
@@ -317,7 +318,7 @@ ShardManifest run_share(const Network& net, const SweepOptions& o, const ShardSp
 
 ShardManifest run_shard_sweep(const Network& net, const SweepOptions& o, const ShardSpec& shard,
                               const std::function<void(const SweepProgress&)>& progress) {
-  return run_share(net, o, shard, {}, progress);
+  return run_share(net, o, shard, {}, std::nullopt, progress);
 }
 
 ShardManifest run_worker_sweep(const Network& net, const SweepOptions& o, const ShardSpec& worker,
@@ -336,7 +337,7 @@ ShardManifest run_worker_sweep(const Network& net, const SweepOptions& o, const 
     ::close(fd);
     return true;
   };
-  return run_share(net, o, worker, claim, progress);
+  return run_share(net, o, worker, claim, std::nullopt, progress);
 }
 
 MergeResult merge_sweep_shards(const std::string& dir, int thumb) {
@@ -393,6 +394,184 @@ MergeResult merge_sweep_shards(const std::string& dir, int thumb) {
   write_contact_sheet(dir, m, thumb);
   write_gallery_html(dir, m);
   m.save(dir);
+  return out;
+}
+
+// ---- several layers in one sweep ---------------------------------------------------------------
+
+std::vector<std::string> sweep_layer_names(const Network& net, const std::string& text) {
+  std::vector<std::string> out;
+  if (text == "all") {
+    for (const LayerDesc& l : net.graph().layers)
+      if ((l.kind == LayerKind::conv || l.kind == LayerKind::concat) &&
+          std::find(out.begin(), out.end(), l.output) == out.end())
+        out.push_back(l.output);
+    CUVIZ_CHECK(!out.empty(), "sweep: --layer all: the network has no conv or concat layer");
+    return out;
+  }
+  for (size_t pos = 0;;) {
+    const size_t end = std::min(text.find(',', pos), text.size());
+    const std::string name = text.substr(pos, end - pos);
+    CUVIZ_CHECK(!name.empty(), "sweep: --layer '", text, "': empty layer name");
+    CUVIZ_CHECK(std::find(out.begin(), out.end(), name) == out.end(), "sweep: --layer '", text, "': ", name, " twice");
+    out.push_back(name);
+    if (end == text.size()) break;
+    pos = end + 1;
+  }
+  return out;
+}
+
+std::string layer_sweep_dir(const std::string& dir, const std::string& layer) {
+  return (fs::path(dir) / layer_file_stem(layer)).string();
+}
+
+std::vector<LayerLayout> multi_layer_layout(const Network& net, const SweepOptions& o,
+                                            const std::vector<std::string>& layers) {
+  std::vector<LayerLayout> out;
+  for (const std::string& layer : layers) {
+    SweepSettings s = o.settings;
+    s.layer = layer;
+    const Plan plan = net.plan(Shape{1, 3, s.size, s.size}, {layer});
+    const int layer_c = net.activation(plan, layer).c();
+    LayerLayout l{layer, o.channels, 0};
+    if (l.channels.empty())
+      for (int c = 0; c < layer_c; ++c) l.channels.push_back(c);
+    for (int c : l.channels)
+      CUVIZ_CHECK(c >= 0 && c < layer_c, "sweep: channel ", c, " out of range: ", layer, " has ", layer_c,
+                  " channels (0-", layer_c - 1, ")");
+    l.batch = std::min<int>(o.batch > 0 ? o.batch : auto_sweep_batch(net, s, int(l.channels.size())),
+                            std::max<int>(1, int(l.channels.size())));
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+namespace {
+
+json layers_json(const std::vector<LayerLayout>& layout) {
+  json ls = json::array();
+  for (const LayerLayout& l : layout)
+    ls.push_back(json{{"layer", l.layer}, {"requested", format_channel_list(l.channels)}, {"batch", l.batch}});
+  return json{{"format", "cuviz-sweep-layers-1"}, {"layers", ls}};
+}
+
+SweepOptions layer_options(const SweepOptions& o, const std::string& layer) {
+  SweepOptions lo = o;
+  lo.settings.layer = layer;
+  lo.dir = layer_sweep_dir(o.dir, layer);
+  return lo;
+}
+
+}  // namespace
+
+void write_layers_file(const std::string& dir, const std::vector<LayerLayout>& layout) {
+  fs::create_directories(dir);
+  const std::string path = (fs::path(dir) / "layers.json").string();
+  const std::string text = layers_json(layout).dump(2) + "\n";
+  if (fs::exists(path)) {
+    const std::string old = read_file(path);
+    CUVIZ_CHECK(old == text, "sweep: ", dir, " holds a sweep of other layers or channels (", path,
+                "); use another directory");
+    return;
+  }
+  write_file_atomic(path, text);
+}
+
+std::vector<LayerLayout> read_layers_file(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "layers.json").string();
+  try {
+    const json j = json::parse(read_file(path));
+    CUVIZ_CHECK(j.value("format", "") == "cuviz-sweep-layers-1", "not a cuviz layer list");
+    std::vector<LayerLayout> out;
+    for (const json& l : j.at("layers"))
+      out.push_back({l.at("layer"), parse_channel_list(l.at("requested").get<std::string>()), l.at("batch")});
+    return out;
+  } catch (const json::exception& e) {
+    throw Error(cat(path, ": unreadable (", e.what(), ")"));
+  }
+}
+
+std::pair<size_t, size_t> multi_layer_shard_range(const std::vector<LayerLayout>& layout, size_t layer,
+                                                 const ShardSpec& shard) {
+  size_t total = 0, offset = 0;
+  for (size_t i = 0; i < layout.size(); ++i) {
+    const size_t k = sweep_batches(layout[i].channels, layout[i].batch).size();
+    if (i < layer) offset += k;
+    total += k;
+  }
+  const size_t k = sweep_batches(layout[layer].channels, layout[layer].batch).size();
+  const auto [g0, g1] = shard_batch_range(total, shard);
+  const size_t b0 = std::clamp(g0, offset, offset + k) - offset, b1 = std::clamp(g1, offset, offset + k) - offset;
+  return {b0, std::max(b0, b1)};
+}
+
+int run_multi_layer_shard(const Network& net, const SweepOptions& o, const std::vector<LayerLayout>& layout,
+                          const ShardSpec& shard, const std::function<void(const SweepProgress&)>& progress) {
+  write_layers_file(o.dir, layout);
+  int rendered = 0;
+  for (size_t i = 0; i < layout.size(); ++i) {
+    const auto range = multi_layer_shard_range(layout, i, shard);
+    if (range.first == range.second) continue;  // none of this layer's batches is ours
+    SweepOptions lo = layer_options(o, layout[i].layer);
+    lo.channels = layout[i].channels;
+    lo.batch = layout[i].batch;
+    rendered += int(run_share(net, lo, shard, {}, range, progress).sweep.channels.size());
+  }
+  return rendered;
+}
+
+void run_multi_layer_sweep(const Network& net, const SweepOptions& o, const std::vector<LayerLayout>& layout,
+                           const std::function<void(size_t, const SweepProgress&)>& progress) {
+  write_layers_file(o.dir, layout);
+  for (size_t i = 0; i < layout.size(); ++i) {
+    SweepOptions lo = layer_options(o, layout[i].layer);
+    lo.channels = layout[i].channels;
+    lo.batch = layout[i].batch;
+    run_sweep(net, lo, [&](const SweepProgress& p) {
+      if (progress) progress(i, p);
+    });
+  }
+  write_layers_index(o.dir, layout);
+}
+
+void write_layers_index(const std::string& dir, const std::vector<LayerLayout>& layout) {
+  std::string rows;
+  for (const LayerLayout& l : layout) {
+    const std::string stem = layer_file_stem(l.layer);
+    const auto m = SweepManifest::load(layer_sweep_dir(dir, l.layer));
+    const size_t done = m ? m->channels.size() : 0;
+    rows += cat("<tr><td><a href=\"", html_escape(stem), "/index.html\">", html_escape(l.layer), "</a></td><td>", done,
+                " of ", l.channels.size(), "</td><td>",
+                done ? cat("<a href=\"", html_escape(stem), "/index.html\"><img src=\"", html_escape(stem),
+                           "/contact_sheet.png\" alt=\"", html_escape(l.layer), "\"></a>")
+                     : std::string("not rendered yet"),
+                "</td></tr>\n");
+  }
+  const std::string page = cat(
+      "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>cuviz sweep: ", layout.size(),
+      " layers</title>\n<style>body { font-family: system-ui, sans-serif; margin: 1.5em; background: #111; color: #ddd; }\n"
+      "a { color: #9cf; } td { padding: .4em 1em; vertical-align: top; } img { max-width: 240px; }</style>\n"
+      "</head>\n<body>\n<h1>", layout.size(), " layers</h1>\n<table>\n<tr><th>layer</th><th>channels</th><th>contact sheet</th></tr>\n",
+      rows, "</table>\n</body>\n</html>\n");
+  write_file_atomic((fs::path(dir) / "index.html").string(), page);
+}
+
+MultiMergeResult merge_multi_layer(const std::string& dir, int thumb) {
+  const std::vector<LayerLayout> layout = read_layers_file(dir);
+  MultiMergeResult out;
+  for (const LayerLayout& l : layout) {
+    const std::string sub = layer_sweep_dir(dir, l.layer);
+    std::vector<int> missing = l.channels;
+    if (!load_shard_manifests(sub).empty()) {
+      const MergeResult r = merge_sweep_shards(sub, thumb);
+      out.shards += r.shards;
+      out.channels += int(r.manifest.channels.size());
+      missing = r.missing;
+    }
+    if (!missing.empty()) out.missing.emplace_back(l.layer, missing);
+    out.total += int(l.channels.size());
+  }
+  write_layers_index(dir, layout);
   return out;
 }
 

@@ -122,4 +122,59 @@ MergeResult merge_sweep_shards(const std::string& dir, int thumb = 96);
 // "0-3,7,9-10" for a sorted list.
 std::string format_channel_list(const std::vector<int>& channels);
 
+// ---- several layers in one sweep: `--layer a,b,c` or `--layer all` --------------------------------
+//
+// Each layer is a sweep of its own in DIR/<layer stem>/ (the files above, its own manifest and
+// gallery), with its own layout (its channels in batches of min(--batch, its channels)); DIR/
+// layers.json lists the layers and their layouts, DIR/index.html links their galleries. The
+// unit of work of a sharded multi-layer sweep is a (layer, batch) pair: the layers' batches,
+// concatenated in order, are cut into N contiguous balanced shares as above, so shard i may
+// finish one layer and start the next, and every layer's PNGs equal those of a single-process
+// sweep of that layer.
+
+// "a,b,c" (in that order), or "all": every blob a conv or concat layer writes, in graph order.
+std::vector<std::string> sweep_layer_names(const Network& net, const std::string& text);
+
+struct LayerLayout {
+  std::string layer;
+  std::vector<int> channels;  // requested (--channels, or every channel of the layer)
+  int batch = 1;              // min(--batch or auto, channels)
+};
+
+// Each layer's channels and batch (checks the layers and channels).
+std::vector<LayerLayout> multi_layer_layout(const Network& net, const SweepOptions& o,
+                                            const std::vector<std::string>& layers);
+
+// DIR/<layer stem>.
+std::string layer_sweep_dir(const std::string& dir, const std::string& layer);
+
+// DIR/layers.json: written once; a run with other layers or channels into DIR is refused.
+void write_layers_file(const std::string& dir, const std::vector<LayerLayout>& layout);
+std::vector<LayerLayout> read_layers_file(const std::string& dir);
+
+// Shard `shard`'s batches of layer `layer`, [first, last) in that layer's batch list.
+std::pair<size_t, size_t> multi_layer_shard_range(const std::vector<LayerLayout>& layout, size_t layer,
+                                                 const ShardSpec& shard);
+
+// Renders (or resumes) shard `shard` of every layer; returns the channels it lists.
+int run_multi_layer_shard(const Network& net, const SweepOptions& o, const std::vector<LayerLayout>& layout,
+                          const ShardSpec& shard, const std::function<void(const SweepProgress&)>& progress = {});
+
+// The single-process multi-layer sweep: run_sweep of each layer into its directory, then the index.
+void run_multi_layer_sweep(const Network& net, const SweepOptions& o, const std::vector<LayerLayout>& layout,
+                           const std::function<void(size_t layer, const SweepProgress&)>& progress = {});
+
+// DIR/index.html: one row per layer (link, channels done, contact sheet).
+void write_layers_index(const std::string& dir, const std::vector<LayerLayout>& layout);
+
+struct MultiMergeResult {
+  int shards = 0, channels = 0, total = 0;
+  std::vector<std::pair<std::string, std::vector<int>>> missing;  // (layer, its missing channels)
+};
+
+// `gallery merge DIR` of a multi-layer sweep (DIR/layers.json): merge_sweep_shards of every
+// layer's directory that has shard manifests (a layer none has reached is all missing), then
+// DIR/index.html.
+MultiMergeResult merge_multi_layer(const std::string& dir, int thumb = 96);
+
 }  // namespace cuviz
