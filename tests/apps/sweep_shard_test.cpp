@@ -262,6 +262,37 @@ TEST(SweepShardCommand, DevicesAllWithoutAGpuFallsBackToTheCpu) {
   EXPECT_EQ(SweepManifest::load(tmp.file("g"))->channels.size(), 2u);
 }
 
+// --layer a,b: 3 shard processes over two layers' batches, merged, equal the single-process
+// multi-layer sweep file by file (each layer's PNGs, galleries and the index of layers).
+TEST(SweepShardCommand, TwoLayersInThreeShardsEqualTheSingleProcessSweep) {
+  TempDir tmp("shard_layers");
+  auto args = [&](const std::string& out) {
+    std::vector<std::string> a = {"sweep", "googlenet", "--layer", "inception_4a/output,inception_3a/output",
+                                  "--channels", "0-5", "--size", "48", "--steps", "8", "--batch", "2",
+                                  "--device", "cpu", "-q", "-o", out};
+    for (const auto& d : test::shared_model_dir()) a.push_back(d);
+    return a;
+  };
+  const auto one = run_cli(args(tmp.file("one")), tmp);
+  ASSERT_EQ(one.code, 0) << one.err;
+  for (int i = 0; i < 3; ++i) {
+    auto a = args(tmp.file("three"));
+    a.insert(a.end(), {"--shard", cat(i, "/3")});
+    const auto r = run_cli(a, tmp);
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  const auto merged = run_cli({"gallery", "merge", tmp.file("three")}, tmp);
+  ASSERT_EQ(merged.code, 0) << merged.err;
+  int files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(tmp.file("one"))) {
+    const auto rel = fs::relative(e.path(), tmp.file("one"));
+    if (!e.is_regular_file() || rel.filename() == "manifest.json") continue;
+    EXPECT_EQ(slurp(fs::path(tmp.file("three")) / rel), slurp(e.path())) << rel;
+    ++files;
+  }
+  EXPECT_EQ(files, 12 + 2 * 2 + 2) << "12 PNGs, 2 pages and contact sheets, layers.json and the index";
+}
+
 TEST(SweepShardCommand, BadArgumentsAreOneErrorLine) {
   TempDir tmp("shard_bad");
   EXPECT_TRUE(test::usage_error(run_cli(sweep_args(tmp.file("g"), "3/3"), tmp), "i must be 0-2"));

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -200,6 +201,62 @@ TEST(SweepShard, WorkersClaimEachBatchOnce) {
   for (const auto& [c, want] : one.channels)
     EXPECT_EQ(read_file((fs::path(dir) / want.file).string()), read_file((root / "one" / want.file).string())) << c;
   EXPECT_THROW(run_worker_sweep(net, small_sweep(dir), ShardSpec{0, 2}, (root / "absent").string()), Error);
+  fs::remove_all(root);
+}
+
+// --layer a,b / all: the layer list, and the (layer, batch) shares: disjoint, covering and
+// balanced over the layers' batches together; merged, every layer equals its single-process sweep.
+TEST(SweepShard, SeveralLayersShardOverTheirBatchesTogether) {
+  const Network net(sweep_net(), Device::cpu);
+  const auto all = sweep_layer_names(net, "all");
+  ASSERT_GE(all.size(), 3u);
+  EXPECT_EQ(all.front(), "conv1");  // conv and concat outputs in graph order
+  EXPECT_NE(std::find(all.begin(), all.end(), "inc/output"), all.end());
+  EXPECT_EQ(std::find(all.begin(), all.end(), "pool1"), all.end());
+  EXPECT_EQ(sweep_layer_names(net, "inc/output,conv1"), (std::vector<std::string>{"inc/output", "conv1"}));
+  EXPECT_THROW(sweep_layer_names(net, "conv1,,inc/output"), Error);
+  EXPECT_THROW(sweep_layer_names(net, "conv1,conv1"), Error);
+
+  SweepOptions o = small_sweep("");
+  o.channels = {0, 1, 2, 3, 4};  // conv1 has 6 channels, inc/output 14: 5 of each, batches 3 + 2
+  const auto layout = multi_layer_layout(net, o, {"conv1", "inc/output"});
+  ASSERT_EQ(layout.size(), 2u);
+  EXPECT_EQ(layout[1].batch, 3);
+  for (int n = 1; n <= 6; ++n) {
+    std::map<std::pair<size_t, size_t>, int> seen;  // (layer, batch) -> shares
+    size_t fewest = SIZE_MAX, most = 0;
+    for (int i = 0; i < n; ++i) {
+      size_t mine = 0;
+      for (size_t l = 0; l < layout.size(); ++l) {
+        const auto [b0, b1] = multi_layer_shard_range(layout, l, ShardSpec{i, n});
+        for (size_t b = b0; b < b1; ++b) ++seen[{l, b}];
+        mine += b1 - b0;
+      }
+      fewest = std::min(fewest, mine);
+      most = std::max(most, mine);
+    }
+    EXPECT_EQ(seen.size(), 4u) << n;
+    for (const auto& [lb, k] : seen) EXPECT_EQ(k, 1) << n;
+    EXPECT_LE(most - fewest, 1u) << n;
+  }
+  // 3 shards (the middle one spans both layers), merged, against the single-process sweep.
+  const fs::path root = fs::path(::testing::TempDir()) / cat("cuviz_shard_layers_", ::getpid());
+  fs::remove_all(root);
+  o.dir = (root / "one").string();
+  run_multi_layer_sweep(net, o, layout);
+  o.dir = (root / "three").string();
+  for (int i = 0; i < 3; ++i) run_multi_layer_shard(net, o, layout, ShardSpec{i, 3});
+  const MultiMergeResult r = merge_multi_layer(o.dir);
+  EXPECT_TRUE(r.missing.empty());
+  EXPECT_EQ(r.channels, 10);
+  for (const auto& l : layout)
+    for (int c : l.channels) {
+      const std::string f = layer_file_stem(l.layer) + "/" + channel_file(l.layer, c);
+      EXPECT_EQ(read_file((root / "three" / f).string()), read_file((root / "one" / f).string())) << f;
+    }
+  EXPECT_EQ(read_file((root / "three/index.html").string()), read_file((root / "one/index.html").string()));
+  // Another layer list into the same directory is refused.
+  EXPECT_THROW(run_multi_layer_shard(net, o, multi_layer_layout(net, o, {"conv1"}), ShardSpec{0, 1}), Error);
   fs::remove_all(root);
 }
 
