@@ -41,6 +41,7 @@ Command add_grid_command(CLI::App& app);     // apps/grid.cpp
 Command add_style_command(CLI::App& app);  // apps/style.cpp
 Command add_attribute_command(CLI::App& app);  // apps/attribute.cpp
 Command add_facets_command(CLI::App& app);   // apps/facets.cpp
+Command add_gallery_command(CLI::App& app);  // apps/gallery.cpp (gallery merge)
 
 // Exit codes: a usage error (unknown flag, bad or out-of-range value, missing option, wrong count
 // of values, options that do not go together) is 2, as for most Unix tools; a failure while

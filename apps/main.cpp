@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
                                          add_groups_command(app), add_grid_command(app),
                                          add_facets_command(app), add_style_command(app),
                                          add_attribute_command(app),
+                                         add_gallery_command(app),
                                          add_completion_command(app), add_help_markdown_command(app)};
   (void)add_examples(app);  // each --help ends with its examples (missing ones fail tests/apps/cli_meta_test)
   // Where a usage error points for help: the subcommand's own page when one was named.

@@ -16,6 +16,7 @@ packages=(
   libomp-dev
   python3-numpy                       # .npy fixtures in tests
   chromium                            # the sweep gallery is checked in a headless browser
+  libopenmpi-dev openmpi-bin          # `mpirun -np N cuviz sweep` (optional: CUVIZ_MPI=AUTO)
 )
 
 missing=()
