@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "core/interrupt.h"
 #include "core/nvtx.h"
 #include "viz/objective_eval.h"
 #include "viz/octaves.h"
@@ -447,7 +448,11 @@ RenderResult render_loop(Renderer& r, const std::function<void(const RenderProgr
   result.images = OwnedTensor(Shape{o.batch, 3, o.h(), o.w()});
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t evals0 = r.evaluations();
+  // Ctrl-C or SIGTERM during the loop: stop between two steps, before anything is written
+  // (core/interrupt.h; one atomic load per step).
+  InterruptScope interruptible;
   for (int t = 0; t < o.steps; ++t) {
+    check_interrupt(cat("stopped at step ", t, " of ", o.steps, " before anything was written"));
     r.step(t < o.relu_override_steps);
     const int done = t + 1;
     result.steps_run = done;
