@@ -424,6 +424,64 @@ std::vector<double> Renderer::last_objectives() {
   return eval_->read_objectives();
 }
 
+namespace {
+// The first element of a host tensor that is NaN or infinite, or -1.
+int64_t first_nonfinite(const Tensor& host) {
+  const float* v = static_cast<const float*>(host.data());
+  for (int64_t i = 0; i < host.numel(); ++i)
+    if (!std::isfinite(v[i])) return i;
+  return -1;
+}
+// A copy on the host (the tensor itself when it is there).
+Tensor on_host(const Tensor& t, OwnedTensor& keep) {
+  if (t.device() == Device::cpu) return t;
+  keep = OwnedTensor(t.shape());
+  copy(t, keep);
+  return keep;
+}
+}  // namespace
+
+void Renderer::check_finite(int step) {
+  const std::vector<double> objective = last_objectives();
+  for (size_t i = 0; i < objective.size(); ++i)
+    if (!std::isfinite(objective[i]))
+      throw Error(cat("render: the objective of image ", i, " is ", objective[i], " at step ", step,
+                      " (not finite: check the learning rate, the objective and the model's weights); ",
+                      explain_nonfinite(), "; nothing was written"));
+  OwnedTensor keep;
+  const Tensor g = on_host(param_grad(), keep);
+  if (const int64_t at = first_nonfinite(g); at >= 0)
+    throw Error(cat("render: the gradient of image ", at / std::max<int64_t>(1, g.numel() / g.shape().n),
+                    " is not finite at step ", step, " (", static_cast<const float*>(g.data())[at],
+                    "); ", explain_nonfinite(), "; nothing was written"));
+}
+
+std::string Renderer::explain_nonfinite() {
+  if (net_input_ == nullptr) return "no network input to check";
+  const Tensor& x = network_input();
+  OwnedTensor keep;
+  if (first_nonfinite(on_host(x, keep)) >= 0)
+    return "the network's input is not finite (the image diverged: lower the learning rate)";
+  // A plan keeping every layer's output (by layer name: an in-place layer's own value).
+  std::vector<std::string> layers;
+  for (const LayerDesc& l : net_.graph().layers) layers.push_back(l.name);
+  Plan p = net_.plan(x.shape(), layers, PlanOptions{.precision = o_.precision});
+  const ExecScope scope(net_.context_of(p));
+  net_.forward(p, x);
+  for (const std::string& name : p.layers()) {
+    const Tensor a = net_.activation(p, name);
+    OwnedTensor host(a.shape());
+    net_.read_activation(p, name, host);
+    if (const int64_t at = first_nonfinite(host); at >= 0) {
+      const auto& all = net_.graph().layers;
+      const auto l = std::find_if(all.begin(), all.end(), [&](const LayerDesc& d) { return d.name == name; });
+      return cat("the first layer whose output is not finite is ", name, " (",
+                 l != all.end() ? layer_kind_name(l->kind) : "?", ", value ", host.data()[at], ")");
+    }
+  }
+  return "every layer's output is finite (the objective's own arithmetic or the backward overflowed)";
+}
+
 std::vector<double> Renderer::part_values(const std::vector<Objective>& parts, int image) {
   CUVIZ_CHECK(!tiles_, "render: part values of a tiled render");
   const ExecScope scope(net_.context_of(plan_));
@@ -462,18 +520,18 @@ RenderResult render_loop(Renderer& r, const std::function<void(const RenderProgr
     if (stop != LbfgsStop::running) result.stop = lbfgs_stop_name(stop);
     const bool last = done == o.steps || stop != LbfgsStop::running;
     const bool checkpoint = std::find(o.checkpoints.begin(), o.checkpoints.end(), done) != o.checkpoints.end();
-    if (done % o.progress_every == 0 || last || checkpoint) {
+    const bool report = done % o.progress_every == 0 || last || checkpoint;
+    // A NaN or Inf in an objective or in dP (a diverging learning rate, activations that overflow,
+    // an objective that does): every later step and every output would carry it. Stop here,
+    // before anything is written, naming the layer where it appeared. On the CPU every step (the
+    // values are on the host: a scan of N objectives and of dP, small beside a forward and a
+    // backward); on a GPU at the read-backs the loop makes anyway.
+    if (report || o.device == Device::cpu) r.check_finite(done);
+    if (report) {
       RenderProgress p;
       p.step = done;
       p.steps = last ? done : o.steps;  // an early stop ends the bar full
       p.objective = r.last_objectives();  // of this step's (transformed) images, before the update
-      // A NaN or Inf has reached the parameters (a diverging learning rate, non-finite weights or
-      // targets): every later step and every output would carry it. Stop here, before anything is
-      // written; the values are already on the host, so the check costs nothing.
-      for (size_t i = 0; i < p.objective.size(); ++i)
-        CUVIZ_CHECK(std::isfinite(p.objective[i]), "render: the objective of image ", i, " is ", p.objective[i],
-                    " at step ", done, " (not finite: check the learning rate, the objective and the model's weights); ",
-                    "nothing was written");
       result.history_steps.push_back(done);
       result.history.push_back(p.objective);
       if (checkpoint) {

@@ -178,6 +178,15 @@ class Renderer {
   LbfgsStop optimizer_stop() const { return lbfgs_ ? lbfgs_->stop() : LbfgsStop::running; }
   // The L-BFGS state (null for the other optimizers), for tests and logs.
   const Lbfgs* lbfgs() const { return lbfgs_.get(); }
+  // Throws (naming the image, the step and where the number first went wrong: see
+  // explain_nonfinite) when an objective of the last gradient() pass or param_grad() holds a NaN
+  // or an infinity. render_loop calls it every step on the CPU and at every read-back on a GPU.
+  void check_finite(int step);
+  // Where a non-finite number starts, for an error message: runs one forward of the last
+  // network_input() on a plan that keeps every layer's output and names the first layer (in the
+  // network's order) whose output is not finite, or says the input itself, or that every output is
+  // finite (then the objective or the backward overflowed). Slow (a second plan): errors only.
+  std::string explain_nonfinite();
   // The current images, copied into the CPU tensor `out` {N, 3, H, W}.
   void images(const Tensor& out);
   // The network input of the last gradient() or evaluate() pass (on the render's device): with

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
+#include <onnx/onnx_pb.h>
 
 #include "apps/run_cli.h"
 #include "io/atomic_file.h"
@@ -327,6 +328,72 @@ TEST(FullDisk, FileSizeLimitEndsWithOneErrorAndTheResumeCompletes) {
   EXPECT_NE(r.err.find("File too large"), std::string::npos) << r.err;
   for (const auto& e : fs::directory_iterator(tmp.path()))
     EXPECT_TRUE(e.path().filename() == "err.txt") << "left " << e.path();
+}
+
+// conv1 (3 -> 4, 3x3) -> relu1 -> conv2 (4 -> 4, 3x3): every weight `w`. At 1e20 conv1's
+// outputs stay finite (about 1e22 for inputs near 1) and conv2's overflow float (about 1e43).
+std::string two_convs(float w) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  g->set_name("two_convs");
+  auto* in = g->add_input();
+  in->set_name("x");
+  in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : {1, 3, 32, 32}) in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  g->add_output()->set_name("y");
+  auto weight = [&](const std::string& name, int64_t cin) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : {int64_t(4), cin, int64_t(3), int64_t(3)}) t->add_dims(d);
+    const std::vector<float> v(size_t(4 * cin * 9), w);
+    t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
+  };
+  weight("w1", 3);
+  weight("w2", 4);
+  auto node = [&](const std::string& op, const std::string& name, std::vector<std::string> ins, const std::string& out) {
+    auto* n = g->add_node();
+    n->set_op_type(op);
+    n->set_name(name);
+    for (auto& i : ins) n->add_input(i);
+    n->add_output(out);
+  };
+  node("Conv", "conv1", {"x", "w1"}, "a");
+  node("Relu", "relu1", {"a"}, "b");
+  node("Conv", "conv2", {"b", "w2"}, "y");
+  return m.SerializeAsString();
+}
+
+// Activations that overflow: render and sweep stop at the first step with one error naming the
+// first layer whose output is not finite (conv2, not relu1 before it nor anything after), exit 1,
+// and write no image, .npy, sidecar or manifest entry. With weights of 1 the same commands work
+// (the failure is the overflow, not the model).
+TEST(NonFinite, OverflowingActivationsNameTheLayerAndWriteNothing) {
+  TempDir tmp("robust_nonfinite");
+  test::write_text(tmp.file("huge.onnx"), two_convs(1e20f));
+  test::write_text(tmp.file("ones.onnx"), two_convs(1.f));
+  auto render = [&](const std::string& model, const std::string& out) {
+    return test::run_cli({"render", model, "--objective", "channel(conv2, 0)", "--size", "32", "--steps", "4",
+                          "--device", "cpu", "-q", "-o", out, "--npy", "r.npy"},
+                         tmp);
+  };
+  const auto bad = render("huge.onnx", "r.png");
+  EXPECT_TRUE(test::failed_with_one_line(bad, "the first layer whose output is not finite is conv2 (conv, value inf)"));
+  EXPECT_NE(bad.err.find("the objective of image 0 is inf at step 1"), std::string::npos) << bad.err;
+  for (const char* f : {"r.png", "r.npy", "r.json"}) EXPECT_FALSE(fs::exists(tmp.file(f))) << f;
+
+  const auto sweep = test::run_cli({"sweep", "huge.onnx", "--layer", "conv2", "--size", "32", "--steps", "4",
+                                    "--device", "cpu", "-q", "-o", "g"},
+                                   tmp);
+  EXPECT_TRUE(test::failed_with_one_line(sweep, "the first layer whose output is not finite is conv2"));
+  EXPECT_FALSE(fs::exists(tmp.file("g/manifest.json")));
+  EXPECT_TRUE(fs::is_empty(tmp.file("g/channels")));
+
+  const auto good = render("ones.onnx", "ok.png");
+  EXPECT_EQ(good.code, 0) << good.err;
+  EXPECT_TRUE(fs::exists(tmp.file("ok.png")));
 }
 
 }  // namespace
