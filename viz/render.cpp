@@ -449,6 +449,7 @@ void Renderer::check_finite(int step) {
                       " (not finite: check the learning rate, the objective and the model's weights); ",
                       explain_nonfinite(), "; nothing was written"));
   OwnedTensor keep;
+  const ExecScope scope(net_.context_of(plan_));  // the copy of dP on the loop's stream
   const Tensor g = on_host(param_grad(), keep);
   if (const int64_t at = first_nonfinite(g); at >= 0)
     throw Error(cat("render: the gradient of image ", at / std::max<int64_t>(1, g.numel() / g.shape().n),
@@ -460,6 +461,7 @@ std::string Renderer::explain_nonfinite() {
   if (net_input_ == nullptr) return "no network input to check";
   const Tensor& x = network_input();
   OwnedTensor keep;
+  const ExecScope loop_scope(net_.context_of(plan_));
   if (first_nonfinite(on_host(x, keep)) >= 0)
     return "the network's input is not finite (the image diverged: lower the learning rate)";
   // A plan keeping every layer's output (by layer name: an in-place layer's own value).
