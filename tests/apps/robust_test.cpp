@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -284,6 +285,7 @@ TEST(KillAndResume, TwentyRandomKillPointsResumeIdentically) {
     ASSERT_EQ(exit_code(again.wait()), 0) << when << ": " << again.err();
     expect_same_folder(out, want, when + ", then resumed");
   }
+  std::printf("%d of %d kills landed between two batches (whole sweep %.2f s)\n", partial, kKills, whole_s);
   // The kills must have caught sweeps in the middle, not only before the start or after the end.
   EXPECT_GE(partial, 3) << "too few kills landed between two batches";
 }
