@@ -268,7 +268,7 @@ FoolResult fool(const Network& net, int k, const FoolSettings& s,
   const auto t0 = std::chrono::steady_clock::now();
   InterruptScope interruptible;  // Ctrl-C / SIGTERM: stop between two steps (core/interrupt.h)
   for (int t = 0; t < s.max_steps && !res.reached; ++t) {
-    check_interrupt(cat("stopped at step ", t, " of at most ", s.max_steps, " before anything was written"));
+    check_interrupt(cat("stopped at step ", t, " of at most ", s.max_steps, "; the image was not written"));
     r.step();
     const int done = t + 1;
     FoolProgress p;

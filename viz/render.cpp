@@ -512,7 +512,7 @@ RenderResult render_loop(Renderer& r, const std::function<void(const RenderProgr
   // (core/interrupt.h; one atomic load per step).
   InterruptScope interruptible;
   for (int t = 0; t < o.steps; ++t) {
-    check_interrupt(cat("stopped at step ", t, " of ", o.steps, " before anything was written"));
+    check_interrupt(cat("stopped at step ", t, " of ", o.steps, "; its result was not written"));
     r.step(t < o.relu_override_steps);
     const int done = t + 1;
     result.steps_run = done;
