@@ -101,6 +101,7 @@ Renderer::Renderer(const Network& net, const std::vector<Objective>& per_image, 
       dx_(param_spec(options).image_shape(), options.device),
       counter_(sizeof(int64_t), options.device) {
   net_input_ = &x_;
+  objectives_ = per_image;
   if (o_.tiled()) {
     // The network is planned per tile shape by the TiledGradient; the loop keeps only image buffers.
     CUVIZ_CHECK(per_image.size() == 1, "render: tiles take one objective");
@@ -157,6 +158,7 @@ void Renderer::init_params() {
 Renderer::~Renderer() = default;
 
 void Renderer::restart(const std::vector<Objective>& per_image) {
+  objectives_ = per_image;
   auto next = std::make_unique<ObjectiveEvaluator>(resolved(per_image, net_.graph()), o_.batch);
   auto sorted = [](std::vector<std::string> v) {
     std::sort(v.begin(), v.end());
@@ -481,7 +483,58 @@ std::string Renderer::explain_nonfinite() {
                  l != all.end() ? layer_kind_name(l->kind) : "?", ", value ", host.data()[at], ")");
     }
   }
+  if (!tiles_) {
+    std::string back;
+    try {
+      back = explain_nonfinite_backward(x);
+    } catch (const Error&) {  // a diagnosis that fails must not hide the error it explains
+    }
+    if (!back.empty()) return "every layer's output is finite; " + back;
+  }
   return "every layer's output is finite (the objective's own arithmetic or the backward overflowed)";
+}
+
+std::string Renderer::explain_nonfinite_backward(const Tensor& x) {
+  const std::vector<std::string> outputs = eval_->layers();
+  if (outputs.empty()) return "";
+  // The layers the loop's plan runs (a forward plan for the same outputs), each a gradient tap.
+  const Plan forward_only = net_.plan(x.shape(), outputs, PlanOptions{.precision = o_.precision});
+  const std::vector<std::string> run = forward_only.layers();
+  Plan p = net_.plan(x.shape(), outputs, PlanOptions{.backward = true, .precision = o_.precision, .grad_taps = run});
+  ObjectiveEvaluator ev(resolved(objectives_, net_.graph()), o_.batch);
+  const ExecScope scope(net_.context_of(p));
+  ev.bind(net_, p, o_.device);
+  net_.forward(p, x);
+  ev.compute_values(image_);
+  ev.seed();
+  OwnedTensor dx(x.shape(), o_.device);
+  net_.backward_to_input(p, dx);
+  const auto& layers = net_.graph().layers;
+  auto desc = [&](const std::string& name) {
+    return std::find_if(layers.begin(), layers.end(), [&](const LayerDesc& d) { return d.name == name; });
+  };
+  for (size_t k = run.size(); k-- > 0;) {
+    OwnedTensor keep;
+    if (first_nonfinite(on_host(net_.tapped_grad(p, run[k]), keep)) < 0) continue;
+    // The gradient of run[k]'s output is the sum of what its readers' backwards sent it.
+    std::string reader;
+    if (const auto l = desc(run[k]); l != layers.end())
+      for (size_t j = k + 1; j < run.size() && reader.empty(); ++j)
+        if (const auto r = desc(run[j]);
+            r != layers.end() && std::find(r->inputs.begin(), r->inputs.end(), l->output) != r->inputs.end())
+          reader = cat(run[j], " (", layer_kind_name(r->kind), ")");
+    if (reader.empty())  // the objective's own seed
+      return cat("the objective's gradient at ", run[k], "'s output (its seed) is not finite");
+    return cat("walking back, the first layer whose input gradient is not finite is ", reader, " (the gradient of ",
+               run[k], "'s output)");
+  }
+  OwnedTensor keep;
+  if (!run.empty() && first_nonfinite(on_host(dx, keep)) >= 0) {
+    const auto l = desc(run.front());
+    return cat("walking back, the first layer whose input gradient is not finite is ", run.front(), " (",
+               l != layers.end() ? layer_kind_name(l->kind) : "?", ": the gradient of the network's input)");
+  }
+  return "";
 }
 
 std::vector<double> Renderer::part_values(const std::vector<Objective>& parts, int image) {

@@ -187,6 +187,11 @@ class Renderer {
   // network's order) whose output is not finite, or says the input itself, or that every output is
   // finite (then the objective or the backward overflowed). Slow (a second plan): errors only.
   std::string explain_nonfinite();
+  // The backward half of explain_nonfinite (the forward being finite): the last gradient pass
+  // again on a plan that taps every layer's output gradient; walking back from the last layer,
+  // the first whose output gradient is not finite, and the layer reading that output (whose
+  // backward made it). "" when nothing is found.
+  std::string explain_nonfinite_backward(const Tensor& x);
   // The current images, copied into the CPU tensor `out` {N, 3, H, W}.
   void images(const Tensor& out);
   // The network input of the last gradient() or evaluate() pass (on the render's device): with
@@ -232,6 +237,7 @@ class Renderer {
   Buffer counter_;                // int64 steps done, on the render's device
   cuda_rt::CudaGraph graph_;     // one step, captured by the first step() that may use it
   bool graph_failed_ = false;    // capture failed once: stay eager
+  std::vector<Objective> objectives_;  // as bound (constructor or restart), for explain_nonfinite
 };
 
 // Runs options.steps steps of the loop on `r` (fresh, or restarted) and returns its images and

@@ -332,9 +332,10 @@ TEST(FullDisk, FileSizeLimitEndsWithOneErrorAndTheResumeCompletes) {
     EXPECT_TRUE(e.path().filename() == "err.txt") << "left " << e.path();
 }
 
-// conv1 (3 -> 4, 3x3) -> relu1 -> conv2 (4 -> 4, 3x3): every weight `w`. At 1e20 conv1's
-// outputs stay finite (about 1e22 for inputs near 1) and conv2's overflow float (about 1e43).
-std::string two_convs(float w) {
+// conv1 (3 -> 4, 3x3) -> relu1 -> conv2 (4 -> 4, 3x3): every weight of conv1 `w1`, of conv2 `w2`.
+// At 1e20 and 1e20, conv1's outputs stay finite (about 1e22 for inputs near 1) and conv2's
+// overflow float (about 1e43).
+std::string two_convs(float w1, float w2) {
   onnx::ModelProto m;
   m.set_ir_version(8);
   m.add_opset_import()->set_version(13);
@@ -345,7 +346,7 @@ std::string two_convs(float w) {
   in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
   for (int64_t d : {1, 3, 32, 32}) in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
   g->add_output()->set_name("y");
-  auto weight = [&](const std::string& name, int64_t cin) {
+  auto weight = [&](const std::string& name, int64_t cin, float w) {
     auto* t = g->add_initializer();
     t->set_name(name);
     t->set_data_type(onnx::TensorProto::FLOAT);
@@ -353,8 +354,8 @@ std::string two_convs(float w) {
     const std::vector<float> v(size_t(4 * cin * 9), w);
     t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
   };
-  weight("w1", 3);
-  weight("w2", 4);
+  weight("w1", 3, w1);
+  weight("w2", 4, w2);
   auto node = [&](const std::string& op, const std::string& name, std::vector<std::string> ins, const std::string& out) {
     auto* n = g->add_node();
     n->set_op_type(op);
@@ -374,8 +375,8 @@ std::string two_convs(float w) {
 // (the failure is the overflow, not the model).
 TEST(NonFinite, OverflowingActivationsNameTheLayerAndWriteNothing) {
   TempDir tmp("robust_nonfinite");
-  test::write_text(tmp.file("huge.onnx"), two_convs(1e20f));
-  test::write_text(tmp.file("ones.onnx"), two_convs(1.f));
+  test::write_text(tmp.file("huge.onnx"), two_convs(1e20f, 1e20f));
+  test::write_text(tmp.file("ones.onnx"), two_convs(1.f, 1.f));
   auto render = [&](const std::string& model, const std::string& out) {
     return test::run_cli({"render", model, "--objective", "channel(conv2, 0)", "--size", "32", "--steps", "4",
                           "--device", "cpu", "-q", "-o", out, "--npy", "r.npy"},
@@ -396,6 +397,25 @@ TEST(NonFinite, OverflowingActivationsNameTheLayerAndWriteNothing) {
   const auto good = render("ones.onnx", "ok.png");
   EXPECT_EQ(good.code, 0) << good.err;
   EXPECT_TRUE(fs::exists(tmp.file("ok.png")));
+}
+
+// A gradient that overflows while the forward and the objective stay finite: conv1's weights of
+// 1e-30 make its outputs about 1e-29, conv2's of 3e38 bring them back to about 1e11, and the
+// objective 1e10 * channel(conv2, 0) is about 1e21; but conv2's backward sends relu1 about
+// 36 x 3e38 x 1e10 / 32^2, which overflows. The error names the gradient, and conv2 as the first
+// layer, walking back, whose input gradient is not finite.
+TEST(NonFinite, OverflowingGradientNamesTheLayerWalkingBack) {
+  TempDir tmp("robust_nonfinite_grad");
+  test::write_text(tmp.file("m.onnx"), two_convs(1e-30f, 3e38f));
+  const auto r = test::run_cli({"render", "m.onnx", "--objective", "1e10 * channel(conv2, 0)", "--size", "32",
+                                "--steps", "4", "--param", "pixel", "--transforms", "none", "--device", "cpu", "-q",
+                                "-o", "r.png"},
+                               tmp);
+  EXPECT_TRUE(test::failed_with_one_line(
+      r, "walking back, the first layer whose input gradient is not finite is conv2 (conv) (the gradient of relu1's output)"));
+  EXPECT_NE(r.err.find("the gradient of image 0 is not finite at step 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("every layer's output is finite"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp.file("r.png")));
 }
 
 }  // namespace
