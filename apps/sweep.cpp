@@ -6,11 +6,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "apps/common.h"
 #include "apps/profile.h"
 #include "apps/progress.h"
 #include "apps/settings_cli.h"
+#include "core/interrupt.h"
 #include "loaders/model.h"
 #include "nn/network.h"
 #include "viz/sweep.h"
@@ -89,6 +91,26 @@ void run_sweep_command(SweepCommand& o) {
   std::printf("%s\n", std::filesystem::absolute(std::filesystem::path(o.out) / "index.html").lexically_normal().c_str());
 }
 
+// Ctrl-C or SIGTERM during the sweep (core/interrupt.h): the folder is as after the last
+// finished batch; main.cpp prints this with the command that resumes it.
+void run_sweep_command_interruptible(SweepCommand& o) {
+  try {
+    run_sweep_command(o);
+  } catch (const Interrupted& e) {
+    std::optional<SweepManifest> m;
+    try {
+      m = SweepManifest::load(o.out);
+    } catch (const Error&) {
+    }
+    const std::string kept =
+        m && !m->channels.empty()
+            ? cat(m->channels.size(), " of ", m->total_channels, " channels are done in ", o.out,
+                  " (manifest.json and index.html list them; the batch in flight was abandoned)")
+            : cat("no channel is done yet in ", o.out, " (the batch in flight was abandoned)");
+    throw Interrupted(e.signal(), kept, true);
+  }
+}
+
 }  // namespace
 
 Command add_sweep_command(CLI::App& app) {
@@ -104,7 +126,7 @@ Command add_sweep_command(CLI::App& app) {
   cmd->add_option("-o,--out", o->out, "Output directory; required unless --profile");
   cmd->add_flag("--overwrite", o->overwrite, "Start afresh when DIR holds a sweep with other settings");
   add_run_options(cmd, o->run);
-  return {cmd, [o] { run_sweep_command(*o); }};
+  return {cmd, [o] { run_sweep_command_interruptible(*o); }};
 }
 
 }  // namespace cuviz::app

@@ -184,36 +184,27 @@ SweepManifest run_sweep(const Network& net, const SweepOptions& o,
     setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_setup).count();
   }
   // Ctrl-C or SIGTERM (core/interrupt.h): the batch in flight is abandoned at its next step (a
-  // signal while a batch is being written only raises the flag: its files, manifest and page
-  // are completed first); the folder is then as after the last finished batch, and a rerun of
-  // the same command renders the rest.
+  // signal while a batch is being written only raises the flag: its files, manifest and page are
+  // completed first), so the folder is as after the last finished batch; apps/sweep.cpp says how
+  // many channels are done and how to resume.
   InterruptScope interruptible;
-  try {
-    for (size_t first = 0; first < todo.size(); first += size_t(ro.batch)) {
-      check_interrupt("");
-      const int n = int(std::min<size_t>(size_t(ro.batch), todo.size() - first));
-      if (first > 0) renderer->restart(batch_objectives(first));
-      const RenderResult r = render_loop(*renderer, [&](const RenderProgress& rp) { report(n, rp.step, rp.steps); });
-      for (int i = 0; i < n; ++i) {
-        const int c = todo[first + i];
-        ChannelResult cr{c, r.objective[i], channel_file(s.layer, c)};
-        write_png((fs::path(o.dir) / cr.file).string(), tensor_to_image(r.images, i));
-        m.channels[c] = cr;
-      }
-      m.render_seconds += r.seconds + std::exchange(setup_seconds, 0.0);
-      m.save(o.dir);
-      write_gallery_html(o.dir, m);
-      done_this_run += n;
-      image_steps += int64_t(n) * s.steps;
-      report(0, 0, s.steps);
+  for (size_t first = 0; first < todo.size(); first += size_t(ro.batch)) {
+    check_interrupt("");
+    const int n = int(std::min<size_t>(size_t(ro.batch), todo.size() - first));
+    if (first > 0) renderer->restart(batch_objectives(first));
+    const RenderResult r = render_loop(*renderer, [&](const RenderProgress& rp) { report(n, rp.step, rp.steps); });
+    for (int i = 0; i < n; ++i) {
+      const int c = todo[first + i];
+      ChannelResult cr{c, r.objective[i], channel_file(s.layer, c)};
+      write_png((fs::path(o.dir) / cr.file).string(), tensor_to_image(r.images, i));
+      m.channels[c] = cr;
     }
-  } catch (const Interrupted& e) {
-    const int done = skipped + done_this_run;
-    throw Interrupted(e.signal(),
-                      cat(done, " of ", channels.size(), " channels are done in ", o.dir,
-                          done > 0 ? " (manifest.json and index.html list them; " : " (",
-                          "the batch in flight was abandoned)"),
-                      true);
+    m.render_seconds += r.seconds + std::exchange(setup_seconds, 0.0);
+    m.save(o.dir);
+    write_gallery_html(o.dir, m);
+    done_this_run += n;
+    image_steps += int64_t(n) * s.steps;
+    report(0, 0, s.steps);
   }
   write_gallery_html(o.dir, m);
   write_contact_sheet(o.dir, m, o.thumb);
