@@ -604,6 +604,15 @@ RenderResult render_loop(Renderer& r, const std::function<void(const RenderProgr
   // The final images, and their objectives without transforms (preprocessing only).
   result.objective = r.evaluate(o.steps, false);
   r.images(result.images);
+  // The update after the last checked step can still overflow: nothing non-finite leaves the
+  // loop to be written (one scan of the final images).
+  for (size_t i = 0; i < result.objective.size(); ++i)
+    if (!std::isfinite(result.objective[i]))
+      throw Error(cat("render: the final objective of image ", i, " is ", result.objective[i], " (not finite); ",
+                      r.explain_nonfinite(), "; nothing was written"));
+  if (const int64_t at = first_nonfinite(result.images); at >= 0)
+    throw Error(cat("render: the final image ", at / std::max<int64_t>(1, result.images.numel() / o.batch),
+                    " holds a non-finite value (the last update diverged: lower the learning rate); nothing was written"));
   return result;
 }
 

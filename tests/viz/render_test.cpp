@@ -185,6 +185,26 @@ TEST(Render, NonFiniteObjectiveStopsTheLoop) {
   }
 }
 
+// The update after the last step's check can diverge too: with one step, the loop's own check
+// passes (the gradient at the start is finite) and the final evaluation catches it; nothing
+// non-finite leaves render().
+TEST(Render, NonFiniteFinalImageIsAnError) {
+  Network net(test::small_net(), Device::cpu);
+  RenderOptions o = small_options(1, ParamKind::input);
+  o.steps = 1;
+  o.adam.lr = 1e38f;
+  try {
+    render(net, {channel("conv1", 0)}, o);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_TRUE(m.find("render: the final objective of image 0 is ") != std::string::npos ||
+                m.find("render: the final image 0 holds a non-finite value") != std::string::npos)
+        << m;
+    EXPECT_NE(m.find("nothing was written"), std::string::npos) << m;
+  }
+}
+
 TEST(Render, UnknownLayerAndChannelOutOfRangeAreClearErrors) {
   Network net(test::small_net(), Device::cpu);
   try {
