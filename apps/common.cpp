@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <string_view>
 
 #include "apps/profile.h"
 #include "loaders/model.h"
@@ -24,6 +25,21 @@ std::string one_line(const std::string& message) {
     } else {
       out += message[i];
     }
+  }
+  return out;
+}
+
+std::string resume_command(int argc, char** argv) {
+  std::string out;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i > 0 && a == "--overwrite") continue;
+    const bool plain = !a.empty() && std::all_of(a.begin(), a.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("-_./=,:+@%").find(c) != std::string_view::npos;
+    });
+    std::string q = "'";
+    for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += (i ? " " : "") + (plain ? a : q + "'");
   }
   return out;
 }

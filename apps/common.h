@@ -61,6 +61,10 @@ void usage_check(bool cond, const Args&... parts) {
   if (!cond) throw UsageError(cat(parts...));
 }
 
+// The command line to rerun an interrupted sweep: argv quoted for a POSIX shell where needed,
+// without --overwrite (which would start the work afresh instead of resuming it).
+std::string resume_command(int argc, char** argv);
+
 // `message` on one line: newlines (and the indentation after them) become "; ".
 std::string one_line(const std::string& message);
 // Prints "cuviz: error: <message on one line>" to stderr and returns `exit_code`.

@@ -12,6 +12,7 @@
 #include "apps/cli_meta.h"
 #include "apps/common.h"
 #include "viz/render.h"
+#include "core/interrupt.h"
 
 int main(int argc, char** argv) {
   using namespace cuviz::app;
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     return report_error(e.what() + see_help(), kExitUsage);
   }
+  cuviz::install_interrupt_handlers();
   try {
     for (const auto& c : commands)
       if (c.parser->parsed()) {
@@ -51,6 +53,14 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const cuviz::ProfileFinished&) {
     return 0;  // --profile ran the steps and printed its table; the command writes nothing (apps/profile.h)
+  } catch (const cuviz::Interrupted& e) {
+    // Ctrl-C / SIGTERM inside a render loop or a sweep (core/interrupt.h): one line, exit
+    // 128 + signal (130, 143); a sweep says how to finish the work (the same command, less
+    // --overwrite, which would start it afresh).
+    std::string line = "cuviz: interrupted by " + cuviz::signal_name(e.signal()) + ": " + e.detail();
+    if (e.resumable()) line += "; resume with: " + resume_command(argc, argv);
+    std::fprintf(stderr, "%s\n", one_line(line).c_str());
+    return 128 + e.signal();
   } catch (const UsageError& e) {
     return report_error(e.what() + see_help(), kExitUsage);
   } catch (const std::bad_alloc&) {

@@ -15,6 +15,7 @@
 #include "apps/settings_cli.h"
 #include "apps/sweep_devices.h"
 #include "core/cuda_runtime.h"
+#include "core/interrupt.h"
 #include "loaders/model.h"
 #include "nn/network.h"
 #include "viz/sweep.h"
@@ -231,6 +232,28 @@ void run_sweep_command(SweepCommand& o) {
   std::printf("%s\n", std::filesystem::absolute(std::filesystem::path(o.out) / "index.html").lexically_normal().c_str());
 }
 
+// Ctrl-C or SIGTERM during the sweep (core/interrupt.h): the folder is as after the last
+// finished batch; main.cpp prints this with the command that resumes it.
+void run_sweep_command_interruptible(SweepCommand& o) {
+  try {
+    run_sweep_command(o);
+  } catch (const Interrupted& e) {
+    std::optional<SweepManifest> m;
+    try {
+      m = SweepManifest::load(o.out);
+    } catch (const Error&) {
+    }
+    const std::string kept =
+        m && !m->channels.empty()
+            ? cat(m->channels.size(), " of ", m->total_channels, " channels are done in ", o.out,
+                  " (manifest.json and index.html list them; the batch in flight was abandoned)")
+        : std::filesystem::exists(std::filesystem::path(o.out) / "shards")
+            ? cat("the finished batches are kept in ", o.out, " (shard manifests in shards/; the batch in flight was abandoned)")
+            : cat("no channel is done yet in ", o.out, " (the batch in flight was abandoned)");
+    throw Interrupted(e.signal(), kept, true);
+  }
+}
+
 }  // namespace
 
 Command add_sweep_command(CLI::App& app) {
@@ -256,7 +279,7 @@ Command add_sweep_command(CLI::App& app) {
   cmd->add_option("--worker", o->worker)->group("");  // set by --devices for its workers
   cmd->add_option("--claims", o->claims)->group("");
   add_run_options(cmd, o->run);
-  return {cmd, [o] { run_sweep_command(*o); }};
+  return {cmd, [o] { run_sweep_command_interruptible(*o); }};
 }
 
 }  // namespace cuviz::app

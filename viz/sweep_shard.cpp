@@ -17,6 +17,7 @@
 #include <set>
 
 #include "core/cuda_runtime.h"
+#include "core/interrupt.h"
 #include "io/atomic_file.h"
 #include "io/html.h"
 #include "io/image.h"
@@ -283,7 +284,9 @@ ShardManifest run_share(const Network& net, const SweepOptions& o, const ShardSp
   };
   std::unique_ptr<Renderer> renderer;
   double setup_seconds = 0;
+  InterruptScope interruptible;  // Ctrl-C / SIGTERM: abandon the batch in flight (core/interrupt.h)
   for (size_t b : todo) {
+    check_interrupt("");
     if (dynamic && !claim(b)) {  // another worker has it
       share_channels -= int(batches[b].size());
       continue;
