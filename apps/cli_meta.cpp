@@ -27,7 +27,11 @@ const std::map<std::string, std::vector<std::string>>& example_table() {
         "cuviz forward squeezenet --input x.npy --layer fire9/concat --out y.npy  # x.npy: (N, 3, 227, 227)"}},
       {"sweep",
        {"cuviz sweep googlenet --layer inception_4a/output -o sweep/  # every channel, resumable",
-        "cuviz sweep googlenet --layer inception_4a/output --channels 0-63 --size 128 --steps 256 -o sweep/"}},
+        "cuviz sweep googlenet --layer inception_4a/output --channels 0-63 --size 128 --steps 256 -o sweep/",
+        "cuviz sweep googlenet --layer inception_4a/output --batch 8 --shard 0/4 -o sweep/  # then: cuviz gallery merge "
+        "sweep/"}},
+      {"gallery",
+       {"cuviz gallery merge sweep/  # one gallery from every shard's manifest; lists missing channels"}},
       {"render",
        {"cuviz render googlenet --objective inception_4c/output:10 --size 128 --steps 256 -o dog.png",
         "cuviz render googlenet --batch 4 --objective 'inception_4a/output:97 - 100*diversity(inception_4a/output)' "
