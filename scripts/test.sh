@@ -8,6 +8,19 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 build=${BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCUVIZ_CUDA="${CUVIZ_CUDA:-AUTO}" \
-      -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90}"
+      -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90}" \
+      -DCUVIZ_PYTHON=ON -DPython3_EXECUTABLE=/usr/bin/python3
 cmake --build "$build" -j"$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 900
+
+# ---- the Python module (python/, docs/python.md): its pytest suite against the module built
+# above (Debian's /usr/bin/python3, the module from $build/python) and the notebook example run
+# top to bottom as a script. About 1 minute on 2 cores. CUVIZ_PIP_CHECK=1 also runs `pip install .`
+# in a fresh virtual environment (a second, uncached build of the libraries: about N minutes, so
+# not by default) and the acceptance lines in it.
+build_abs=$(cd "$build" && pwd)
+PYTHONPATH="$build_abs/python" CUVIZ_BINARY="$build_abs/cuviz" /usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests
+PYTHONPATH="$build_abs/python" /usr/bin/python3 examples/notebook.py "$build_abs/notebook" --quick
+if [ "${CUVIZ_PIP_CHECK:-0}" = 1 ]; then
+  bash scripts/pip-check.sh
+fi
