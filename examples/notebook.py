@@ -56,7 +56,7 @@ assert top[0][0] == "espresso"
 # robustness, Adam lr 0.05); the same seed gives the same image as `cuviz render`.
 
 # %%
-size, steps = (64, 32) if quick else (224, 512)
+size, steps = (64, 32) if quick else (128, 256)
 channel = cuviz.render(model, "inception_4a/output:97", size=size, steps=steps, seed=0, quiet=quick)
 print("render:", channel.shape, channel.dtype, f"[{channel.min():.3f}, {channel.max():.3f}]")
 cuviz.write_png(os.path.join(out_dir, "channel_4a_97.png"), channel)
@@ -67,7 +67,7 @@ cuviz.write_png(os.path.join(out_dir, "channel_4a_97.png"), channel)
 # the magnitude summed over the colour channels, scaled to its 99th percentile, over the photo.
 
 # %%
-method = "saliency" if quick else "integrated_gradients"
+method = "gradient" if quick else "integrated_gradients"
 raw = cuviz.attribute(model, photo, method, quiet=True)
 heat = np.abs(raw).sum(axis=0)
 heat = np.clip(heat / np.percentile(heat, 99), 0, 1)
@@ -81,3 +81,19 @@ overlay = 0.35 * crop + 0.65 * heat[:, :, None] * np.array([1.0, 0.3, 0.1], np.f
 cuviz.write_png(os.path.join(out_dir, f"attribution_{method}.png"), overlay)
 cuviz.write_png(os.path.join(out_dir, "attribution_side_by_side.png"), np.concatenate([crop, overlay], axis=1))
 print("attribution:", method, raw.shape, "->", out_dir)
+
+# %% [markdown]
+# ## One picture
+# The channel, the photo and its attribution side by side at the render's size (nearest
+# neighbour), as in docs/python.md.
+
+# %%
+def nearest(image, side):
+    rows = np.arange(side) * image.shape[0] // side
+    cols = np.arange(side) * image.shape[1] // side
+    return image[rows][:, cols]
+
+
+summary = np.concatenate([nearest(channel, size), nearest(crop, size), nearest(overlay, size)], axis=1)
+cuviz.write_png(os.path.join(out_dir, "summary.png"), summary)
+print("summary:", summary.shape, "->", os.path.join(out_dir, "summary.png"))

@@ -56,10 +56,11 @@ def write_png(path: PathLike, image: Any) -> None:
 
 def _flags(settings: Dict[str, Any]) -> List[str]:
     """Keyword arguments as CLI flags: ``foo_bar=v`` -> ``--foo-bar v``; True -> ``--foo-bar``;
-    False or None -> nothing; a list or tuple -> its items comma-separated."""
+    False or None -> nothing; a list or tuple -> its items comma-separated. A trailing underscore
+    is dropped, for flags that are Python keywords (``class_="flamingo"`` -> ``--class flamingo``)."""
     out: List[str] = []
     for key, value in settings.items():
-        flag = "--" + key.replace("_", "-")
+        flag = "--" + key.rstrip("_").replace("_", "-")
         if value is None or value is False:
             continue
         if value is True:
@@ -135,7 +136,7 @@ def classviz(model: Union[Model, str], *, out: Optional[PathLike] = None, quiet:
     return _image_result("classviz", model, [], out, quiet, settings)
 
 
-def attribute(model: Union[Model, str], image: PathLike, method: Union[str, Sequence[str]] = "saliency", *,
+def attribute(model: Union[Model, str], image: PathLike, method: Union[str, Sequence[str]], *,
               out: Optional[PathLike] = None, quiet: bool = False,
               **settings: Any) -> Union[np.ndarray, Dict[str, np.ndarray]]:
     """``cuviz attribute``: the signed raw attribution map (the command's ``--raw`` .npy) of one

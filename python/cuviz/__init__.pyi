@@ -105,7 +105,7 @@ def classviz(
 ) -> Float32Array: ...
 @overload
 def attribute(
-    model: Union[Model, str], image: PathLike, method: str = "saliency", *, out: Optional[PathLike] = None,
+    model: Union[Model, str], image: PathLike, method: str, *, out: Optional[PathLike] = None,
     quiet: bool = False, **settings: Any
 ) -> Union[Float32Array, Dict[str, Float32Array]]: ...
 @overload

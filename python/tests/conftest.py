@@ -3,8 +3,8 @@
 The module is imported from PYTHONPATH (scripts/test.sh: <build>/python) or from site-packages
 (after `pip install .`). Tests that need the pretrained GoogLeNet skip when the shared weights are
 absent, as the C++ tests do. The CLI binary the values are compared against is $CUVIZ_BINARY, else
-the `cuviz` beside the build's python/ folder, else the same command run in-process
-(cuviz.run_cli).
+the `cuviz` beside the build's python/ folder, else (or with CUVIZ_BINARY=-) the same command run
+in-process (cuviz.run_cli).
 """
 import os
 import pathlib
@@ -28,8 +28,8 @@ import cuviz  # noqa: E402  (after the environment above)
 
 
 def find_binary():
-    if os.environ.get("CUVIZ_BINARY"):
-        return os.environ["CUVIZ_BINARY"]
+    if os.environ.get("CUVIZ_BINARY"):  # "-": the commands in-process
+        return None if os.environ["CUVIZ_BINARY"] == "-" else os.environ["CUVIZ_BINARY"]
     beside = pathlib.Path(cuviz.__file__).resolve().parents[2] / "cuviz"  # <build>/python/cuviz/ -> <build>/cuviz
     return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
 

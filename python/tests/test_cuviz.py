@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import cuviz
+from conftest import IMAGES
 
 STUBS = pathlib.Path(cuviz.__file__).with_name("__init__.pyi")
 
@@ -201,8 +202,8 @@ def test_stub_defaults_are_the_settings_defaults():
 
 
 def test_attribute_equals_the_clis_raw_map(googlenet, coffee, cli, tmp_path):
-    saliency = cuviz.attribute(googlenet, coffee, "saliency", quiet=True)
-    cli.run("attribute", "googlenet", coffee, "--method", "saliency", "--device", "cpu", "-q", "-o",
+    saliency = cuviz.attribute(googlenet, coffee, "gradient", quiet=True)
+    cli.run("attribute", "googlenet", coffee, "--method", "gradient", "--device", "cpu", "-q", "-o",
             tmp_path / "a.png", "--raw", tmp_path / "a.npy")
     assert saliency.dtype == np.float32
     assert np.array_equal(saliency, np.load(tmp_path / "a.npy"))
@@ -229,3 +230,35 @@ def test_cli_usage_errors_raise_usage_error(googlenet, coffee):
         cuviz.run_cli(["render"])
     with pytest.raises(cuviz.Error, match="nosuch"):
         cuviz.load("nosuch")
+
+
+def test_attribute_several_methods_give_a_dict(googlenet, coffee):
+    maps = cuviz.attribute(googlenet, coffee, ["gradient", "gradient_x_input"], quiet=True)
+    assert sorted(maps) == ["gradient", "gradient_x_input"]
+    assert maps["gradient"].shape == maps["gradient_x_input"].shape == (3, 224, 224)
+    assert not np.array_equal(maps["gradient"], maps["gradient_x_input"])
+
+
+def test_dream_equals_the_clis_png(googlenet, cli, tmp_path):
+    photo = IMAGES / "chelsea.png"
+    if not photo.is_file():
+        pytest.skip(f"no sample photo {photo}")
+    small = cuviz.read_image(str(photo))[100:164, 200:280]  # 64 x 80: the output keeps the photo's size
+    cuviz.write_png(tmp_path / "small.png", small)
+    assert np.array_equal(cuviz.read_image(str(tmp_path / "small.png")), small)
+    settings = dict(layer="inception_3b/output", octaves=2, iters=2, seed=5)
+    dreamed = cuviz.dream(googlenet, tmp_path / "small.png", out=tmp_path / "py.png", quiet=True, **settings)
+    assert dreamed.dtype == np.float32 and dreamed.shape == (64, 80, 3)
+    assert json.loads((tmp_path / "py.json").read_text())["octaves"] == 2
+    cli.run("dream", "googlenet", tmp_path / "small.png", *cli_flags(settings), "--device", "cpu", "-q", "-o",
+            tmp_path / "cli.png")
+    assert np.array_equal(dreamed, cuviz.read_image(str(tmp_path / "cli.png")).astype(np.float32) / 255)
+    assert not np.array_equal(cuviz.read_image(str(tmp_path / "cli.png")), small)
+
+
+def test_keywords_become_the_clis_flags():
+    from cuviz import _flags
+
+    assert _flags({"relu_override": 8, "caricature": True, "raw": False, "labels": None, "class_": "flamingo",
+                   "style": ["a.png", "b.png"]}) == [
+        "--relu-override", "8", "--caricature", "--class", "flamingo", "--style", "a.png,b.png"]
