@@ -268,10 +268,13 @@ std::vector<std::pair<std::string, double>> classify(const Model& m, const py::h
 // Sets the fields of `s` named by the keys of `kwargs` (the JSON keys of viz/settings.h); a key
 // that is no field is a TypeError listing the accepted ones; the values are then checked as the
 // CLI and the manifests check them (a UsageError naming the key).
+// `exclude`: keys given otherwise (render's positional objective is the field "objectives").
 template <class S>
-void apply_settings(S& s, const py::dict& kwargs) {
+void apply_settings(S& s, const py::dict& kwargs, const std::vector<std::string>& exclude = {}) {
   std::vector<std::string> known;
-  S::fields(s, [&](auto&& f) { known.push_back(f.key); });
+  S::fields(s, [&](auto&& f) {
+    if (std::find(exclude.begin(), exclude.end(), f.key) == exclude.end()) known.push_back(f.key);
+  });
   for (const auto& item : kwargs) {
     const std::string key = py::str(item.first);
     if (std::find(known.begin(), known.end(), key) == known.end()) {
@@ -322,9 +325,8 @@ py::object defaults_of() {
 // apps/render.cpp, so that a seed gives the CLI's --npy exactly.
 py::array_t<float> render_images(const Model& m, const py::object& objective, bool quiet, const py::kwargs& kwargs) {
   RenderSettings rs;
-  py::dict all(kwargs);
-  all["objectives"] = objective;
-  apply_settings(rs, all);
+  apply_settings(rs, kwargs, {"objectives"});
+  apply_settings(rs, py::dict(py::arg("objectives") = objective));
   app::usage_check(rs.objectives.size() == 1 || int(rs.objectives.size()) == rs.batch, "render: ", rs.objectives.size(),
               " objectives for batch ", rs.batch, " (give one for all images or one per image)");
   try {  // an .npy start with a param that cannot hold it: options that do not go together

@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${1:-$(mktemp -d /tmp/cuviz-venv.XXXXXX)}
 /usr/bin/python3 -m venv "$venv"
+# ccache, when there is one, for the library objects (the build directory is build-pip/).
+if command -v ccache >/dev/null; then export CMAKE_ARGS="${CMAKE_ARGS:-} -DCMAKE_CXX_COMPILER_LAUNCHER=ccache"; fi
 "$venv/bin/pip" install -q .
 "$venv/bin/pip" install -q pytest
 shared=${CUVIZ_SHARED_DIR:-$PWD/../shared}

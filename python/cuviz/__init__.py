@@ -36,6 +36,9 @@ from ._cuviz import (  # noqa: F401  (re-exported)
     set_num_threads,
 )
 
+for _t in (Error, UsageError, Model):
+    _t.__module__ = "cuviz"  # tracebacks read cuviz.Error, not cuviz._cuviz.Error
+
 __all__ = [
     "Error", "UsageError", "Model", "load", "render", "render_defaults", "sweep", "dream", "invert",
     "style", "attribute", "groups", "classviz", "run_cli", "read_image", "write_png", "cuda_available", "has_cuda",

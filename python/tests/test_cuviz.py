@@ -172,7 +172,8 @@ def test_render_errors_are_the_clis(googlenet, cli, tmp_path):
     with pytest.raises(cuviz.Error) as e:
         cuviz.render(googlenet, "nosuch/layer:0", size=32, steps=1, quiet=True)
     assert str(e.value) == err.strip()[len("cuviz: error: "):]
-    assert not isinstance(e.value, cuviz.UsageError)
+    assert not isinstance(e.value, cuviz.UsageError) and isinstance(e.value, RuntimeError)
+    assert type(e.value).__module__ + "." + type(e.value).__name__ == "cuviz.Error"
     with pytest.raises(cuviz.UsageError, match="size"):
         cuviz.render(googlenet, OBJECTIVE, size=4)
     with pytest.raises(cuviz.UsageError, match="param"):
@@ -181,6 +182,8 @@ def test_render_errors_are_the_clis(googlenet, cli, tmp_path):
         cuviz.render(googlenet, [OBJECTIVE, OBJECTIVE], batch=3)
     with pytest.raises(TypeError, match="unexpected keyword argument 'stpes'"):
         cuviz.render(googlenet, OBJECTIVE, stpes=3)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'objectives'"):
+        cuviz.render(googlenet, OBJECTIVE, objectives=[OBJECTIVE])
     with pytest.raises(TypeError, match="steps: expected int, got float"):
         cuviz.render(googlenet, OBJECTIVE, steps=2.5)
     with pytest.raises(cuviz.Error):  # an objective that does not parse
