@@ -14,10 +14,13 @@ cmake --build "$build" -j"$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 900
 
 # ---- the Python module (python/, docs/python.md): its pytest suite against the module built
-# above (Debian's /usr/bin/python3, the module from $build/python) and the notebook example run
-# top to bottom as a script. About 1 minute on 2 cores. CUVIZ_PIP_CHECK=1 also runs `pip install .`
-# in a fresh virtual environment (a second, uncached build of the libraries: about N minutes, so
-# not by default) and the acceptance lines in it.
+# above (Debian's /usr/bin/python3, the module from $build/python, the CLI it is compared with from
+# $build) and the notebook example run top to bottom as a script. Cost: about 30 s (pytest 7 s,
+# the notebook 20 s, on the shared 2 cores) plus the module's one compile in the build above
+# (about 25 s of CPU). CUVIZ_PIP_CHECK=1 also runs scripts/pip-check.sh: `pip install .` in a
+# fresh virtual environment, the acceptance lines and pytest against the installed package. It
+# builds the libraries a second time (6 min of CPU with a partly warm ccache, more without), so
+# it is off by default.
 build_abs=$(cd "$build" && pwd)
 PYTHONPATH="$build_abs/python" CUVIZ_BINARY="$build_abs/cuviz" /usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests
 PYTHONPATH="$build_abs/python" /usr/bin/python3 examples/notebook.py "$build_abs/notebook" --quick
