@@ -25,6 +25,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <iostream>
 #include <cmath>
 #include <memory>
 #include <numeric>
@@ -358,11 +360,12 @@ py::array_t<float> render_images(const Model& m, const py::object& objective, bo
 // ---- the command line, in-process -------------------------------------------------------------
 
 // Runs `cuviz ARGS...` in this process (GIL released): the commands of apps/*.cpp parse and run
-// exactly as from the shell. A parse error or UsageError is raised as cuviz.UsageError, any other
+// exactly as from the shell. The list is apps/main.cpp's (python/tests checks that every command
+// `cuviz --help` lists is here). A parse error or UsageError is raised as cuviz.UsageError, any other
 // failure as cuviz.Error, with the CLI's message.
 void run_cli(const std::vector<std::string>& args) {
   py::gil_scoped_release nogil;
-  CLI::App app{"cuviz"};
+  CLI::App app{"cuviz: feature visualization for convolutional networks", "cuviz"};
   app.require_subcommand(1, 1);
   using namespace app;
   const std::vector<Command> commands = {
@@ -375,6 +378,12 @@ void run_cli(const std::vector<std::string>& args) {
   try {
     app.parse(argv);
   } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {  // --help: printed on stdout, as by the CLI
+      app.exit(e);
+      std::fflush(stdout);
+      std::cout.flush();
+      return;
+    }
     throw UsageError(e.what());
   }
   for (const auto& c : commands)

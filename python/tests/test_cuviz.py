@@ -265,3 +265,15 @@ def test_keywords_become_the_clis_flags():
     assert _flags({"relu_override": 8, "caricature": True, "raw": False, "labels": None, "class_": "flamingo",
                    "style": ["a.png", "b.png"]}) == [
         "--relu-override", "8", "--caricature", "--class", "flamingo", "--style", "a.png,b.png"]
+
+
+def test_run_cli_knows_every_command_of_the_binary(cli, capfd):
+    """run_cli's command list is apps/main.cpp's: every subcommand `cuviz --help` lists runs."""
+    if not cli.binary:
+        pytest.skip("no cuviz binary to list the commands")
+    _, out, _ = cli.run("--help")
+    commands = re.findall(r"^  ([a-z]+)\s{2,}", out.split("Subcommands:")[1], re.M)
+    assert {"info", "render", "sweep", "attribute"} <= set(commands)
+    for name in commands:
+        cuviz.run_cli([name, "--help"])  # a command run_cli lacks is a UsageError
+        assert f"{name} [OPTIONS]" in capfd.readouterr().out
