@@ -277,3 +277,23 @@ def test_run_cli_knows_every_command_of_the_binary(cli, capfd):
     for name in commands:
         cuviz.run_cli([name, "--help"])  # a command run_cli lacks prints the top-level help instead
         assert f"Usage: cuviz {name} [OPTIONS]" in capfd.readouterr().out, name
+
+
+def test_style_invert_groups_classviz_run_with_the_clis_flags(googlenet, tmp_path):
+    chelsea, rocket = IMAGES / "chelsea.png", IMAGES / "rocket.jpg"
+    if not (chelsea.is_file() and rocket.is_file()):
+        pytest.skip("no sample photos")
+    styled = cuviz.style(googlenet, chelsea, rocket, size=64, iters=2, quiet=True)
+    assert styled.dtype == np.float32 and styled.shape == (43, 64, 3)  # chelsea's aspect, 64 wide
+    inverted = cuviz.invert(googlenet, chelsea, layer="inception_3a/output", size=64, steps=2, quiet=True)
+    assert inverted.shape == (64, 64, 3)
+    factors = cuviz.groups(googlenet, chelsea, tmp_path / "g", layer="inception_4a/output", k=2, size=32, steps=2,
+                           quiet=True)
+    assert factors["W"].shape == (196, 2) and factors["H"].shape == (2, 512)
+    assert (factors["W"] >= 0).all() and (factors["H"] >= 0).all()  # NMF, the default method
+    flamingo = cuviz.classviz(googlenet, class_="flamingo", steps=2, quiet=True, out=tmp_path / "f.png")
+    assert flamingo.shape == (224, 224, 3)
+    sidecar = json.loads((tmp_path / "f.json").read_text())  # class_ reached --class
+    assert (sidecar["class"], sidecar["class_index"], sidecar["steps"]) == ("flamingo", 130, 2)
+    with pytest.raises(cuviz.UsageError, match="--layer is required"):
+        cuviz.invert(googlenet, chelsea, size=64, steps=2, quiet=True)
