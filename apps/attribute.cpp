@@ -151,6 +151,8 @@ void run_attribute(const AttributeCommand& o) {
   AttributionSettings s = o.settings;
   s.softmax = o.softmax;
   // ---- every check before any work --------------------------------------------------------------
+  usage_check(o.run.profile == 0, "attribute: --profile is not supported (attribution runs no render loop; it "
+              "profiles the render loop of render, sweep, classviz, dream, invert, style, grid, groups and facets)");
   const std::vector<const AttributionMethod*> methods = parse_methods(o.methods);
   const std::vector<std::string> rules = attribution_rules();
   const bool wants_rule = o.rule_given || std::any_of(methods.begin(), methods.end(), [](auto* m) { return m->name == "lrp"; });

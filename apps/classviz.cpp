@@ -54,7 +54,6 @@ struct Loaded {
 };
 
 Loaded load(const ModelOptions& model, const RunOptions& run, int size) {
-  usage_check(run.profile == 0, "--profile is not supported by this command");
   Graph graph = load_model(model);
   // The logit is the whole network's output: smaller images do not reach it (a fixed-size pool).
   CUVIZ_CHECK(size >= graph.meta.input_size, "--size ", size, " is smaller than ", graph.name, "'s input size ",
@@ -138,6 +137,9 @@ void run_classviz(const ClassvizCommand& o) {
 
 void run_fool(const FoolCommand& o) {
   const FoolSettings& s = o.settings;
+  // fool's loop checks the classifier on the host between its own steps, not through render_loop.
+  usage_check(o.run.profile == 0, "fool: --profile is not supported (it profiles the render loop of render, "
+              "sweep, classviz, dream, invert, style, grid, groups and facets)");
   usage_check(!o.out.empty(), "fool: -o out.png is required");
   check_output_dir(o.out);
   Image start;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <string_view>
 
 #include "apps/profile.h"
 #include "loaders/model.h"
@@ -24,6 +25,21 @@ std::string one_line(const std::string& message) {
     } else {
       out += message[i];
     }
+  }
+  return out;
+}
+
+std::string resume_command(int argc, char** argv) {
+  std::string out;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i > 0 && a == "--overwrite") continue;
+    const bool plain = !a.empty() && std::all_of(a.begin(), a.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("-_./=,:+@%").find(c) != std::string_view::npos;
+    });
+    std::string q = "'";
+    for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += (i ? " " : "") + (plain ? a : q + "'");
   }
   return out;
 }
@@ -79,7 +95,7 @@ void check_precision_backend(const std::string& precision, const std::string& ba
 void add_run_options(CLI::App* cmd, RunOptions& o) {
   add_device_option(cmd, o.device);
   add_backend_option(cmd, o.backend);
-  add_profile_option(cmd, o.profile);
+  add_profile_option(cmd, o);
   cmd->add_flag("--no-cuda-graph", o.no_cuda_graph,
                 "GPU: launch every kernel of every step instead of replaying one CUDA graph per step (profiling)");
   cmd->add_flag("-q,--quiet", o.quiet, "No progress bar");

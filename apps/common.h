@@ -41,6 +41,7 @@ Command add_grid_command(CLI::App& app);     // apps/grid.cpp
 Command add_style_command(CLI::App& app);  // apps/style.cpp
 Command add_attribute_command(CLI::App& app);  // apps/attribute.cpp
 Command add_facets_command(CLI::App& app);   // apps/facets.cpp
+Command add_gallery_command(CLI::App& app);  // apps/gallery.cpp (gallery merge)
 
 // Exit codes: a usage error (unknown flag, bad or out-of-range value, missing option, wrong count
 // of values, options that do not go together) is 2, as for most Unix tools; a failure while
@@ -59,6 +60,10 @@ template <class... Args>
 void usage_check(bool cond, const Args&... parts) {
   if (!cond) throw UsageError(cat(parts...));
 }
+
+// The command line to rerun an interrupted sweep: argv quoted for a POSIX shell where needed,
+// without --overwrite (which would start the work afresh instead of resuming it).
+std::string resume_command(int argc, char** argv);
 
 // `message` on one line: newlines (and the indentation after them) become "; ".
 std::string one_line(const std::string& message);
@@ -87,8 +92,9 @@ struct RunOptions {
   bool quiet = false;
   bool no_cuda_graph = false;
   int profile = 0;  // --profile N (apps/profile.h); 0 = off
+  std::string profile_json, profile_svg;  // --profile-json FILE, --profile-svg FILE
 };
-// --device, --backend, --profile N, --no-cuda-graph, -q/--quiet.
+// --device, --backend, --profile N (--profile-json, --profile-svg), --no-cuda-graph, -q/--quiet.
 void add_run_options(CLI::App* cmd, RunOptions& options);
 // The network of a command on the --device and --backend chosen. `cudnn` never falls back: it is
 // an error (one line) when no GPU will run the network.

@@ -9,12 +9,15 @@
 #include <stdexcept>
 #include <vector>
 
+#include "apps/cli_meta.h"
 #include "apps/common.h"
+#include "viz/render.h"
+#include "core/interrupt.h"
 
 int main(int argc, char** argv) {
   using namespace cuviz::app;
   CLI::App app{"cuviz: feature visualization for convolutional networks, on the CPU and CUDA GPUs"};
-  app.set_version_flag("--version", std::string("cuviz ") + CUVIZ_VERSION);
+  app.set_version_flag("--version", version_text);
   app.require_subcommand(0, 1);
   const std::vector<Command> commands = {add_info_command(app), add_classify_command(app),
                                          add_forward_command(app), add_sweep_command(app),
@@ -23,7 +26,10 @@ int main(int argc, char** argv) {
                                          add_invert_command(app), add_trace_command(app),
                                          add_groups_command(app), add_grid_command(app),
                                          add_facets_command(app), add_style_command(app),
-                                         add_attribute_command(app)};
+                                         add_attribute_command(app),
+                                         add_gallery_command(app),
+                                         add_completion_command(app), add_help_markdown_command(app)};
+  (void)add_examples(app);  // each --help ends with its examples (missing ones fail tests/apps/cli_meta_test)
   // Where a usage error points for help: the subcommand's own page when one was named.
   auto see_help = [&] {
     for (const auto& c : commands)
@@ -36,6 +42,7 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     return report_error(e.what() + see_help(), kExitUsage);
   }
+  cuviz::install_interrupt_handlers();
   try {
     for (const auto& c : commands)
       if (c.parser->parsed()) {
@@ -44,6 +51,16 @@ int main(int argc, char** argv) {
       }
     std::fputs(app.help().c_str(), stdout);
     return 0;
+  } catch (const cuviz::ProfileFinished&) {
+    return 0;  // --profile ran the steps and printed its table; the command writes nothing (apps/profile.h)
+  } catch (const cuviz::Interrupted& e) {
+    // Ctrl-C / SIGTERM inside a render loop or a sweep (core/interrupt.h): one line, exit
+    // 128 + signal (130, 143); a sweep says how to finish the work (the same command, less
+    // --overwrite, which would start it afresh).
+    std::string line = "cuviz: interrupted by " + cuviz::signal_name(e.signal()) + ": " + e.detail();
+    if (e.resumable()) line += "; resume with: " + resume_command(argc, argv);
+    std::fprintf(stderr, "%s\n", one_line(line).c_str());
+    return 128 + e.signal();
   } catch (const UsageError& e) {
     return report_error(e.what() + see_help(), kExitUsage);
   } catch (const std::bad_alloc&) {

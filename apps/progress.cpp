@@ -30,6 +30,10 @@ ProgressBar::ProgressBar(bool quiet) : ProgressBar(quiet, stderr, ::isatty(2) !=
 ProgressBar::ProgressBar(bool quiet, std::FILE* out, bool terminal, std::function<double()> clock)
     : quiet_(quiet), terminal_(terminal), out_(out), clock_(std::move(clock)) {}
 
+ProgressBar::~ProgressBar() {
+  if (!quiet_ && terminal_ && last_width_ > 0) std::fputc('\n', out_);
+}
+
 void ProgressBar::update(double fraction, const std::string& text, bool final) {
   if (quiet_) return;
   const double now = clock_();

@@ -22,6 +22,12 @@ class ProgressBar {
   // For tests: draws on `out`, in place when `terminal`, reading the time from `clock` (seconds).
   ProgressBar(bool quiet, std::FILE* out, bool terminal, std::function<double()> clock);
 
+  // A bar left open on a terminal (the work ended by an error or an interrupt) is ended with a
+  // newline, so the error line that follows starts on a line of its own.
+  ~ProgressBar();
+  ProgressBar(const ProgressBar&) = delete;
+  ProgressBar& operator=(const ProgressBar&) = delete;
+
   // `fraction` of the work done (clamped to [0, 1]) and the text after the bar. `final`: the last
   // update, always drawn, ending the line. On a terminal every update redraws the line; otherwise
   // the first update, the final one, and one at least kLogInterval seconds after the last drawn.

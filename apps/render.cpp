@@ -92,7 +92,7 @@ void run_render(const RenderCommand& o) {
   print_device_notice();
   RenderOptions ro = render_options(rs, net.device());  // the batch and the start too
   ro.cuda_graph = !o.run.no_cuda_graph;
-  if (o.run.profile > 0) return profile_render(net, objectives, ro, o.run.profile);
+  if (o.run.profile > 0) return profile_render(net, objectives, ro, profile_request("render", o.run));
   if (o.save_every > 0)
     for (int s = o.save_every; s < rs.steps; s += o.save_every) ro.checkpoints.push_back(s);
   ro.progress_every = std::max(1, std::min(16, o.save_every > 0 ? o.save_every : 16));

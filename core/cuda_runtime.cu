@@ -86,6 +86,54 @@ void host_free(void* p) noexcept { cudaFreeHost(p); }
 void profiler_start() { CUVIZ_CUDA_CHECK(cudaProfilerStart()); }
 void profiler_stop() { CUVIZ_CUDA_CHECK(cudaProfilerStop()); }
 
+void* event_create() {
+  cudaEvent_t e = nullptr;
+  CUVIZ_CUDA_CHECK(cudaEventCreate(&e));
+  return e;
+}
+
+void event_record(void* event, void* stream) {
+  CUVIZ_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(event), static_cast<cudaStream_t>(stream)));
+}
+
+double event_elapsed_ms(void* start, void* stop) {
+  CUVIZ_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(stop)));
+  float ms = 0;
+  CUVIZ_CUDA_CHECK(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start), static_cast<cudaEvent_t>(stop)));
+  return ms;
+}
+
+void event_destroy(void* event) noexcept {
+  if (event) cudaEventDestroy(static_cast<cudaEvent_t>(event));
+}
+
+// FP32 lanes (CUDA cores) per SM by compute capability, from the CUDA C Programming Guide's
+// "Arithmetic Instructions" table (32-bit floating-point add, multiply, multiply-add results per
+// clock per SM): 64 on 6.0, 7.x and 8.0; 128 on 5.x, 6.1/6.2, 8.6-8.9, 9.0 and later.
+static int fp32_lanes_per_sm(int major, int minor) {
+  if (major == 7 || (major == 8 && minor == 0) || (major == 6 && minor == 0)) return 64;
+  return 128;
+}
+
+DevicePeaks device_peaks() {
+  int dev = 0;
+  CUVIZ_CUDA_CHECK(cudaGetDevice(&dev));
+  auto attr = [dev](cudaDeviceAttr a) {
+    int v = 0;
+    CUVIZ_CUDA_CHECK(cudaDeviceGetAttribute(&v, a, dev));
+    return v;
+  };
+  DevicePeaks p;
+  p.sms = attr(cudaDevAttrMultiProcessorCount);
+  p.fp32_lanes_per_sm = fp32_lanes_per_sm(attr(cudaDevAttrComputeCapabilityMajor), attr(cudaDevAttrComputeCapabilityMinor));
+  p.sm_clock_hz = 1e3 * attr(cudaDevAttrClockRate);          // kHz: the maximum (boost) clock
+  p.mem_clock_hz = 1e3 * attr(cudaDevAttrMemoryClockRate);   // kHz
+  p.bus_bits = attr(cudaDevAttrGlobalMemoryBusWidth);
+  p.flops = 2.0 * p.sms * p.fp32_lanes_per_sm * p.sm_clock_hz;
+  p.bytes_per_s = 2.0 * p.mem_clock_hz * p.bus_bits / 8.0;
+  return p;
+}
+
 void memory_info(size_t& free_bytes, size_t& total_bytes) {
   CUVIZ_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
 }

@@ -45,6 +45,22 @@ void host_free(void* p) noexcept;
 // and of `ncu --profile-from-start off`.
 void profiler_start();
 void profiler_stop();
+// CUDA events for timing (core/profiler.h): create (default flags, timing on), record on a stream
+// (null: the legacy default stream), milliseconds between two recorded events (waits for the
+// second), destroy (never throws).
+void* event_create();
+void event_record(void* event, void* stream);
+double event_elapsed_ms(void* start, void* stop);
+void event_destroy(void* event) noexcept;
+// The current device's FP32 and memory peaks, from its attributes: peak_flops = SMs x FP32 lanes
+// per SM (by compute capability) x 2 (an FMA is two FLOPs) x the SM clock; peak_bytes_per_s = 2
+// (double data rate) x the memory clock x the bus width in bytes. `what` says how they were derived.
+struct DevicePeaks {
+  double flops = 0, bytes_per_s = 0;
+  int sms = 0, fp32_lanes_per_sm = 0, bus_bits = 0;
+  double sm_clock_hz = 0, mem_clock_hz = 0;
+};
+DevicePeaks device_peaks();
 // Free and total bytes of the current device's memory.
 void memory_info(size_t& free_bytes, size_t& total_bytes);
 // The current device's name, e.g. "NVIDIA H100 80GB HBM3".

@@ -25,6 +25,11 @@ void* host_alloc(size_t) { unavailable(); }
 void host_free(void*) noexcept {}
 void profiler_start() { unavailable(); }
 void profiler_stop() { unavailable(); }
+void* event_create() { unavailable(); }
+void event_record(void*, void*) { unavailable(); }
+double event_elapsed_ms(void*, void*) { unavailable(); }
+void event_destroy(void*) noexcept {}
+DevicePeaks device_peaks() { unavailable(); }
 void memory_info(size_t&, size_t&) { unavailable(); }
 const char* device_name() { unavailable(); }
 void increment(int64_t*) { unavailable(); }

@@ -48,6 +48,14 @@ __global__ void add_bias_kernel(float* y, int64_t y_stride, const float* b, int 
 
 bool cublas_oracle_available() { return cuda_available(); }
 
+std::string cublas_version() {
+  int v[3] = {0, 0, 0};
+  const libraryPropertyType parts[3] = {MAJOR_VERSION, MINOR_VERSION, PATCH_LEVEL};
+  for (int i = 0; i < 3; ++i)
+    if (cublasGetProperty(parts[i], &v[i]) != CUBLAS_STATUS_SUCCESS) return "unknown";
+  return cat(v[0], ".", v[1], ".", v[2]);
+}
+
 void cublas_linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) {
   const int n = x.n(), O = w.n(), K = int(x.shape().image_size());
   CUVIZ_CHECK(w.shape().image_size() == K && y.n() == n && y.c() == O, "cublas_linear_forward: x ", x.shape().str(),
@@ -177,6 +185,14 @@ auto first_ok(const Perf* perf, int count, bool plain_only, const char* what) {
 }
 
 }  // namespace
+
+std::string cudnn_version() {
+  int v[3] = {0, 0, 0};
+  const libraryPropertyType parts[3] = {MAJOR_VERSION, MINOR_VERSION, PATCH_LEVEL};
+  for (int i = 0; i < 3; ++i)
+    if (cudnnGetProperty(parts[i], &v[i]) != CUDNN_STATUS_SUCCESS) return "unknown";
+  return cat(v[0], ".", v[1], ".", v[2]);
+}
 
 bool cudnn_oracle_available() {
   if (!cuda_available()) return false;
@@ -334,6 +350,7 @@ namespace {
 }  // namespace
 
 bool cudnn_oracle_available() { return false; }
+std::string cudnn_version() { return ""; }
 void cudnn_conv2d_forward(const Conv2dParams&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool) {
   no_cudnn("cudnn_conv2d_forward");
 }

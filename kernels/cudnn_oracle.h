@@ -3,6 +3,8 @@
 // math, no TF32) so that they agree with the hand-written kernels to rounding. Never a product path.
 #pragma once
 
+#include <string>
+
 #include "kernels/conv2d.h"
 #include "kernels/lrn.h"
 #include "kernels/pool2d.h"
@@ -31,6 +33,12 @@ inline bool cudnn_expresses(const LrnParams& p) {
 }
 // True when cuviz was built with CUDA (hence cuBLAS) and a CUDA device can be used.
 bool cublas_oracle_available();
+
+// The versions of the libraries this process runs on, "major.minor.patch" as the loaded library
+// reports them (cudnnGetProperty, cublasGetProperty; no GPU needed); empty when cuviz was built
+// without the library. `cuviz --version` prints them.
+std::string cudnn_version();
+std::string cublas_version();
 
 // y = conv(x, w) + b (then ReLU if p.fuse_relu). Symmetric padding only (cuDNN's legacy API).
 // `exhaustive` times every algorithm once per problem shape (cudnnFind) and keeps the fastest,

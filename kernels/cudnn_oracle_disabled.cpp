@@ -12,6 +12,8 @@ namespace {
 
 bool cudnn_oracle_available() { return false; }
 bool cublas_oracle_available() { return false; }
+std::string cudnn_version() { return ""; }
+std::string cublas_version() { return ""; }
 void cudnn_conv2d_forward(const Conv2dParams&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool) {
   no_cudnn("cudnn_conv2d_forward");
 }

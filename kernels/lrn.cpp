@@ -52,6 +52,11 @@ T lrn_scale(const LrnParams& p, const BasicTensor<T>& x, int n, int c, int h, in
 constexpr int kTile = 64;
 
 // s for channels [0, C) of pixels [j0, j0 + len) of one image, into s[c * kTile + j].
+// Compiled twice, for x86-64-v3 (AVX2 + FMA) and for the -march of the build, and chosen at load
+// time (an ifunc): the sums of squares run 8 wide on AVX2 CPUs whatever CUVIZ_CPU_ARCH says.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
 void tile_scales(const LrnParams& p, const float* x, int C, int64_t HW, int len, float* s) {
   const int before = (p.size - 1) / 2, after = p.size / 2;
   const float coef = p.alpha / float(p.size);
@@ -66,16 +71,33 @@ void tile_scales(const LrnParams& p, const float* x, int C, int64_t HW, int len,
   }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// s^-0.75 eight at a time with AVX, for the whole multiple of 8 at the front of s; returns how
+// many it did. Compiled for AVX whatever -march the file gets (CUVIZ_CPU_ARCH) and called only
+// where the CPU has it: a portable build keeps this loop's speed (3x the scalar one) on AVX CPUs.
+__attribute__((target("avx"))) int pow_neg_075_avx(float* s, int len) {
+  int j = 0;
+  for (; j + 8 <= len; j += 8) {
+    const __m256 r = _mm256_div_ps(_mm256_set1_ps(1.f), _mm256_sqrt_ps(_mm256_loadu_ps(s + j)));
+    _mm256_storeu_ps(s + j, _mm256_mul_ps(r, _mm256_sqrt_ps(r)));
+  }
+  return j;
+}
+
+bool cpu_has_avx() {
+  static const bool has = __builtin_cpu_supports("avx");
+  return has;
+}
+#endif
+
 // s^-beta for len values, in place. beta = 0.75 (AlexNet, GoogLeNet) is 1/sqrt(s) * sqrt(1/sqrt(s)):
-// three correctly rounded operations, AVX-vectorised, instead of one scalar powf per element.
+// three correctly rounded operations, AVX-vectorised, instead of one scalar powf per element
+// (the same three operations in the AVX and the scalar loop: the same bits either way).
 void pow_neg_beta(float beta, float* s, int len) {
   int j = 0;
   if (beta == 0.75f) {
-#if defined(__AVX__)
-    for (; j + 8 <= len; j += 8) {
-      const __m256 r = _mm256_div_ps(_mm256_set1_ps(1.f), _mm256_sqrt_ps(_mm256_loadu_ps(s + j)));
-      _mm256_storeu_ps(s + j, _mm256_mul_ps(r, _mm256_sqrt_ps(r)));
-    }
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (cpu_has_avx()) j = pow_neg_075_avx(s, len);
 #endif
     for (; j < len; ++j) {
       const float r = 1.f / std::sqrt(s[j]);

@@ -2,7 +2,7 @@
 // a struct of plain values and function pointers, one per LayerKind, in nn/layer_ops.cpp).
 // Network (constructor checks, shapes, forward, the per-kind part of backward, describe),
 // GraphBuilder (loader shape checks), `cuviz info` (via describe) and the test oracle
-// (tests/nn/reference_net.h) all read the table, so a new op is one entry here plus its kernel
+// (the plain network, nn/plain_net.h) all read the table, so a new op is one entry here plus its kernel
 // files (docs/architecture.md, "How to add an op").
 //
 // An entry's forward and backward are called once per layer per step through a function

@@ -18,7 +18,7 @@
 #include "kernels/pool2d.h"
 #include "kernels/relu.h"
 #include "core/cuda_runtime.h"
-#include "core/nvtx.h"
+#include "core/profiler.h"
 #include "core/suggest.h"
 #include "nn/layer_ops.h"
 
@@ -667,25 +667,30 @@ void Network::forward(Plan& p, const Tensor& x) const {
   check_owner(p, "forward");
   CUVIZ_CHECK(x.shape() == p.input_, "forward: input ", x.shape().str(), " does not match the plan's input ",
               p.input_.str());
-  CUVIZ_NVTX_RANGE("forward");
+  // NVTX: "forward" holds "fwd input" and one "fwd <layer>" per layer; with a profiler installed
+  // (core/profiler.h) each of those leaves is also a row of the profile.
+  CUVIZ_PROFILE_RANGE(ProfileStage::network, ProfilePhase::none, "forward");
   const ExecScope scope(context_of(p));
-  if (device_ == Device::cuda && x.device() == Device::cpu) {
-    // Host input: into pinned memory, then an asynchronous copy on the plan's stream. The stream
-    // is drained first, so the previous copy out of the staging buffer has finished.
-    cuda_rt::stream_synchronize(p.stream_.handle);
-    const Tensor staged(staging(p), x.shape(), Device::cpu);
-    copy(x, staged);
-    cuda_rt::memcpy_to_device_async(p.act_[0].data(), staged.data(), size_t(x.numel()) * sizeof(float));
-  } else {
-    copy(x, p.act_[0]);
+  {
+    CUVIZ_PROFILE_RANGE(ProfileStage::network, ProfilePhase::forward, "input");
+    if (device_ == Device::cuda && x.device() == Device::cpu) {
+      // Host input: into pinned memory, then an asynchronous copy on the plan's stream. The stream
+      // is drained first, so the previous copy out of the staging buffer has finished.
+      cuda_rt::stream_synchronize(p.stream_.handle);
+      const Tensor staged(staging(p), x.shape(), Device::cpu);
+      copy(x, staged);
+      cuda_rt::memcpy_to_device_async(p.act_[0].data(), staged.data(), size_t(x.numel()) * sizeof(float));
+    } else {
+      copy(x, p.act_[0]);
+    }
+    if (p.has_backward()) zero_grads(p);
   }
-  if (p.has_backward()) zero_grads(p);
   p.taps_ready_ = false;
   p.ops_run_ = 0;
   const int64_t oracle_ops_before = oracle_ops_count();
   for (const auto& s : p.steps_) {
     const LayerDesc& l = graph_.layers[s.layer];
-    CUVIZ_NVTX_RANGE(l.name);
+    CUVIZ_PROFILE_RANGE(ProfileStage::network, ProfilePhase::forward, l.name);
     try {
       if (!layer_op(l.kind).forward(call_of(p, s))) continue;  // launched nothing (a view, a fused ReLU)
     } catch (const Error& e) {
@@ -744,6 +749,7 @@ void Network::backward_to_input(Plan& p, const Tensor& dx) const {
   CUVIZ_CHECK(dx.shape() == p.input_, "backward_to_input: dx ", dx.shape().str(), " does not match the plan's input ",
               p.input_.str());
   run_backward(p);
+  CUVIZ_PROFILE_RANGE(ProfileStage::network, ProfilePhase::backward, "input");
   download(p, p.grad_[0], dx);
 }
 
@@ -763,7 +769,8 @@ void Network::run_backward(Plan& p) const {
   CUVIZ_CHECK(!p.grads_used_,
               "backward: the gradients of the previous backward are still in place; run forward (or zero_grads) "
               "and seed again");
-  CUVIZ_NVTX_RANGE("backward");
+  // NVTX: "backward" holds one "bwd <layer>" per layer that receives a gradient, then "bwd input".
+  CUVIZ_PROFILE_RANGE(ProfileStage::network, ProfilePhase::none, "backward");
   const ExecScope scope(context_of(p));
   const int nv = int(p.in_plan_.size());
   std::vector<char> dirty(nv, 0);
@@ -811,13 +818,13 @@ void Network::run_backward(Plan& p) const {
     const Plan::Step& s = *it;
     const LayerDesc& l = graph_.layers[s.layer];
     auto& dws = p.dweights_[s.layer];
+    CUVIZ_PROFILE_RANGE(ProfileStage::network, ProfilePhase::backward, l.name);
     // d(out) is complete here and nothing has overwritten it yet (plan_taps): copy the taps.
     for (int tap : s.taps) copy(p.grad_[s.out], p.taps_[tap]);
     if (!dirty[s.out]) {
       for (const auto& dw : dws) fill(dw, 0.f);
       continue;
     }
-    CUVIZ_NVTX_RANGE(l.name);
     // An enabled backward rule replaces the per-kind backward below (nn/backward_rule.h).
     if (const BackwardRule* rule = s.rules.empty() ? nullptr : enabled_rule(p, s)) {
       try {
@@ -845,7 +852,10 @@ void Network::run_backward(Plan& p) const {
       throw Error(cat("backward: layer '", l.name, "' (", layer_kind_name(l.kind), "): ", e.what()));
     }
   }
-  for (int tap : p.input_taps_) copy(p.grad_[0], p.taps_[tap]);
+  {
+    CUVIZ_PROFILE_RANGE(ProfileStage::network, ProfilePhase::backward, "input");
+    for (int tap : p.input_taps_) copy(p.grad_[0], p.taps_[tap]);
+  }
   p.grads_used_ = true;
   p.taps_ready_ = true;
 }
@@ -916,14 +926,104 @@ Tensor Network::weight_grad(const Plan& p, std::string_view layer, int index) co
   return dws[index];
 }
 
+namespace {
+
+// The nominal FLOPs and bytes of one step (LayerInfo). Counts are per batch; elements are floats
+// (4 bytes). in = the inputs' elements (a concat's inputs that already live in their slice count
+// nothing), w = weight elements, out = output elements.
+void set_cost(LayerInfo& info, const LayerDesc& l, bool fused, bool view, const std::vector<char>& placed) {
+  int64_t in = 0, copied_in = 0;
+  for (size_t i = 0; i < info.inputs.size(); ++i) {
+    in += info.inputs[i].numel();
+    if (i >= placed.size() || !placed[i]) copied_in += info.inputs[i].numel();
+  }
+  const int64_t out = info.output.numel(), w = info.params, n = info.output.n;
+  int64_t ff = 0, fb = 0, bf = 0, bb = 0;  // flops forward/backward, bytes (elements) forward/backward
+  switch (l.kind) {
+    case LayerKind::conv:
+    case LayerKind::linear:  // backward-data: the same products, transposed (render plans hold no dW)
+      ff = fb = 2 * info.macs * n;
+      bf = bb = in + w + out;
+      break;
+    case LayerKind::relu:  // max(x, 0); backward dy * (y > 0) reads dy and the mask/y
+      ff = fb = out;
+      bf = in + out;
+      bb = 2 * out + in;
+      break;
+    case LayerKind::sigmoid:  // 1 / (1 + e^-x); backward dy * y * (1 - y)
+      ff = 4 * out;
+      fb = 3 * out;
+      bf = in + out;
+      bb = 2 * out + in;
+      break;
+    case LayerKind::pool: {
+      const Shape& x = info.inputs[0];
+      const int64_t window =
+          l.pool.global ? int64_t(x.h) * x.w : int64_t(l.pool.kernel_h) * l.pool.kernel_w;
+      ff = window * out;  // compares (max) or adds (average) per output
+      if (l.pool.mode == PoolMode::max) {
+        fb = out;  // dy added at each window's winner; the winner search reads x again
+        bb = out + 2 * in;
+      } else {
+        fb = window * out;
+        bb = out + in;
+      }
+      bf = in + out;
+      break;
+    }
+    case LayerKind::lrn:  // the window's sum of squares, the scale, the power and the product
+      ff = int64_t(2 * l.lrn.size + 4) * out;
+      fb = 2 * ff;
+      bf = in + out;
+      bb = 2 * out + 2 * in;  // dy, y, x, dx
+      break;
+    case LayerKind::softmax:
+      ff = 4 * out;
+      fb = 3 * out;
+      bf = in + out;
+      bb = 2 * out + in;
+      break;
+    case LayerKind::concat:  // a copy of each input not already in its slice
+      bf = bb = 2 * copied_in;
+      break;
+    case LayerKind::add:  // backward passes dy to both inputs
+      ff = out;
+      bf = in + out;
+      bb = out + in;
+      break;
+    case LayerKind::affine:
+      ff = 2 * out;
+      fb = out;
+      bf = bb = in + w + out;
+      break;
+    case LayerKind::dropout:
+    case LayerKind::flatten:
+      break;
+  }
+  if (fused || view) ff = bf = 0;  // computed by the conv before it / no launch
+  if (view) fb = bb = 0;
+  info.flops_forward = ff;
+  info.flops_backward = fb;
+  info.bytes_forward = 4 * bf;
+  info.bytes_backward = 4 * bb;
+}
+
+}  // namespace
+
 std::vector<LayerInfo> Network::describe(const Plan& p) const {
   check_owner(p, "describe");
   std::vector<LayerInfo> out;
   for (const auto& s : p.steps_) {
     const LayerDesc& l = graph_.layers[s.layer];
-    LayerInfo info{l.name, layer_kind_name(l.kind), p.shape_[s.out], 0, 0};
+    LayerInfo info;
+    info.name = l.name;
+    info.type = layer_kind_name(l.kind);
+    info.output = p.shape_[s.out];
     for (const auto& w : l.weights) info.params += w.numel();
     if (const auto macs = layer_op(l.kind).macs) info.macs = macs(l, p.shape_[s.out]);
+    for (int v : s.in) info.inputs.push_back(p.shape_[v]);
+    const bool view = s.aliases_input && l.kind != LayerKind::relu;  // dropout, flatten
+    set_cost(info, l, s.fused_into_conv, view, s.placed);
     out.push_back(std::move(info));
   }
   return out;

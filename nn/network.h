@@ -61,6 +61,14 @@ struct LayerInfo {
   Shape output;          // for the plan's batch size
   int64_t params = 0;    // weight elements
   int64_t macs = 0;      // multiply-accumulates per image (conv: out_elems * in_c/groups * kh * kw; linear: in * out)
+  std::vector<Shape> inputs;  // for the plan's batch size
+  // The step's nominal cost for the whole batch (the --profile table, docs/profiling.md "What the
+  // columns count"): FLOPs (conv, linear: 2 x MACs x batch, forward and backward-data each; the
+  // element-wise kinds a few per element) and the bytes its kernels must move at least (inputs,
+  // weights and outputs once each; backward: dy, weights, dx and what the kind's backward reads of
+  // the forward). A ReLU fused into its conv, a dropout or a flatten launch no forward of their own: 0.
+  int64_t flops_forward = 0, flops_backward = 0;
+  int64_t bytes_forward = 0, bytes_backward = 0;
 };
 
 class Network;

@@ -34,11 +34,13 @@
 #include <type_traits>
 #include <vector>
 
+#include "apps/cli_meta.h"
 #include "apps/common.h"
 #include "apps/progress.h"
 #include "core/cuda_runtime.h"
 #include "core/error.h"
 #include "core/exec_context.h"
+#include "core/interrupt.h"
 #include "core/tensor.h"
 #include "io/image.h"
 #include "io/labels.h"
@@ -369,10 +371,13 @@ void run_cli(const std::vector<std::string>& args) {
   app.require_subcommand(1, 1);
   using namespace app;
   const std::vector<Command> commands = {
-      add_info_command(app),     add_classify_command(app), add_forward_command(app), add_sweep_command(app),
-      add_render_command(app),   add_classviz_command(app), add_fool_command(app),    add_dream_command(app),
-      add_invert_command(app),   add_trace_command(app),    add_groups_command(app),  add_grid_command(app),
-      add_facets_command(app),   add_style_command(app),    add_attribute_command(app)};
+      add_info_command(app),       add_classify_command(app),  add_forward_command(app),
+      add_sweep_command(app),      add_render_command(app),    add_classviz_command(app),
+      add_fool_command(app),       add_dream_command(app),     add_invert_command(app),
+      add_trace_command(app),      add_groups_command(app),    add_grid_command(app),
+      add_facets_command(app),     add_style_command(app),     add_attribute_command(app),
+      add_gallery_command(app),    add_completion_command(app), add_help_markdown_command(app)};
+  (void)add_examples(app);  // each --help ends with its examples, as the binary's
   std::vector<std::string> argv = args;
   std::reverse(argv.begin(), argv.end());  // CLI11 takes a vector in reverse order
   try {
@@ -386,8 +391,12 @@ void run_cli(const std::vector<std::string>& args) {
     }
     throw UsageError(e.what());
   }
-  for (const auto& c : commands)
-    if (c.parser->parsed()) return c.run();
+  try {
+    for (const auto& c : commands)
+      if (c.parser->parsed()) return c.run();
+  } catch (const ProfileFinished&) {
+    // --profile ran its steps and printed its table; the command writes nothing (apps/profile.h).
+  }
 }
 
 }  // namespace
@@ -405,6 +414,10 @@ PYBIND11_MODULE(_cuviz, m) {
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const Interrupted& e) {
+      // A signal inside a loop that polls for one (core/interrupt.h): Python's own Ctrl-C.
+      PyErr_SetString(PyExc_KeyboardInterrupt, app::one_line(cat("interrupted by ", signal_name(e.signal()), ": ",
+                                                                 e.detail())).c_str());
     } catch (const app::UsageError& e) {
       usage_error(app::one_line(e.what()).c_str());
     } catch (const Error& e) {

@@ -10,13 +10,14 @@ packages=(
   libopenblas-dev                     # SGEMM for the fast CPU conv/linear paths
   libprotobuf-dev protobuf-compiler   # Caffe model files (our own caffe.proto)
   libonnx-dev libonnx-testdata        # ONNX protobuf types and the ONNX node conformance vectors
-  libstb-dev libpng-dev               # image I/O (stb_image / stb_image_write)
+  libstb-dev                          # image I/O: PNG and JPEG (stb_image / stb_image_write)
   libcli11-dev nlohmann-json3-dev     # command line, JSON sidecars and manifests
   libgtest-dev libgmock-dev libbenchmark-dev
   libomp-dev
   python3-numpy                       # .npy fixtures in tests
   python3-dev pybind11-dev python3-pytest  # the Python module (python/) and its pytest suite
   chromium                            # the sweep gallery is checked in a headless browser
+  libopenmpi-dev openmpi-bin          # `mpirun -np N cuviz sweep` (optional: CUVIZ_MPI=AUTO)
 )
 
 missing=()

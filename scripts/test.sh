@@ -13,6 +13,25 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCUVIZ_CUDA="${CUVIZ
 cmake --build "$build" -j"$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 900
 
+# --profile: two profiles of a small render (the CPU, 64 px, 2 steps, batch 1 and 2) compared by
+# bench/compare_profiles.py, which otherwise no test runs (docs/profiling.md). Skipped without the
+# shared GoogLeNet weights or python3. About 2 s on 2 cores.
+shared=${CUVIZ_SHARED_DIR:-$PWD/../shared}
+if [ -f "$shared/weights/bvlc_googlenet/bvlc_googlenet.caffemodel" ] && command -v python3 >/dev/null; then
+  prof=$(mktemp -d)
+  for b in 1 2; do
+    OMP_NUM_THREADS=1 "$build/cuviz" render googlenet --model-dir "$shared/weights" --objective inception_3a/output:5 --size 64 \
+      --batch "$b" --device cpu --profile 2 --profile-json "$prof/b$b.json" > /dev/null 2>&1
+  done
+  compared=$(python3 bench/compare_profiles.py "$prof/b1.json" "$prof/b2.json" --top 5)
+  grep -q "step ratio after/before" <<< "$compared"
+  rm -rf "$prof"
+fi
+# ---- the installed package (issue 17): `cmake --install` into a temporary prefix, a separate
+# consumer project through find_package(cuviz) and through pkg-config, and no linked-but-unused
+# library, a BUILD_TESTING=OFF configure without GoogleTest (scripts/package-check.sh). About
+# 15 s on 2 cores (one small compile + link each way; measured 11-14 s under a load average of 12).
+bash scripts/package-check.sh "$build"
 # ---- the Python module (python/, docs/python.md): its pytest suite against the module built
 # above (Debian's /usr/bin/python3, the module from $build/python, the CLI it is compared with from
 # $build) and the notebook example run top to bottom as a script. Cost: about 30 s (pytest 7 s,

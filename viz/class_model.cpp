@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 
+#include "core/interrupt.h"
 #include "core/suggest.h"
 #include "loaders/preprocess.h"
 #include "viz/image_source.h"
@@ -265,7 +266,9 @@ FoolResult fool(const Network& net, int k, const FoolSettings& s,
   FoolResult res;
   res.images = OwnedTensor(Shape{1, 3, s.size, s.size});
   const auto t0 = std::chrono::steady_clock::now();
+  InterruptScope interruptible;  // Ctrl-C / SIGTERM: stop between two steps (core/interrupt.h)
   for (int t = 0; t < s.max_steps && !res.reached; ++t) {
+    check_interrupt(cat("stopped at step ", t, " of at most ", s.max_steps, "; the image was not written"));
     r.step();
     const int done = t + 1;
     FoolProgress p;

@@ -31,6 +31,9 @@ SweepManifest SweepManifest::from_json(const json& j) {
   m.render_seconds = j.value("render_seconds", 0.0);
   m.total_channels = j.value("total_channels", 0);
   for (const auto& e : j.at("channels")) {
+    // A channel whose objective is not a number (`null`: written before the render loop refused
+    // NaN and Inf) is not done: the resume renders it again instead of failing on it.
+    if (!e.at("objective").is_number()) continue;
     ChannelResult r{e.at("channel"), e.at("objective"), e.at("file")};
     m.channels[r.channel] = r;
   }

@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <exception>
 
+#include "core/profiler.h"
+#include "core/interrupt.h"
 #include "core/nvtx.h"
 #include "viz/objective_eval.h"
 #include "viz/octaves.h"
@@ -100,6 +102,7 @@ Renderer::Renderer(const Network& net, const std::vector<Objective>& per_image, 
       dx_(param_spec(options).image_shape(), options.device),
       counter_(sizeof(int64_t), options.device) {
   net_input_ = &x_;
+  objectives_ = per_image;
   if (o_.tiled()) {
     // The network is planned per tile shape by the TiledGradient; the loop keeps only image buffers.
     CUVIZ_CHECK(per_image.size() == 1, "render: tiles take one objective");
@@ -156,6 +159,7 @@ void Renderer::init_params() {
 Renderer::~Renderer() = default;
 
 void Renderer::restart(const std::vector<Objective>& per_image) {
+  objectives_ = per_image;
   auto next = std::make_unique<ObjectiveEvaluator>(resolved(per_image, net_.graph()), o_.batch);
   auto sorted = [](std::vector<std::string> v) {
     std::sort(v.begin(), v.end());
@@ -206,19 +210,21 @@ int64_t Renderer::steps_done() const {
   return t;
 }
 
-// Each stage is an NVTX range (docs/profiling.md); forward and backward name their layers inside.
+// Each stage is a ProfileRange (core/profiler.h): an NVTX range in the stage's category ("fwd
+// param", "bwd transform", ...) and, under --profile, a row of the profile table; forward and
+// backward name their layers inside (docs/profiling.md).
 // Every stage runs on the plan's stream (the ExecScope of the caller), so nothing between them
 // waits for the host.
 const Tensor& Renderer::make_input(StepIndex t, bool transforms) {
   const Tensor* x = &x_;
   {
-    CUVIZ_NVTX_RANGE("param");
+    CUVIZ_PROFILE_RANGE(ProfileStage::parameterization, ProfilePhase::forward, "param");
     if (input_space())
       input_to_image(pre_, params_, image_);  // the [0, 1] image, for image terms and outputs
     else
       param_.forward(params_, image_);
   }
-  CUVIZ_NVTX_RANGE("transform");
+  CUVIZ_PROFILE_RANGE(ProfileStage::transforms, ProfilePhase::forward, "transform");
   const TransformSpec& spec = transforms ? o_.transforms : TransformSpec::none();
   if (!input_space())
     transform_forward(spec, pre_, o_.seed, t, image_, x_);
@@ -259,7 +265,7 @@ void Renderer::gradient_at(StepIndex t, bool relu_override) {
   plan_.set_relu_gradient_override(relu_override);
   net_.forward(plan_, x);
   {
-    CUVIZ_NVTX_RANGE("objective");
+    CUVIZ_PROFILE_RANGE(ProfileStage::objective, ProfilePhase::forward, "objective");
     eval_->compute_values(image_);
     eval_->seed();
   }
@@ -270,10 +276,10 @@ void Renderer::gradient_at(StepIndex t, bool relu_override) {
   net_.backward_to_input(plan_, dnet);
   plan_.set_relu_gradient_override(false);
   if (crops()) {  // the window's gradient in place, zero elsewhere (direct: no transform, no roll)
-    CUVIZ_NVTX_RANGE("crop_backward");
+    CUVIZ_PROFILE_RANGE(ProfileStage::transforms, ProfilePhase::backward, "transform");
     crop_backward(true, o_.seed, t, crop_dx_, dparams_);
   } else {
-    CUVIZ_NVTX_RANGE("transform_backward");
+    CUVIZ_PROFILE_RANGE(ProfileStage::transforms, ProfilePhase::backward, "transform");
     const Tensor* d = &dnet;
     if (roll) {
       const Tensor& back = direct ? dparams_ : drolled_;
@@ -285,15 +291,16 @@ void Renderer::gradient_at(StepIndex t, bool relu_override) {
     else if (!direct)
       transform_backward(input_transforms_, Preprocess{}, o_.seed, t, *d, dparams_);
   }
-  CUVIZ_NVTX_RANGE("param_backward");
-  if (input_space()) {
-    fill(dimage_, 0.f);
+  {  // image terms (total variation, ...) add their gradients to d(image)
+    CUVIZ_PROFILE_RANGE(ProfileStage::objective, ProfilePhase::backward, "objective");
+    if (input_space()) fill(dimage_, 0.f);
     eval_->add_image_gradients(image_, dimage_);
-    input_to_image_backward_add(pre_, dimage_, dparams_);
-    return;
   }
-  eval_->add_image_gradients(image_, dimage_);
-  param_.backward(image_, dimage_, dparams_);
+  CUVIZ_PROFILE_RANGE(ProfileStage::parameterization, ProfilePhase::backward, "param");
+  if (input_space())
+    input_to_image_backward_add(pre_, dimage_, dparams_);
+  else
+    param_.backward(image_, dimage_, dparams_);
 }
 
 void Renderer::gradient(int t, bool relu_override) {
@@ -304,7 +311,7 @@ void Renderer::gradient(int t, bool relu_override) {
 void Renderer::update() {
   CUVIZ_CHECK(!lbfgs_, "render: update() is the first-order optimizers' step; L-BFGS steps through step()");
   const ExecScope scope(net_.context_of(plan_));
-  CUVIZ_NVTX_RANGE("update");
+  CUVIZ_PROFILE_RANGE(ProfileStage::optimizer, ProfilePhase::forward, "update");
   const StepOps& ops = o_.ops;
   const StepIndex t = StepIndex::at(counter());  // this update's number, counted from 0
   if (ops.grad_norm != GradNorm::none) normalize_gradient(ops.grad_norm, o_.batch, dparams_);
@@ -398,10 +405,11 @@ void Renderer::step_lbfgs() {
 void Renderer::step(bool relu_override) {
   const ExecScope scope(net_.context_of(plan_));
   if (lbfgs_) return step_lbfgs();
-  if (relu_override || !graph_allowed()) return step_eager(relu_override);
+  // Under --profile every step runs eagerly: per-op CUDA events need the launches outside a replay.
+  if (relu_override || !graph_allowed() || active_profiler()) return step_eager(relu_override);
   if (!graph_.ready()) capture_step();
   if (!graph_.ready()) return step_eager(false);
-  CUVIZ_NVTX_RANGE("step (graph)");
+  CUVIZ_PROFILE_RANGE(ProfileStage::step, ProfilePhase::none, "step (graph)");
   graph_.launch(net_.context_of(plan_).stream);
 }
 
@@ -423,6 +431,117 @@ std::vector<double> Renderer::last_objectives() {
   return eval_->read_objectives();
 }
 
+namespace {
+// The first element of a host tensor that is NaN or infinite, or -1.
+int64_t first_nonfinite(const Tensor& host) {
+  const float* v = static_cast<const float*>(host.data());
+  for (int64_t i = 0; i < host.numel(); ++i)
+    if (!std::isfinite(v[i])) return i;
+  return -1;
+}
+// A copy on the host (the tensor itself when it is there).
+Tensor on_host(const Tensor& t, OwnedTensor& keep) {
+  if (t.device() == Device::cpu) return t;
+  keep = OwnedTensor(t.shape());
+  copy(t, keep);
+  return keep;
+}
+}  // namespace
+
+void Renderer::check_finite(int step) {
+  const std::vector<double> objective = last_objectives();
+  for (size_t i = 0; i < objective.size(); ++i)
+    if (!std::isfinite(objective[i]))
+      throw Error(cat("render: the objective of image ", i, " is ", objective[i], " at step ", step,
+                      " (not finite: check the learning rate, the objective and the model's weights); ",
+                      explain_nonfinite(), "; nothing was written"));
+  OwnedTensor keep;
+  const ExecScope scope(net_.context_of(plan_));  // the copy of dP on the loop's stream
+  const Tensor g = on_host(param_grad(), keep);
+  if (const int64_t at = first_nonfinite(g); at >= 0)
+    throw Error(cat("render: the gradient of image ", at / std::max<int64_t>(1, g.numel() / g.shape().n),
+                    " is not finite at step ", step, " (", static_cast<const float*>(g.data())[at],
+                    "); ", explain_nonfinite(), "; nothing was written"));
+}
+
+std::string Renderer::explain_nonfinite() {
+  if (net_input_ == nullptr) return "no network input to check";
+  const Tensor& x = network_input();
+  OwnedTensor keep;
+  const ExecScope loop_scope(net_.context_of(plan_));
+  if (first_nonfinite(on_host(x, keep)) >= 0)
+    return "the network's input is not finite (the image diverged: lower the learning rate)";
+  // A plan keeping every layer's output (by layer name: an in-place layer's own value).
+  std::vector<std::string> layers;
+  for (const LayerDesc& l : net_.graph().layers) layers.push_back(l.name);
+  Plan p = net_.plan(x.shape(), layers, PlanOptions{.precision = o_.precision});
+  const ExecScope scope(net_.context_of(p));
+  net_.forward(p, x);
+  for (const std::string& name : p.layers()) {
+    const Tensor a = net_.activation(p, name);
+    OwnedTensor host(a.shape());
+    net_.read_activation(p, name, host);
+    if (const int64_t at = first_nonfinite(host); at >= 0) {
+      const auto& all = net_.graph().layers;
+      const auto l = std::find_if(all.begin(), all.end(), [&](const LayerDesc& d) { return d.name == name; });
+      return cat("the first layer whose output is not finite is ", name, " (",
+                 l != all.end() ? layer_kind_name(l->kind) : "?", ", value ", host.data()[at], ")");
+    }
+  }
+  if (!tiles_) {
+    std::string back;
+    try {
+      back = explain_nonfinite_backward(x);
+    } catch (const Error&) {  // a diagnosis that fails must not hide the error it explains
+    }
+    if (!back.empty()) return "every layer's output is finite; " + back;
+  }
+  return "every layer's output is finite (the objective's own arithmetic or the backward overflowed)";
+}
+
+std::string Renderer::explain_nonfinite_backward(const Tensor& x) {
+  const std::vector<std::string> outputs = eval_->layers();
+  if (outputs.empty()) return "";
+  // The layers the loop's plan runs (a forward plan for the same outputs), each a gradient tap.
+  const Plan forward_only = net_.plan(x.shape(), outputs, PlanOptions{.precision = o_.precision});
+  const std::vector<std::string> run = forward_only.layers();
+  Plan p = net_.plan(x.shape(), outputs, PlanOptions{.backward = true, .precision = o_.precision, .grad_taps = run});
+  ObjectiveEvaluator ev(resolved(objectives_, net_.graph()), o_.batch);
+  const ExecScope scope(net_.context_of(p));
+  ev.bind(net_, p, o_.device);
+  net_.forward(p, x);
+  ev.compute_values(image_);
+  ev.seed();
+  OwnedTensor dx(x.shape(), o_.device);
+  net_.backward_to_input(p, dx);
+  const auto& layers = net_.graph().layers;
+  auto desc = [&](const std::string& name) {
+    return std::find_if(layers.begin(), layers.end(), [&](const LayerDesc& d) { return d.name == name; });
+  };
+  for (size_t k = run.size(); k-- > 0;) {
+    OwnedTensor keep;
+    if (first_nonfinite(on_host(net_.tapped_grad(p, run[k]), keep)) < 0) continue;
+    // The gradient of run[k]'s output is the sum of what its readers' backwards sent it.
+    std::string reader;
+    if (const auto l = desc(run[k]); l != layers.end())
+      for (size_t j = k + 1; j < run.size() && reader.empty(); ++j)
+        if (const auto r = desc(run[j]);
+            r != layers.end() && std::find(r->inputs.begin(), r->inputs.end(), l->output) != r->inputs.end())
+          reader = cat(run[j], " (", layer_kind_name(r->kind), ")");
+    if (reader.empty())  // the objective's own seed
+      return cat("the objective's gradient at ", run[k], "'s output (its seed) is not finite");
+    return cat("walking back, the first layer whose input gradient is not finite is ", reader, " (the gradient of ",
+               run[k], "'s output)");
+  }
+  OwnedTensor keep;
+  if (!run.empty() && first_nonfinite(on_host(dx, keep)) >= 0) {
+    const auto l = desc(run.front());
+    return cat("walking back, the first layer whose input gradient is not finite is ", run.front(), " (",
+               l != layers.end() ? layer_kind_name(l->kind) : "?", ": the gradient of the network's input)");
+  }
+  return "";
+}
+
 std::vector<double> Renderer::part_values(const std::vector<Objective>& parts, int image) {
   CUVIZ_CHECK(!tiles_, "render: part values of a tiled render");
   const ExecScope scope(net_.context_of(plan_));
@@ -441,13 +560,35 @@ void Renderer::images(const Tensor& out) {
   copy(image_, out);
 }
 
+namespace {
+RenderProfileHook& profile_hook() {
+  static RenderProfileHook hook;
+  return hook;
+}
+}  // namespace
+
+void set_render_profile_hook(RenderProfileHook hook) { profile_hook() = std::move(hook); }
+
+std::vector<LayerInfo> Renderer::layer_info() const {
+  if (tiles_) return {};
+  return net_.describe(plan_);
+}
+
 RenderResult render_loop(Renderer& r, const std::function<void(const RenderProgress&)>& progress) {
+  if (profile_hook()) {
+    profile_hook()(r);
+    throw ProfileFinished{};
+  }
   const RenderOptions& o = r.options();
   RenderResult result;
   result.images = OwnedTensor(Shape{o.batch, 3, o.h(), o.w()});
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t evals0 = r.evaluations();
+  // Ctrl-C or SIGTERM during the loop: stop between two steps, before anything is written
+  // (core/interrupt.h; one atomic load per step).
+  InterruptScope interruptible;
   for (int t = 0; t < o.steps; ++t) {
+    check_interrupt(cat("stopped at step ", t, " of ", o.steps, "; its result was not written"));
     r.step(t < o.relu_override_steps);
     const int done = t + 1;
     result.steps_run = done;
@@ -457,18 +598,18 @@ RenderResult render_loop(Renderer& r, const std::function<void(const RenderProgr
     if (stop != LbfgsStop::running) result.stop = lbfgs_stop_name(stop);
     const bool last = done == o.steps || stop != LbfgsStop::running;
     const bool checkpoint = std::find(o.checkpoints.begin(), o.checkpoints.end(), done) != o.checkpoints.end();
-    if (done % o.progress_every == 0 || last || checkpoint) {
+    const bool report = done % o.progress_every == 0 || last || checkpoint;
+    // A NaN or Inf in an objective or in dP (a diverging learning rate, activations that overflow,
+    // an objective that does): every later step and every output would carry it. Stop here,
+    // before anything is written, naming the layer where it appeared. On the CPU every step (the
+    // values are on the host: a scan of N objectives and of dP, small beside a forward and a
+    // backward); on a GPU at the read-backs the loop makes anyway.
+    if (report || o.device == Device::cpu) r.check_finite(done);
+    if (report) {
       RenderProgress p;
       p.step = done;
       p.steps = last ? done : o.steps;  // an early stop ends the bar full
       p.objective = r.last_objectives();  // of this step's (transformed) images, before the update
-      // A NaN or Inf has reached the parameters (a diverging learning rate, non-finite weights or
-      // targets): every later step and every output would carry it. Stop here, before anything is
-      // written; the values are already on the host, so the check costs nothing.
-      for (size_t i = 0; i < p.objective.size(); ++i)
-        CUVIZ_CHECK(std::isfinite(p.objective[i]), "render: the objective of image ", i, " is ", p.objective[i],
-                    " at step ", done, " (not finite: check the learning rate, the objective and the model's weights); ",
-                    "nothing was written");
       result.history_steps.push_back(done);
       result.history.push_back(p.objective);
       if (checkpoint) {
@@ -486,6 +627,15 @@ RenderResult render_loop(Renderer& r, const std::function<void(const RenderProgr
   // The final images, and their objectives without transforms (preprocessing only).
   result.objective = r.evaluate(o.steps, false);
   r.images(result.images);
+  // The update after the last checked step can still overflow: nothing non-finite leaves the
+  // loop to be written (one scan of the final images).
+  for (size_t i = 0; i < result.objective.size(); ++i)
+    if (!std::isfinite(result.objective[i]))
+      throw Error(cat("render: the final objective of image ", i, " is ", result.objective[i], " (not finite); ",
+                      r.explain_nonfinite(), "; nothing was written"));
+  if (const int64_t at = first_nonfinite(result.images); at >= 0)
+    throw Error(cat("render: the final image ", at / std::max<int64_t>(1, result.images.numel() / o.batch),
+                    " holds a non-finite value (the last update diverged: lower the learning rate); nothing was written"));
   return result;
 }
 

@@ -178,8 +178,25 @@ class Renderer {
   LbfgsStop optimizer_stop() const { return lbfgs_ ? lbfgs_->stop() : LbfgsStop::running; }
   // The L-BFGS state (null for the other optimizers), for tests and logs.
   const Lbfgs* lbfgs() const { return lbfgs_.get(); }
+  // Throws (naming the image, the step and where the number first went wrong: see
+  // explain_nonfinite) when an objective of the last gradient() pass or param_grad() holds a NaN
+  // or an infinity. render_loop calls it every step on the CPU and at every read-back on a GPU.
+  void check_finite(int step);
+  // Where a non-finite number starts, for an error message: runs one forward of the last
+  // network_input() on a plan that keeps every layer's output and names the first layer (in the
+  // network's order) whose output is not finite, or says the input itself, or that every output is
+  // finite (then the objective or the backward overflowed). Slow (a second plan): errors only.
+  std::string explain_nonfinite();
+  // The backward half of explain_nonfinite (the forward being finite): the last gradient pass
+  // again on a plan that taps every layer's output gradient; walking back from the last layer,
+  // the first whose output gradient is not finite, and the layer reading that output (whose
+  // backward made it). "" when nothing is found.
+  std::string explain_nonfinite_backward(const Tensor& x);
   // The current images, copied into the CPU tensor `out` {N, 3, H, W}.
   void images(const Tensor& out);
+  // Name, kind, shapes and nominal FLOPs/bytes of every layer the render's plan runs
+  // (Network::describe; empty for a tiled render, whose plans belong to its tiles), for --profile.
+  std::vector<LayerInfo> layer_info() const;
   // The network input of the last gradient() or evaluate() pass (on the render's device): with
   // param input and no transforms or roll it is params() itself, so a start from an .npy feeds the
   // network exactly the file's floats.
@@ -223,7 +240,15 @@ class Renderer {
   Buffer counter_;                // int64 steps done, on the render's device
   cuda_rt::CudaGraph graph_;     // one step, captured by the first step() that may use it
   bool graph_failed_ = false;    // capture failed once: stay eager
+  std::vector<Objective> objectives_;  // as bound (constructor or restart), for explain_nonfinite
 };
+
+// --profile N for every method (apps/profile.h): while a hook is set, render_loop hands its
+// Renderer to the hook instead of running its steps, then throws ProfileFinished, which the
+// command line catches (exit 0, nothing written). One hook per process, set before the command runs.
+using RenderProfileHook = std::function<void(Renderer&)>;
+void set_render_profile_hook(RenderProfileHook hook);
+struct ProfileFinished {};
 
 // Runs options.steps steps of the loop on `r` (fresh, or restarted) and returns its images and
 // objectives; setup_seconds is left 0 (the caller planned). render() and sweeps call it.

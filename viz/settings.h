@@ -167,7 +167,7 @@ struct SweepSettings : OptimSettings {
   static void fields(S& s, V&& v) {
     v(Field{.key = "model", .flag = "", .help = "", .value = s.model, .compared = false});
     v(Field{.key = "model_file", .flag = "", .help = "", .value = s.model_file});
-    v(Field{.key = "layer", .flag = "--layer", .help = "Layer (blob) to sweep, e.g. inception_4a/output",
+    v(Field{.key = "layer", .flag = "--layer", .help = "Layer (blob) to sweep, e.g. inception_4a/output; several: a,b,c; all: every conv and concat output",
             .value = s.layer, .required = true});
     v(Field{.key = "objective", .flag = "--objective",
             .help = "channel (spatial mean of each channel) or neuron (its centre position)", .value = s.objective,

@@ -14,6 +14,7 @@
 
 #include "io/image.h"
 #include "core/cuda_runtime.h"
+#include "core/interrupt.h"
 #include "viz/objective.h"
 
 namespace cuviz {
@@ -62,6 +63,24 @@ std::string device_description(const Network& net) {
   return cat("cpu (", omp_get_max_threads(), " threads)");
 }
 
+// A run killed while writing (SIGKILL, a power cut) leaves the temporary of the file it was
+// writing (io/atomic_file.h names them <file>.tmp.<pid>); the target itself is intact. A rerun
+// removes them, so a resumed folder holds exactly what an uninterrupted sweep writes.
+void remove_stale_temporaries(const std::string& dir) {
+  for (const fs::path& folder : {fs::path(dir), fs::path(dir) / "channels"}) {
+    std::error_code ec;
+    std::vector<fs::path> stale;
+    for (const auto& e : fs::directory_iterator(folder, ec)) {
+      const std::string name = e.path().filename().string();
+      const size_t at = name.rfind(".tmp.");
+      if (at == std::string::npos || at + 5 == name.size() || !e.is_regular_file(ec)) continue;
+      if (std::all_of(name.begin() + long(at) + 5, name.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+        stale.push_back(e.path());
+    }
+    for (const auto& p : stale) fs::remove(p, ec);
+  }
+}
+
 }  // namespace
 
 int auto_sweep_batch(const Network& net, const SweepSettings& s, int todo) {
@@ -92,6 +111,7 @@ SweepManifest run_sweep(const Network& net, const SweepOptions& o,
 
   // Resume from an earlier run when its settings match.
   fs::create_directories(fs::path(o.dir) / "channels");
+  remove_stale_temporaries(o.dir);
   SweepManifest m;
   if (auto old = SweepManifest::load(o.dir); old && !o.overwrite) {
     const std::string diff = s.differences(old->settings);
@@ -163,7 +183,13 @@ SweepManifest run_sweep(const Network& net, const SweepOptions& o,
     renderer = std::make_unique<Renderer>(net, batch_objectives(0), ro);
     setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_setup).count();
   }
+  // Ctrl-C or SIGTERM (core/interrupt.h): the batch in flight is abandoned at its next step (a
+  // signal while a batch is being written only raises the flag: its files, manifest and page are
+  // completed first), so the folder is as after the last finished batch; apps/sweep.cpp says how
+  // many channels are done and how to resume.
+  InterruptScope interruptible;
   for (size_t first = 0; first < todo.size(); first += size_t(ro.batch)) {
+    check_interrupt("");
     const int n = int(std::min<size_t>(size_t(ro.batch), todo.size() - first));
     if (first > 0) renderer->restart(batch_objectives(first));
     const RenderResult r = render_loop(*renderer, [&](const RenderProgress& rp) { report(n, rp.step, rp.steps); });

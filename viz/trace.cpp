@@ -358,7 +358,8 @@ void write_trace_page(const std::string& dir_text, const TraceResult& r, const T
     if (exists) fs::remove_all(old);
   } catch (const fs::filesystem_error& e) {
     fs::remove_all(tmp, ec);
-    throw Error(cat("cannot write the trace page into ", dir_text, ": ", e.what()));
+    // The error's own text names the temporary folder (with the process id): say what failed.
+    throw Error(cat("cannot write the trace page into ", dir_text, ": ", e.code().message()));
   } catch (...) {
     fs::remove_all(tmp, ec);
     throw;

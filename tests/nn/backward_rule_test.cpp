@@ -22,7 +22,6 @@ using test::error_of;
 using test::bitwise_equal;
 using test::DoubleConvRule;
 using test::InputEchoRule;
-using test::ReferenceNet;
 
 bool nonzero(const Tensor& t) {
   for (int i = 0; i < t.n(); ++i)
@@ -187,7 +186,7 @@ TEST(BackwardRule, ARuleReadingAConvInputGetsItInACompactPlan) {
   input_gradient(net, p, x, "prob", 8);
   // inc/3x3 is the only reader of inc/3x3_reduce (post-ReLU), so its gradient is what the rule
   // wrote: the input the forward left, exactly.
-  ReferenceNet<float> ref(net.graph());
+  PlainNet<float> ref(net.graph());
   ref.run(x);
   EXPECT_TRUE(nonzero(net.tapped_grad(p, "inc/3x3_reduce")));
   EXPECT_TRUE(bitwise_equal(net.tapped_grad(p, "inc/3x3_reduce"), net.activation(p, "inc/3x3_reduce")));
@@ -206,7 +205,7 @@ TEST(BackwardRule, ARuleReadingAConvOutputKeepsThePreActivation) {
   OwnedTensor x(in);
   test::fill_uniform(x, 9);
   const OwnedTensor dx = input_gradient(net, p, x, "prob", 10);
-  ReferenceNet<float> ref(net.graph());
+  PlainNet<float> ref(net.graph());
   ref.run(x);
   EXPECT_TRUE(test::all_close(net.activation(p, "conv1:pre"), ref.layer("conv1"), 1e-5, 1e-4));
   const OwnedTensor want = input_gradient(net, plain, x, "prob", 10);  // the rule is the plain backward
@@ -230,7 +229,7 @@ TEST(GradTap, TapsHoldGradientsBeforeInPlaceBackwardsOverwriteThem) {
     EXPECT_TRUE(nonzero(d_out));
     EXPECT_TRUE(bitwise_equal(d_3x3, d_out.channels(4, 4)));
     EXPECT_FALSE(bitwise_equal(net.activation_grad(p, "inc/3x3"), d_3x3)) << "not overwritten: proves nothing";
-    ReferenceNet<float> ref(net.graph());
+    PlainNet<float> ref(net.graph());
     ref.run(x);
     OwnedTensor pre(ref.blob("conv1").shape());
     relu_backward_data_reference<float>(ref.blob("conv1"), net.tapped_grad(p, "conv1"), pre);
@@ -334,7 +333,7 @@ TEST(GradTap, MisuseIsOneClearError) {
 
 // The real GoogLeNet: the gradient of a random linear function of loss3/classifier at
 // inception_4c/output, tapped from a compact and a full plan (bitwise equal: the stash is exact),
-// against ReferenceNet<double>'s plain-loop backward from the same input. The float network and
+// against PlainNet<double>'s plain-loop backward from the same input. The float network and
 // the double reference differ by float rounding (~1e-6 relative per op, over the ~20 convolutions
 // between 4c and the logits and the ~40 before it), and by the rare ReLU or max-pool winner
 // whose input lies within that rounding of the switch. Measured 3.1e-7 (normalised, over 100k
@@ -360,7 +359,7 @@ TEST(GradTap, GoogLeNetInception4cGradientEqualsTheReferenceBackward) {
   }
   EXPECT_TRUE(bitwise_equal(taps[0], taps[1]));
 
-  ReferenceNet<double> ref(net.graph());
+  PlainNet<double> ref(net.graph());
   ref.run(test::to_double(x));
   OwnedTensor seed(Shape{1, 1000, 1, 1});
   test::fill_uniform(seed, 15);

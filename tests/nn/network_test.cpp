@@ -13,7 +13,6 @@ namespace {
 
 using test::error_of;
 
-using test::ReferenceNet;
 
 OwnedTensor input(Shape s, uint64_t seed) {
   OwnedTensor x(s);
@@ -47,13 +46,13 @@ TEST(Network, ForwardMatchesTheReferenceInterpreterAtEveryBlob) {
   Plan p = net.plan(Shape{2, 3, 10, 10}, blobs);
   OwnedTensor x = input(p.input_shape(), 7);
   net.forward(p, x);
-  ReferenceNet<float> ref(net.graph());
+  PlainNet<float> ref(net.graph());
   ref.run(x);
   for (const auto& b : blobs) EXPECT_TRUE(test::all_close(net.activation(p, b), ref.blob(b), kForwardAtol, kForwardRtol)) << b;
 }
 
 // The mini inception block composed by hand from the reference ops, independently of both
-// Network and ReferenceNet: four branches, then the concatenation written out channel by channel.
+// Network and PlainNet: four branches, then the concatenation written out channel by channel.
 TEST(Network, InceptionBlockMatchesHandComposedReferenceOps) {
   Graph g;
   g.name = "mini_inception";
@@ -130,7 +129,7 @@ TEST(Network, InPlaceReluNamesPostActivationAndPreNamesTheConvOutput) {
   Plan keep = net.plan(Shape{1, 3, 10, 10}, {"conv1", "conv1:pre", "relu1"});
   OwnedTensor x = input(keep.input_shape(), 11);
   net.forward(keep, x);
-  ReferenceNet<float> ref(net.graph());
+  PlainNet<float> ref(net.graph());
   ref.run(x);
   const Tensor post = net.activation(keep, "conv1"), pre = net.activation(keep, "conv1:pre");
   EXPECT_NE(post.data(), pre.data());
@@ -161,7 +160,7 @@ TEST(Network, FanOutGradientIsTheSumOverReaders) {
   OwnedTensor dx(x.shape());
   net.backward_to_input(p, dx);
 
-  ReferenceNet<float> ref(net.graph());
+  PlainNet<float> ref(net.graph());
   ref.run(x);
   const Tensor norm1 = ref.blob("norm1");
   OwnedTensor want(norm1.shape()), part(norm1.shape());
@@ -208,7 +207,7 @@ TEST(Network, FanOutGradientIsTheSumOverReaders) {
 void check_input_gradient(Graph g, Shape in, const std::vector<std::pair<std::string, uint64_t>>& seeds,
                           uint64_t x_seed) {
   Network net(std::move(g), Device::cpu);
-  ReferenceNet<double> ref(net.graph());
+  PlainNet<double> ref(net.graph());
   std::vector<std::string> outs;
   for (const auto& s : seeds) outs.push_back(s.first);
   Plan p = net.plan(in, outs, PlanOptions{.backward = true});
@@ -280,7 +279,7 @@ TEST(Network, ConcatInputsReadElsewhereAreCopiedAndTheirGradientsSummed) {
   EXPECT_EQ(net.activation(p, "p1_out").data(), cat.channels(8, 4).data());
   OwnedTensor x = input(p.input_shape(), 62);
   net.forward(p, x);
-  ReferenceNet<float> ref(net.graph());
+  PlainNet<float> ref(net.graph());
   ref.run(x);
   for (const char* b : {"cat_out", "r2_out", "c2_out"})
     EXPECT_TRUE(test::all_close(net.activation(p, b), ref.blob(b), kForwardAtol, kForwardRtol)) << b;
@@ -313,7 +312,7 @@ TEST(Network, SeedsAfterForwardAreRespectedAndBackwardNeedsFreshGradients) {
 // in those weights (same reasoning and tolerance as the input gradient).
 TEST(Network, WeightGradientsMatchFiniteDifferences) {
   Network net(test::small_net(), Device::cpu);
-  ReferenceNet<double> ref(net.graph());
+  PlainNet<double> ref(net.graph());
   Plan p = net.plan(Shape{2, 3, 10, 10}, {"prob"}, PlanOptions{.weight_grads = true});
   OwnedTensor x = input(p.input_shape(), 40);
   net.forward(p, x);

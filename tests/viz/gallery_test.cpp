@@ -68,6 +68,23 @@ TEST(Gallery, ManifestRoundTripsAndReportsDifferences) {
   fs::remove_all(dir);
 }
 
+// A manifest from before the finite checks, with `"objective": null` for a channel whose render
+// went NaN: it still loads (every resume of such a folder used to fail), without that channel,
+// which the resume renders again.
+TEST(Gallery, ChannelWithNullObjectiveIsNotDone) {
+  const fs::path dir = fresh_dir("null_objective");
+  make_sweep(dir, 3).save(dir.string());
+  auto j = nlohmann::json::parse(read_file((dir / "manifest.json").string()));
+  j["channels"][1]["objective"] = nullptr;
+  write_file_atomic((dir / "manifest.json").string(), j.dump(2));
+  const auto back = SweepManifest::load(dir.string());
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->channels.size(), 2u);
+  EXPECT_EQ(back->channels.count(1), 0u);
+  EXPECT_EQ(back->channels.count(2), 1u);
+  fs::remove_all(dir);
+}
+
 TEST(Gallery, CorruptManifestIsOneClearError) {
   const fs::path dir = fresh_dir("corrupt");
   write_file_atomic((dir / "manifest.json").string(), "{\"format\": \"cuviz-sweep-1\", \"settings\": ");

@@ -161,9 +161,11 @@ TEST_F(ChainGradient, InputParamDirect) {
   check_chain_gradient(net, {parse_objective("inc/output:6")}, o);
 }
 
-// A learning rate of 1e38 on the network input itself overflows the activations to Inf (and NaN
-// downstream) after the first update; the loop stops at its next objective read-back with one
-// error, before render() returns anything to write.
+// A learning rate of 1e38 on the network input itself overflows the input to Inf (and NaN
+// downstream) after the first update; on the CPU the loop checks every step, so it stops at the
+// step after that update (not at the read-back of step 4) with one error saying that the input
+// itself is not finite, before render() returns anything to write. (A layer that overflows is
+// named: apps_robust_test NonFinite.*.)
 TEST(Render, NonFiniteObjectiveStopsTheLoop) {
   Network net(test::small_net(), Device::cpu);
   RenderOptions o = small_options(1, ParamKind::input);
@@ -176,7 +178,30 @@ TEST(Render, NonFiniteObjectiveStopsTheLoop) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("the objective of image 0 is "), std::string::npos)
         << e.what();
-    EXPECT_NE(std::string(e.what()).find(" at step 4 (not finite"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(" at step 2 (not finite"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("the network's input is not finite (the image diverged"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// The update after the last step's check can diverge too: with one step, the loop's own check
+// passes (the gradient at the start is finite) and the final evaluation catches it; nothing
+// non-finite leaves render().
+TEST(Render, NonFiniteFinalImageIsAnError) {
+  Network net(test::small_net(), Device::cpu);
+  RenderOptions o = small_options(1, ParamKind::input);
+  o.steps = 1;
+  o.adam.lr = 1e38f;
+  try {
+    render(net, {channel("conv1", 0)}, o);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_TRUE(m.find("render: the final objective of image 0 is ") != std::string::npos ||
+                m.find("render: the final image 0 holds a non-finite value") != std::string::npos)
+        << m;
+    EXPECT_NE(m.find("nothing was written"), std::string::npos) << m;
   }
 }
 

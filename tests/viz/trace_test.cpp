@@ -64,7 +64,7 @@ TEST(Trace, EveryGradientMatchesTheDoubleReference) {
   ASSERT_EQ(r.steps.front().grad.shape(), (Shape{1, 5, 1, 1}));
   for (int c = 0; c < 5; ++c) EXPECT_EQ(r.steps.front().grad.at(0, c, 0, 0), c == 2 ? 1.f : 0.f) << c;
 
-  test::ReferenceNet<double> ref(g);
+  PlainNet<double> ref(g);
   BasicOwnedTensor<double> xd(x.shape()), seed(Shape{1, 5, 1, 1});
   for (int64_t k = 0; k < x.numel(); ++k) xd.data()[k] = x.data()[k];
   for (int c = 0; c < 5; ++c) seed.data()[c] = c == 2 ? 1.0 : 0.0;
