@@ -15,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libomp-dev
   python3-numpy                       # .npy fixtures in tests
+  python3-dev pybind11-dev python3-pytest  # the Python module (python/) and its pytest suite
   chromium                            # the sweep gallery is checked in a headless browser
   libopenmpi-dev openmpi-bin          # `mpirun -np N cuviz sweep` (optional: CUVIZ_MPI=AUTO)
 )

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 build=${BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCUVIZ_CUDA="${CUVIZ_CUDA:-AUTO}" \
-      -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90}"
+      -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90}" \
+      -DCUVIZ_PYTHON=ON -DPython3_EXECUTABLE=/usr/bin/python3
 cmake --build "$build" -j"$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 900
 
@@ -31,3 +32,17 @@ fi
 # library, a BUILD_TESTING=OFF configure without GoogleTest (scripts/package-check.sh). About
 # 15 s on 2 cores (one small compile + link each way; measured 11-14 s under a load average of 12).
 bash scripts/package-check.sh "$build"
+# ---- the Python module (python/, docs/python.md): its pytest suite against the module built
+# above (Debian's /usr/bin/python3, the module from $build/python, the CLI it is compared with from
+# $build) and the notebook example run top to bottom as a script. Cost: about 30 s (pytest 7 s,
+# the notebook 20 s, on the shared 2 cores) plus the module's one compile in the build above
+# (about 25 s of CPU). CUVIZ_PIP_CHECK=1 also runs scripts/pip-check.sh: `pip install .` in a
+# fresh virtual environment, the acceptance lines and pytest against the installed package. It
+# builds the libraries a second time (6 min of CPU with a partly warm ccache, more without), so
+# it is off by default.
+build_abs=$(cd "$build" && pwd)
+PYTHONPATH="$build_abs/python" CUVIZ_BINARY="$build_abs/cuviz" /usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests
+PYTHONPATH="$build_abs/python" /usr/bin/python3 examples/notebook.py "$build_abs/notebook" --quick
+if [ "${CUVIZ_PIP_CHECK:-0}" = 1 ]; then
+  bash scripts/pip-check.sh
+fi

@@ -91,8 +91,11 @@ std::set<std::string> folders_of(const std::vector<Layer>& layers) {
 // The picture is a layering: every folder includes only folders drawn below it.
 TEST(Layering, ThePictureHasNoBackEdge) {
   const auto layers = documented_layers(CUVIZ_SOURCE_DIR);
-  ASSERT_EQ(layers.size(), 8u) << "docs/architecture.md: the include-edges block should list core, io, kernels, "
+  // The eight libraries of the product, then what is built over them (python/, the module).
+  ASSERT_GE(layers.size(), 8u) << "docs/architecture.md: the include-edges block should list core, io, kernels, "
                                   "nn, loaders, optim, viz and apps";
+  const std::vector<std::string> product = {"core", "io", "kernels", "nn", "loaders", "optim", "viz", "apps"};
+  for (size_t i = 0; i < product.size(); ++i) EXPECT_EQ(layers[i].folder, product[i]) << "include-edges row " << i;
   EXPECT_EQ(layers.front().folder, "core");
   EXPECT_TRUE(layers.front().includes.empty()) << "core/ depends on nothing of ours";
   std::set<std::string> below;
