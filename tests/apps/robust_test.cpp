@@ -226,7 +226,8 @@ TEST(Interrupt, SigintAndSigtermStopASweepThatResumesIdentically) {
     EXPECT_LT(int(m->channels.size()), kChannels) << "the sweep finished instead of stopping";
 
     // The printed command, run by the shell as a user would paste it.
-    const std::string cmd = "cd " + test::shell_quote(tmp.path().string()) + " && CUVIZ_MODEL_PATH= " + resume +
+    // Same environment as the interrupted run (one thread: the manifest records the device's threads).
+    const std::string cmd = "cd " + test::shell_quote(tmp.path().string()) + " && CUVIZ_MODEL_PATH= OMP_NUM_THREADS=1 " + resume +
                             " >/dev/null 2>" + test::shell_quote(tmp.file("err2.txt"));
     ASSERT_EQ(std::system(cmd.c_str()), 0) << test::read_text(tmp.file("err2.txt"));
     expect_same_folder(out, want, name + " then resumed");
