@@ -10,9 +10,11 @@
 #include <vector>
 
 #include "apps/common.h"
+#include "apps/wait_policy.h"
 
 int main(int argc, char** argv) {
   using namespace cuviz::app;
+  choose_omp_wait_policy(argv);  // may re-execute this binary (apps/wait_policy.h)
   CLI::App app{"cuviz: feature visualization for convolutional networks, on the CPU and CUDA GPUs"};
   app.set_version_flag("--version", std::string("cuviz ") + CUVIZ_VERSION);
   app.require_subcommand(0, 1);
