@@ -88,7 +88,7 @@ struct RunOptions {
   bool no_cuda_graph = false;
   int profile = 0;  // --profile N (apps/profile.h); 0 = off
 };
-// --device, --backend, --profile N, --no-cuda-graph, -q/--quiet.
+// --device, --backend, --profile N, --no-cuda-graph, -q/--quiet, --deterministic (core/determinism.h).
 void add_run_options(CLI::App* cmd, RunOptions& options);
 // The network of a command on the --device and --backend chosen. `cudnn` never falls back: it is
 // an error (one line) when no GPU will run the network.

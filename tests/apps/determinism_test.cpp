@@ -69,6 +69,15 @@ TEST(Determinism, RenderTwiceWithTheSameSeedIsByteIdentical) {
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_TRUE(read_file(tmp.file("one.png")) == read_file(tmp.file("a.png"))) << "1 thread differs from 2";
   }
+  // --deterministic (the ordered sums of CUDA, core/determinism.h) is accepted and changes
+  // nothing on the CPU, which always is.
+  {
+    auto args = render_args(tmp.file("det.png"), "3");
+    args.push_back("--deterministic");
+    const auto r = run_cli(args, tmp);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(read_file(tmp.file("det.png")) == read_file(tmp.file("a.png")));
+  }
   const auto ja = nlohmann::json::parse(read_file(tmp.file("a.json")));
   const auto jb = nlohmann::json::parse(read_file(tmp.file("b.json")));
   EXPECT_EQ(ja.at("objective_final"), jb.at("objective_final"));
