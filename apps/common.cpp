@@ -11,6 +11,7 @@
 
 #include "apps/profile.h"
 #include "loaders/model.h"
+#include "core/determinism.h"
 #include "core/error.h"
 
 namespace cuviz::app {
@@ -99,6 +100,9 @@ void add_run_options(CLI::App* cmd, RunOptions& o) {
   cmd->add_flag("--no-cuda-graph", o.no_cuda_graph,
                 "GPU: launch every kernel of every step instead of replaying one CUDA graph per step (profiling)");
   cmd->add_flag("-q,--quiet", o.quiet, "No progress bar");
+  cmd->add_flag_callback("--deterministic", [] { set_deterministic(true); },
+                         "GPU: ordered sums instead of atomics, so a seed gives the same bytes run after run "
+                         "(also CUVIZ_DETERMINISTIC=1; the CPU always is)");
 }
 
 Network make_network(Graph graph, const std::string& device, const std::string& backend) {

@@ -94,7 +94,8 @@ struct RunOptions {
   int profile = 0;  // --profile N (apps/profile.h); 0 = off
   std::string profile_json, profile_svg;  // --profile-json FILE, --profile-svg FILE
 };
-// --device, --backend, --profile N (--profile-json, --profile-svg), --no-cuda-graph, -q/--quiet.
+// --device, --backend, --profile N (--profile-json, --profile-svg), --no-cuda-graph, -q/--quiet,
+// --deterministic (core/determinism.h).
 void add_run_options(CLI::App* cmd, RunOptions& options);
 // The network of a command on the --device and --backend chosen. `cudnn` never falls back: it is
 // an error (one line) when no GPU will run the network.

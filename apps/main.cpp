@@ -13,9 +13,11 @@
 #include "apps/common.h"
 #include "viz/render.h"
 #include "core/interrupt.h"
+#include "apps/wait_policy.h"
 
 int main(int argc, char** argv) {
   using namespace cuviz::app;
+  choose_omp_wait_policy(argv);  // may re-execute this binary (apps/wait_policy.h)
   CLI::App app{"cuviz: feature visualization for convolutional networks, on the CPU and CUDA GPUs"};
   app.set_version_flag("--version", version_text);
   app.require_subcommand(0, 1);

@@ -9,6 +9,7 @@
 
 #include "core/cuda_check.cuh"
 #include "core/cuda_context.cuh"
+#include "core/determinism.h"
 #include "kernels/cudnn_oracle.h"
 
 #if CUVIZ_HAS_CUDNN
@@ -153,7 +154,7 @@ struct ConvDesc {
 // Cache key of an exhaustive algorithm search: direction, shapes, strides and parameters.
 std::string conv_key(char dir, const Conv2dParams& p, const Tensor& x, const Tensor& w) {
   return cat(dir, x.shape().str(), x.batch_stride(), w.shape().str(), p.stride_h, p.stride_w, p.pad_top, p.pad_left,
-             p.dilation_h, p.dilation_w, p.groups);
+             p.dilation_h, p.dilation_w, p.groups, deterministic() ? "d" : "");
 }
 
 // Algorithms that compute the plain sum of products (GEMM or direct). FFT and Winograd
@@ -172,16 +173,21 @@ bool plain_sum(cudnnConvolutionBwdFilterAlgo_t a) {
 }
 
 // The first algorithm cuDNN reports as usable in FP32 FMA math, in its order (fastest first);
-// with `plain_only`, the first that is also a plain sum of products.
+// with `plain_only`, the first that is also a plain sum of products. In deterministic mode
+// (core/determinism.h) only algorithms cuDNN reports as CUDNN_DETERMINISTIC (some backward
+// algorithms add partial sums with atomics: BWD_DATA_ALGO_0, BWD_FILTER_ALGO_0 and _3).
 template <class Perf>
 auto first_ok(const Perf* perf, int count, bool plain_only, const char* what) {
+  const bool need_deterministic = deterministic();
   for (int i = 0; i < count; ++i) {
     const bool tensor_cores =
         perf[i].mathType == CUDNN_TENSOR_OP_MATH || perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && !tensor_cores && (!plain_only || plain_sum(perf[i].algo)))
+    if (perf[i].status == CUDNN_STATUS_SUCCESS && !tensor_cores && (!plain_only || plain_sum(perf[i].algo)) &&
+        (!need_deterministic || perf[i].determinism == CUDNN_DETERMINISTIC))
       return perf[i].algo;
   }
-  throw Error(cat("cuDNN: no usable FP32 ", what, " algorithm", plain_only ? " (GEMM or direct)" : ""));
+  throw Error(cat("cuDNN: no usable FP32 ", what, " algorithm", plain_only ? " (GEMM or direct)" : "",
+                  need_deterministic ? " that is deterministic" : ""));
 }
 
 }  // namespace

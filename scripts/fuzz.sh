@@ -5,6 +5,7 @@
 # build-fuzz/findings/<target>/; the last lines of each run's log are printed (executions,
 # coverage). Not part of CI: see docs/reliability.md for the recorded runs.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
+#   FUZZ_RUNS=1000000 scripts/fuzz.sh 3600 npy_fuzz   # stop at 10^6 executions (or SECONDS)
 # Needs clang (14 works) with its libFuzzer runtime (Debian: libclang-rt-14-dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +32,7 @@ for t in "${targets[@]}"; do
   # -rss_limit_mb / -malloc_limit_mb: a hostile input may cost at most this much memory;
   # -timeout: or this many seconds.
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    ./build-fuzz/"$t" "$work" -max_total_time="$seconds" -rss_limit_mb=2560 -malloc_limit_mb=2560 -timeout=10 \
+    ./build-fuzz/"$t" "$work" -max_total_time="$seconds" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -rss_limit_mb=2560 -malloc_limit_mb=2560 -timeout=10 \
     -artifact_prefix="$findings"/ -print_final_stats=1 2>build-fuzz/"$t".log || {
     echo "$t: FAILED, see build-fuzz/$t.log and $findings"; tail -30 build-fuzz/"$t".log; exit 1; }
   grep -E "^#[0-9]+.*(DONE|pulse)|stat::number_of_executed_units|stat::peak_rss_mb|cov:" build-fuzz/"$t".log | tail -3

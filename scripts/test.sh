@@ -46,3 +46,10 @@ PYTHONPATH="$build_abs/python" /usr/bin/python3 examples/notebook.py "$build_abs
 if [ "${CUVIZ_PIP_CHECK:-0}" = 1 ]; then
   bash scripts/pip-check.sh
 fi
+# ---- sanitizers (issue 16): the CPU code built with ASan + UBSan (build-sanitize/) and the whole
+# CPU test suite run on it; any heap error, leak or undefined behaviour fails. See
+# scripts/sanitize.sh and docs/reliability.md ("Sanitizers") for its cost. CUVIZ_SANITIZE=0 skips it
+# (a quick local run); CI always runs it.
+if [ "${CUVIZ_SANITIZE:-1}" != 0 ]; then
+  bash scripts/sanitize.sh
+fi

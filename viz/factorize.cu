@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/cuda_check.cuh"
+#include "core/determinism.h"
 #include "viz/factorize.h"
 
 namespace cuviz {
@@ -156,7 +157,8 @@ __global__ void assign_kernel(int n, int m, int k, const float* x, const float* 
   dist[i] = s;
 }
 
-// Member sums and counts per centre (double atomics).
+// Member sums and counts per centre (double atomics: the order of the additions, and so the
+// last bits of a sum, depend on scheduling; see accumulate_ordered_kernel).
 __global__ void accumulate_kernel(int n, int m, const float* x, const int* labels, double* sums, int* counts) {
   const int64_t total = int64_t(n) * m;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
@@ -164,6 +166,23 @@ __global__ void accumulate_kernel(int n, int m, const float* x, const int* label
     const int q = labels[i];
     atomicAdd(&sums[int64_t(q) * m + j], double(x[e]));
     if (j == 0) atomicAdd(&counts[q], 1);
+  }
+}
+
+// The same sums in deterministic mode (core/determinism.h): one thread per (centre, column) adds
+// its members in index order, so the double sums do not depend on the atomics' scheduling.
+// k times the reads of the atomic version (every thread scans all labels); k is small.
+__global__ void accumulate_ordered_kernel(int n, int m, int k, const float* x, const int* labels, double* sums,
+                                          int* counts) {
+  const int64_t total = int64_t(k) * m;
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
+    const int q = int(e / m), j = int(e % m);
+    double s = 0;
+    int count = 0;
+    for (int i = 0; i < n; ++i)
+      if (labels[i] == q) s += double(x[int64_t(i) * m + j]), ++count;
+    sums[e] = s;
+    if (j == 0) counts[q] = count;
   }
 }
 
@@ -278,9 +297,15 @@ KmeansResult kmeans_cuda(const Matrix& xh, const KmeansOptions& o, Matrix c0) {
   for (int t = 1; t <= o.max_iter; ++t) {
     thrust::fill(sums.begin(), sums.end(), 0.0);
     thrust::fill(counts.begin(), counts.end(), 0);
-    accumulate_kernel<<<blocks(int64_t(n) * m), 256>>>(n, m, ptr(x), thrust::raw_pointer_cast(labels.data()),
-                                                      thrust::raw_pointer_cast(sums.data()),
-                                                      thrust::raw_pointer_cast(counts.data()));
+    if (deterministic())
+      accumulate_ordered_kernel<<<blocks(int64_t(k) * m), 256>>>(n, m, k, ptr(x),
+                                                                 thrust::raw_pointer_cast(labels.data()),
+                                                                 thrust::raw_pointer_cast(sums.data()),
+                                                                 thrust::raw_pointer_cast(counts.data()));
+    else
+      accumulate_kernel<<<blocks(int64_t(n) * m), 256>>>(n, m, ptr(x), thrust::raw_pointer_cast(labels.data()),
+                                                        thrust::raw_pointer_cast(sums.data()),
+                                                        thrust::raw_pointer_cast(counts.data()));
     CUVIZ_CUDA_LAUNCH_CHECK();
     centers_kernel<<<blocks(int64_t(k) * m), 256>>>(k, m, thrust::raw_pointer_cast(sums.data()),
                                                    thrust::raw_pointer_cast(counts.data()), ptr(centers));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 
 #include "io/atomic_file.h"
@@ -22,19 +23,46 @@ json SweepManifest::to_json() const {
               {"render_seconds", render_seconds}, {"total_channels", total_channels}, {"channels", ch}};
 }
 
+namespace {
+
+// A count or channel number of a manifest: an integer from 0 to 2^31 - 1. (A JSON float such as
+// 1e300 converted to int would be undefined behaviour; a huge or negative one would wrap.)
+int manifest_int(const json& v, const char* what) {
+  const bool ok = (v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t(INT32_MAX)) ||
+                  (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() >= 0 &&
+                   v.get<int64_t>() <= INT32_MAX);
+  CUVIZ_CHECK(ok, what, " must be an integer from 0 to 2147483647, not ", v.dump().substr(0, 40));
+  return int(v.get<int64_t>());
+}
+
+}  // namespace
+
+// A manifest is read back when a sweep resumes, and a folder can come from anywhere: every value
+// is checked for its type and range, and each channel's file must be the one cuviz writes for it
+// (channels/<layer>_<c>.png), so a manifest cannot point the resume or the contact sheet at a
+// file outside the sweep's folder.
 SweepManifest SweepManifest::from_json(const json& j) {
+  CUVIZ_CHECK(j.is_object(), "not a cuviz sweep manifest (not a JSON object)");
   CUVIZ_CHECK(j.value("format", "") == "cuviz-sweep-1", "not a cuviz sweep manifest (format ",
               j.value("format", "missing"), ")");
   SweepManifest m;
   m.settings = SweepSettings::from_json(j.at("settings"));
   m.device = j.value("device", "");
   m.render_seconds = j.value("render_seconds", 0.0);
-  m.total_channels = j.value("total_channels", 0);
-  for (const auto& e : j.at("channels")) {
-    // A channel whose objective is not a number (`null`: written before the render loop refused
-    // NaN and Inf) is not done: the resume renders it again instead of failing on it.
-    if (!e.at("objective").is_number()) continue;
-    ChannelResult r{e.at("channel"), e.at("objective"), e.at("file")};
+  CUVIZ_CHECK(m.render_seconds >= 0, "render_seconds must not be negative");
+  m.total_channels = j.contains("total_channels") ? manifest_int(j.at("total_channels"), "total_channels") : 0;
+  const json& list = j.at("channels");
+  CUVIZ_CHECK(list.is_array(), "channels must be a list");
+  for (const auto& e : list) {
+    CUVIZ_CHECK(e.is_object(), "each entry of channels must be an object");
+    const int c = manifest_int(e.at("channel"), "channel");
+    // A channel whose objective is `null` (written before the render loop refused NaN and Inf) is
+    // not done: the resume renders it again instead of failing on it.
+    if (e.at("objective").is_null()) continue;
+    CUVIZ_CHECK(e.at("objective").is_number(), "channel ", c, ": objective must be a number");
+    ChannelResult r{c, e.at("objective").get<double>(), e.at("file").get<std::string>()};
+    CUVIZ_CHECK(r.file == channel_file(m.settings.layer, c), "channel ", c, ": file '", r.file.substr(0, 80),
+                "' is not ", channel_file(m.settings.layer, c));
     m.channels[r.channel] = r;
   }
   return m;
