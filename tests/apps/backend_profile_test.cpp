@@ -10,12 +10,9 @@ namespace cuviz {
 namespace {
 
 using test::run_cli;
+using test::with_model_dir;
 using test::TempDir;
 
-std::vector<std::string> with_model_dir(std::vector<std::string> args) {
-  for (const auto& a : test::shared_model_dir()) args.push_back(a);
-  return args;
-}
 
 std::string reference_input() {
   return std::string(CUVIZ_SHARED_DIR) + "/weights/reference/bvlc_googlenet_coffee_input.npy";

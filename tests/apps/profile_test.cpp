@@ -21,12 +21,9 @@ namespace cuviz {
 namespace {
 
 using test::run_cli;
+using test::with_model_dir;
 using test::TempDir;
 
-std::vector<std::string> with_model_dir(std::vector<std::string> args) {
-  for (const auto& a : test::shared_model_dir()) args.push_back(a);
-  return args;
-}
 
 // Layer -> MACs per image from `cuviz info googlenet --size N` (its table: name type output params MACs).
 std::map<std::string, double> info_macs(TempDir& dir, int size) {

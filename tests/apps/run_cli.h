@@ -57,6 +57,12 @@ inline std::vector<std::string> shared_model_dir() {
   return {"--model-dir", std::string(CUVIZ_SHARED_DIR) + "/weights"};
 }
 
+// `args` followed by the shared model directory arguments (shared_model_dir).
+inline std::vector<std::string> with_model_dir(std::vector<std::string> args) {
+  for (const auto& a : shared_model_dir()) args.push_back(a);
+  return args;
+}
+
 inline std::string shared_image(const std::string& name) {
   return std::string(CUVIZ_SHARED_DIR) + "/images/" + name;
 }
