@@ -180,7 +180,9 @@ Image pattern(int w, int h, int period, int phase) {
 
 TEST(StyleTransfer, VggShapedPipelineWithNeuralStyleDefaults) {
   Network net(vgg19_shaped(), Device::cpu);
-  StyleSettings s;  // neural-style's defaults: relu4_2, relu1_1..relu5_1, 5 / 100 / 1e-3, L-BFGS from noise
+  // neural-style's defaults: relu4_2, relu1_1..relu5_1, 5 / 100 / 1e-3, L-BFGS with its fixed
+  // step; cuviz's start, the content photo (neural-style's -init image).
+  StyleSettings s;
   s.size = 48;
   s.iters = 40;
   const Image content = pattern(64, 40, 16, 0);  // another aspect than the styles'
@@ -195,11 +197,22 @@ TEST(StyleTransfer, VggShapedPipelineWithNeuralStyleDefaults) {
   EXPECT_EQ(r.runs[0].iterations, 40);
   EXPECT_EQ(r.runs[0].evaluations, 41);  // neural-style's fixed step: one per iteration and the first
   ASSERT_GE(r.curve.size(), 4u);
-  const StyleLossPoint& first = r.curve.front();
-  std::printf("VGG-shaped: loss %.4g -> %.4g (content %.4g -> %.4g, style %.4g -> %.4g)\n", first.total,
-              r.final_losses.total, first.content, r.final_losses.content, first.style, r.final_losses.style);
-  EXPECT_LT(r.final_losses.total, 0.5 * first.total);
-  EXPECT_LT(r.final_losses.style, 0.5 * first.style);
+  // The losses fall from the start image's (one forward before the first step). Not from the
+  // curve's first point: that is iteration 10, and the path up to it depends on the build (style
+  // 1.71 at -O3, 1.17 in the -O1 sanitizer build, where the start agrees to 6 digits). These
+  // patterns have flat areas, so max pooling meets exact ties whose winner a 1-ulp difference
+  // decides; neural-style's fixed L-BFGS step then magnifies the changed gradient (moving one
+  // corner pixel by 1 ulp moves iteration 10's total from 47.5 to 53.8 in one build, and
+  // dithering the patterns brings the two builds within 2%). docs/reliability.md, "Sanitizers".
+  const StyleLossPoint& start = r.start_losses;
+  EXPECT_EQ(start.evaluations, 0);
+  EXPECT_EQ(start.content, 0.0);  // the start is the content photo
+  std::printf("VGG-shaped: loss %.4g -> %.4g (content %.4g -> %.4g, style %.4g -> %.4g, tv %.4g -> %.4g)\n",
+              start.total, r.final_losses.total, start.content, r.final_losses.content, start.style,
+              r.final_losses.style, start.tv, r.final_losses.tv);
+  EXPECT_LT(r.final_losses.total, 0.01 * start.total);
+  EXPECT_LT(r.final_losses.style, 0.5 * start.style);
+  EXPECT_LT(r.final_losses.total, 0.5 * r.curve.front().total);  // and keep falling after iteration 10
   EXPECT_NEAR(r.final_losses.total, r.final_losses.content + r.final_losses.style + r.final_losses.tv, 1e-9);
   EXPECT_FALSE(seen.empty());
   EXPECT_EQ(seen.back().iteration, 40);
