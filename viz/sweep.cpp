@@ -58,10 +58,6 @@ int layer_channels(const Network& net, const SweepSettings& s) {
   return net.activation(plan, s.layer).c();
 }
 
-std::string device_description(const Network& net) {
-  if (net.device() == Device::cuda) return cuda_rt::device_name();
-  return cat("cpu (", omp_get_max_threads(), " threads)");
-}
 
 // A run killed while writing (SIGKILL, a power cut) leaves the temporary of the file it was
 // writing (io/atomic_file.h names them <file>.tmp.<pid>); the target itself is intact. A rerun
@@ -95,6 +91,12 @@ int auto_sweep_batch(const Network& net, const SweepSettings& s, int todo) {
   cuda_rt::memory_info(free_bytes, total_bytes);
   const size_t fit = size_t(double(free_bytes) * 0.7) / per_image;
   return int(std::clamp<size_t>(fit, 1, size_t(std::min(todo, 512))));
+}
+
+std::string device_description(const Network& net) {
+  if (net.device() == Device::cuda) return cuda_rt::device_name();
+  const int threads = omp_get_max_threads();
+  return cat("cpu (", threads, threads == 1 ? " thread)" : " threads)");
 }
 
 SweepManifest run_sweep(const Network& net, const SweepOptions& o,

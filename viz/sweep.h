@@ -41,6 +41,9 @@ std::vector<int> parse_channel_list(const std::string& text);
 // image, capped at 512 and at `todo`.
 int auto_sweep_batch(const Network& net, const SweepSettings& s, int todo);
 
+// What a manifest records as the device: the GPU's name, or "cpu (1 thread)", "cpu (2 threads)".
+std::string device_description(const Network& net);
+
 // Runs (or resumes) a sweep and returns the final manifest. One Renderer of batch
 // min(batch, channels to do) renders every batch (Renderer::restart); a shorter last batch is
 // padded with repeats of its last channel, so its images equal those of a render() of the padded

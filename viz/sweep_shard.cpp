@@ -163,11 +163,6 @@ std::vector<ShardManifest> load_shard_manifests(const std::string& dir) {
 
 namespace {
 
-std::string device_description(const Network& net) {
-  if (net.device() == Device::cuda) return cuda_rt::device_name();
-  return cat("cpu (", omp_get_max_threads(), " threads)");
-}
-
 void save_shard(const std::string& dir, const ShardManifest& m) {
   write_file_atomic((fs::path(dir) / shard_manifest_file(m.shard, m.dynamic)).string(), m.to_json().dump(2) + "\n");
 }

@@ -63,7 +63,7 @@ bool run_shards_at_once(const std::string& out, int n, const TempDir& dir) {
 }
 
 // Every process the tests start renders with one thread, as the reference does: the manifest and
-// the page record the device ("cpu (1 threads)"), so a shard run with the runner's default thread
+// the page record the device ("cpu (1 thread)"), so a shard run with the runner's default thread
 // count would differ in those bytes whatever the PNGs.
 const int kOneThreadForChildren = (::setenv("OMP_NUM_THREADS", "1", 1), 0);
 
