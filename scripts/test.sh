@@ -13,6 +13,20 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCUVIZ_CUDA="${CUVIZ
 cmake --build "$build" -j"$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 900
 
+# ---- builds the way users build (issue 16, docs/reliability.md "Builds"): `ctest -L gpu` selects
+# the GPU tests, and CMake's default generator (Unix Makefiles) configures and runs protoc, which
+# once wrote into a folder only Ninja created. About 10 s (one configure, one protobuf compile).
+gpu_tests=$(ctest --test-dir "$build" -L gpu -N | sed -n 's/^Total Tests: //p')
+[ "${gpu_tests:-0}" -gt 0 ] || { echo "test.sh: ctest -L gpu selects no test" >&2; exit 1; }
+echo "test.sh: ctest -L gpu selects $gpu_tests tests"
+makebuild=$(mktemp -d)
+cmake -S . -B "$makebuild" -DCUVIZ_CUDA=OFF -DBUILD_TESTING=OFF > "$makebuild.log" 2>&1 \
+  || { cat "$makebuild.log"; echo "test.sh: CMake's default generator does not configure" >&2; exit 1; }
+make -C "$makebuild" -s proto/loaders/caffe.pb.o > "$makebuild.log" 2>&1 \
+  || { cat "$makebuild.log"; echo "test.sh: the Unix Makefiles build cannot generate the protobuf sources" >&2; exit 1; }
+rm -rf "$makebuild" "$makebuild.log"
+echo "test.sh: CMake's default generator configures and generates the protobuf sources"
+
 # --profile: two profiles of a small render (the CPU, 64 px, 2 steps, batch 1 and 2) compared by
 # bench/compare_profiles.py, which otherwise no test runs (docs/profiling.md). Skipped without the
 # shared GoogLeNet weights or python3. About 2 s on 2 cores.
@@ -52,4 +66,12 @@ fi
 # (a quick local run); CI always runs it.
 if [ "${CUVIZ_SANITIZE:-1}" != 0 ]; then
   bash scripts/sanitize.sh
+fi
+# ---- fuzzing (issue 16): every libFuzzer target of tests/fuzz/ built with clang 19 (ASan + UBSan
+# + libFuzzer, build-fuzz/) and run for CUVIZ_FUZZ_SECONDS each (default 10) from its corpus, so
+# every seed and every regression input (a past finding) is replayed first, then mutated. Any
+# crash, leak, hang, sanitizer report or exception other than cuviz::Error fails. The long runs
+# (10^6 executions per target) are recorded in docs/reliability.md ("Fuzzing"). 0 skips it.
+if [ "${CUVIZ_FUZZ_SECONDS:-10}" != 0 ]; then
+  bash scripts/fuzz.sh "${CUVIZ_FUZZ_SECONDS:-10}"
 fi
