@@ -13,11 +13,14 @@ packages=(
   libstb-dev                          # image I/O: PNG and JPEG (stb_image / stb_image_write)
   libcli11-dev nlohmann-json3-dev     # command line, JSON sidecars and manifests
   libgtest-dev libgmock-dev libbenchmark-dev
-  libomp-dev
   python3-numpy                       # .npy fixtures in tests
   python3-dev pybind11-dev python3-pytest  # the Python module (python/) and its pytest suite
   chromium                            # the sweep gallery is checked in a headless browser
   libopenmpi-dev openmpi-bin          # `mpirun -np N cuviz sweep` (optional: CUVIZ_MPI=AUTO)
+  # clang 17+ with libFuzzer and LLVM's OpenMP, for the fuzz targets (scripts/fuzz.sh; CI fuzzes
+  # each briefly). libomp-19-dev replaces Debian's libomp-dev (LLVM 14), which it conflicts with;
+  # the gcc builds use gcc's own OpenMP (libgomp).
+  clang-19 libclang-rt-19-dev libomp-19-dev
 )
 
 missing=()

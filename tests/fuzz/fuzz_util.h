@@ -1,4 +1,4 @@
-// Shared by the libFuzzer targets in tests/fuzz/ (built by scripts/fuzz.sh, never by CI): the
+// Shared by the libFuzzer targets in tests/fuzz/ (built and run by scripts/fuzz.sh, in CI too): the
 // input as a file for the loaders that read paths, and the one rule every target checks — a
 // parser either succeeds or throws cuviz::Error; any other exception, a crash, a sanitizer
 // report, a leak or a hang is a finding.

@@ -129,6 +129,19 @@ layer { name: "prob" type: "Softmax" bottom: "cat" top: "prob" }
                                                        "e": ("F32", [0], b"")}))
     put("safetensors", "f16.safetensors", safetensors({"h": ("F16", [4], np.arange(4, dtype=np.float16).tobytes()),
                                                        "b": ("BF16", [2], b"\x80\x3f\x00\x40")}))
+    # manifest.json of a sweep, as `cuviz sweep` writes it (format cuviz-sweep-1), and the older
+    # form with a null objective (a non-finite value written before NaN checks; still resumable)
+    settings = {"layer": "conv2/3x3_reduce", "lr": 0.05, "model": "googlenet",
+                "model_file": "/x/bvlc_googlenet.caffemodel", "objective": "channel", "param": "fourier",
+                "precision": "fp32", "relu_override": 16, "seed": 0, "size": 32, "steps": 2,
+                "transforms": "standard"}
+    channels = [{"channel": c, "file": "channels/conv2_3x3_reduce_%d.png" % c, "objective": 10.5 + c}
+                for c in range(3)]
+    manifest = {"channels": channels, "device": "cpu (1 thread)", "format": "cuviz-sweep-1",
+                "render_seconds": 0.25, "settings": settings, "total_channels": 64}
+    put("manifest", "sweep.json", json.dumps(manifest, indent=2, sort_keys=True))
+    manifest["channels"] = [dict(channels[0], objective=None)]
+    put("manifest", "null_objective.json", json.dumps(manifest, sort_keys=True))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
 #include "loaders/loader_test_util.h"
 #include "loaders/onnx_loader.h"
 #include "loaders/safetensors.h"
+#include "viz/gallery.h"
 #include "viz/objective.h"
 
 namespace cuviz {
@@ -51,6 +52,14 @@ TEST(FuzzCorpus, EveryInputParsesOrGivesACuvizError) {
        [](const std::string& p) {
          const SafetensorsFile f(p);
          for (const auto& name : f.names()) f.read_floats(name);
+       }},
+      {"manifest",
+       [&](const std::string& p) {
+         fs::create_directories(dir.file("sweep"));
+         fs::copy_file(p, dir.file("sweep/manifest.json"), fs::copy_options::overwrite_existing);
+         const std::optional<SweepManifest> m = SweepManifest::load(dir.file("sweep"));
+         if (m)
+           for (const auto& [c, r] : m->channels) EXPECT_EQ(r.file, channel_file(m->settings.layer, c)) << p;
        }},
   };
   int files = 0, regressions = 0;

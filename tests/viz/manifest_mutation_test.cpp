@@ -1,6 +1,6 @@
 // manifest.json of a sweep being resumed, fed hostile variants (the manifest target issue 16
-// asks of the fuzzing, in the ordinary build and in the sanitizer build of CI: libFuzzer's clang
-// 14 cannot compile viz/settings.h, see docs/reliability.md). Starting from a real manifest:
+// asks of the fuzzing has its libFuzzer target too, tests/fuzz/manifest_fuzz.cpp; this test runs
+// in the ordinary build and in the sanitizer build of CI). Starting from a real manifest:
 // every value replaced by every adversarial JSON value (wrong types, 1e300, -1, 2^31, 2^64,
 // huge strings, deep nesting, paths out of the folder), and a few thousand seeded random byte
 // edits of the text. Each variant either loads into a manifest whose channel numbers, files and
