@@ -5,10 +5,11 @@
 #       -DCMAKE_CUDA_ARCHITECTURES=90) and fills device/ (git-ignored) with the GPU test and
 #       benchmark executables, the shared libraries they load that a bare GPU machine lacks (found
 #       with ldd), and copies of the weights/images they read (device/shared).
-#   bash scripts/gpu-check.sh --run [tests] [memcheck] [racecheck] [sanitize] [bench] [torch] [sweep]
+#   bash scripts/gpu-check.sh --run [tests] [memcheck] [racecheck] [initcheck] [synccheck] [sanitize] [bench] [torch] [sweep]
 #       ON THE GPU MACHINE (no network, no Debian build dependencies, CUDA driver + runtime
-#       present): nvidia-smi, every GPU test, each GPU test binary once under compute-sanitizer
-#       memcheck and racecheck, the kernel benchmarks, optionally the PyTorch baseline, the
+#       present): nvidia-smi, every GPU test, each GPU test binary once under each of
+#       compute-sanitizer's memcheck, racecheck, initcheck and synccheck ("sanitize" names all
+#       four), the kernel benchmarks, optionally the PyTorch baseline, the
 #       channel-sweep configurations S1-S4 beside the baselines B1/B2 (bench/sweep_vs_torch.sh;
 #       B1/B2 need --with-torch-baseline and a python3 with torch and onnx), and a summary table last; naming stages runs only those (all by default), e.g. one stage per
 #       call where a call is limited to 10 minutes. Logs go to device/logs (and to $OUT when
@@ -156,12 +157,12 @@ run_gtest() {
 
 run_checks() {
   local stages=" $* "
-  [ "$stages" = "  " ] && stages=" tests memcheck racecheck bench torch sweep "
-  stages=${stages/ sanitize / memcheck racecheck }
+  [ "$stages" = "  " ] && stages=" tests memcheck racecheck initcheck synccheck bench torch sweep "
+  stages=${stages/ sanitize / memcheck racecheck initcheck synccheck }
   want() { [[ "$stages" == *" $1 "* ]]; }
   local s
   for s in $stages; do
-    case "$s" in tests|memcheck|racecheck|bench|torch|sweep) ;; *) die "unknown --run stage '$s' (tests, memcheck, racecheck, sanitize, bench, torch, sweep)" ;; esac
+    case "$s" in tests|memcheck|racecheck|initcheck|synccheck|bench|torch|sweep) ;; *) die "unknown --run stage '$s' (tests, memcheck, racecheck, initcheck, synccheck, sanitize, bench, torch, sweep)" ;; esac
   done
   [ -d "$dev/bin" ] || die "no $dev/bin: build the package first with 'bash scripts/gpu-check.sh --package' (on the build machine)"
   command -v nvidia-smi >/dev/null || die "nvidia-smi not found: this is not a GPU machine (no NVIDIA driver). --run needs a CUDA GPU."
@@ -206,13 +207,13 @@ os.remove(src)' "$f" || die "cannot unpack $f (neither xz nor python3 lzma)"
   fi
 
   local sfilter=${SANITIZER_FILTER:--*large*}
-  if ! want memcheck && ! want racecheck; then
+  if ! want memcheck && ! want racecheck && ! want initcheck && ! want synccheck; then
     :
   elif command -v compute-sanitizer >/dev/null || [ -x /usr/local/cuda/bin/compute-sanitizer ]; then
     local cs
     cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
     local tool
-    for tool in memcheck racecheck; do
+    for tool in memcheck racecheck initcheck synccheck; do
       want $tool || continue
       for bin in "${tests[@]}"; do
         run_gtest "$tool $(basename "$bin")" "$logs/$(basename "$bin").$tool.log" \
@@ -292,5 +293,5 @@ os.remove(src)' "$f" || die "cannot unpack $f (neither xz nor python3 lzma)"
 case "${1:-}" in
   --package) shift; package "$@" ;;
   --run) shift; run_checks "$@" ;;
-  *) echo "usage: bash scripts/gpu-check.sh --package [--with-torch-baseline] [--with-cuda-libs] | --run [tests] [memcheck] [racecheck] [sanitize] [bench] [torch] [sweep]" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/gpu-check.sh --package [--with-torch-baseline] [--with-cuda-libs] | --run [tests] [memcheck] [racecheck] [initcheck] [synccheck] [sanitize] [bench] [torch] [sweep]" >&2; exit 2 ;;
 esac
