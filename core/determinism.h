@@ -1,6 +1,7 @@
 // Deterministic mode (docs/reliability.md, "Determinism"). On the CPU every kernel is
 // deterministic: each output element belongs to one thread and sums run in a fixed order, so a
-// seed gives the same bytes run after run, at any thread count. On CUDA three places are not,
+// seed gives the same bytes run after run, at any thread count (the conv weight gradient, whose
+// threads keep partial sums: run after run at one thread count). On CUDA three places are not,
 // because they add floating-point numbers with atomics, whose order depends on scheduling:
 //   - viz/objective.cu, the gradient seeds of item terms: when two terms of one image touch the
 //     same activation (a channel and a neuron of it, a deepdream plus a direction), their

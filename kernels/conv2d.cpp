@@ -720,13 +720,16 @@ void conv2d_backward_weight(const Conv2dParams& p, const Tensor& x, const Tensor
   const int threads = std::min(items, t.threads);
   float* col_base = pointwise ? nullptr : scratch(t_col, threads * rows * t.tile);
   // Each thread sums its items' dY col^T into its own partial dW; the partials are added at the end.
+  // The items are dealt out round-robin (static, 1), not on demand: which items a partial holds,
+  // and so its rounding, must not depend on which thread came first (found by a flaky bitwise
+  // test at 4 threads, docs/reliability.md "Determinism").
   float* acc_base = scratch(t_acc, threads * wsize);
   SerialBlas serial;
 #pragma omp parallel num_threads(threads)
   {
     float* acc = acc_base + omp_get_thread_num() * wsize;
     std::fill(acc, acc + wsize, 0.f);
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static, 1)
     for (int it = 0; it < items; ++it) {
       const int n = it / t.tiles;
       const int64_t s = (it % t.tiles) * t.tile, e = std::min(s + t.tile, g.pix), len = e - s;

@@ -40,8 +40,10 @@ void check_finite(const Matrix& x, const char* what) {
 // 64 columns (vectorised: `omp simd` allows the reordering), the blocks and rows in double.
 double nmf_error(const Matrix& x, const Matrix& w, const Matrix& h) {
   const int n = x.rows, m = x.cols, k = w.cols;
-  double total = 0;
-#pragma omp parallel reduction(+ : total)
+  // One sum per row, added in row order afterwards: an OpenMP reduction adds the threads' partials
+  // in the order they finish, and this value decides when NMF stops.
+  std::vector<double> row_sums(static_cast<size_t>(n));
+#pragma omp parallel
   {
     std::vector<float> row(static_cast<size_t>(m));
 #pragma omp for schedule(static)
@@ -64,9 +66,11 @@ double nmf_error(const Matrix& x, const Matrix& w, const Matrix& h) {
         for (int c = c0; c < c1; ++c) part += r[c] * r[c];
         s += part;
       }
-      total += s;
+      row_sums[static_cast<size_t>(i)] = s;
     }
   }
+  double total = 0;
+  for (const double s : row_sums) total += s;
   return std::sqrt(total);
 }
 
@@ -338,8 +342,10 @@ double assign(const Matrix& x, const Matrix& centers, std::vector<int>& labels, 
   std::vector<double> cc(size_t(k), 0.0);
   for (int q = 0; q < k; ++q)
     for (int j = 0; j < m; ++j) cc[size_t(q)] += double(centers(q, j)) * centers(q, j);
-  double inertia = 0;
-#pragma omp parallel for reduction(+ : inertia) schedule(static)
+  // Each row's squared distance kept, then added in row order (not an OpenMP reduction, whose
+  // order depends on which thread finishes first): the recorded objectives stay bit-identical.
+  std::vector<double> row_d(static_cast<size_t>(n));
+#pragma omp parallel for schedule(static)
   for (int i = 0; i < n; ++i) {
     int best = 0;
     double best_d = std::numeric_limits<double>::infinity();
@@ -353,8 +359,10 @@ double assign(const Matrix& x, const Matrix& centers, std::vector<int>& labels, 
       const double t = double(x(i, j)) - centers(best, j);
       s += t * t;
     }
-    inertia += s;
+    row_d[size_t(i)] = s;
   }
+  double inertia = 0;
+  for (const double d : row_d) inertia += d;
   return inertia;
 }
 

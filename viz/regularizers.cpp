@@ -3,6 +3,7 @@
 #include "viz/regularizers.h"
 
 #include <cmath>
+#include <vector>
 
 #include "core/check.h"
 #include "viz/viz_cuda.h"
@@ -43,13 +44,20 @@ void regularizer_forward_backward_cpu(RegKind kind, T constant, const BasicTenso
   check_power(kind, double(power));
   const int h = image.h(), w = image.w();
   const int64_t plane = int64_t(h) * w;
+  // One partial sum per row, added in row order: an OpenMP reduction would add the threads'
+  // partials in the order the threads finish, and the value feeds the gradient (p-norms).
+  std::vector<double> row_sums(static_cast<size_t>(h));
   for (int n = 0; n < image.n(); ++n) {
     double sum = 0;
     for (int c = 0; c < image.c(); ++c) {
       const T* p = image.image(n) + c * plane;
-#pragma omp parallel for reduction(+ : sum) if (plane > 16384)
-      for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) sum += double(reg_value_at(kind, p, h, w, y, x, constant, power));
+#pragma omp parallel for if (plane > 16384)
+      for (int y = 0; y < h; ++y) {
+        double row = 0;
+        for (int x = 0; x < w; ++x) row += double(reg_value_at(kind, p, h, w, y, x, constant, power));
+        row_sums[size_t(y)] = row;
+      }
+      for (int y = 0; y < h; ++y) sum += row_sums[size_t(y)];
     }
     const T r = reg_finish(kind, T(sum));
     values.image(n)[0] = r;
