@@ -42,11 +42,12 @@ TEST(ThreadDeterminism, ConvWeightGradientIsTheSameRunAfterRun) {
   test::fill_uniform<float>(x, 1);
   test::fill_uniform<float>(dy, 2);
   const auto run = [&] {
-    OwnedTensor dw(Shape{16, 8, 3, 3}), db(Shape{16});
+    OwnedTensor dw(Shape{16, 8, 3, 3}), db(Shape{1, 16, 1, 1});
     conv2d_backward_weight(p, x, dy, dw, db);
     return std::make_pair(std::move(dw), std::move(db));
   };
   const auto first = at_threads(4, run);
+  ASSERT_TRUE(first.second.defined());  // the bias gradient is computed too
   for (int r = 0; r < 100; ++r) {  // before the fix, 2 runs in 3 of this test caught a change
     const auto again = at_threads(4, run);
     ASSERT_TRUE(same_bits<float>(first.first, again.first)) << "run " << r << ": dW changed";
